@@ -1,0 +1,221 @@
+"""Pipeline configuration: TOML → frozen dataclasses, with defaults and CLI overrides.
+
+The defaults (with units and allowed values in comments) are ``imusynth/data/pipeline.toml``;
+a user file overrides any subset of keys; CLI flags override both (:func:`with_overrides`).
+Numeric functions never receive this object: the orchestrators unpack it into explicit arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+class ConfigError(InputError):
+    """An invalid configuration file or value."""
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """``[output]``: rate in Hz, placement names, placements file, whether to store the motion."""
+
+    rate_hz: float = 50.0
+    placements: tuple[str, ...] = ("wrist",)
+    placements_file: str = ""
+    store_motion: bool = True
+
+
+@dataclass(frozen=True)
+class KinematicsConfig:
+    """``[kinematics]``: cut-offs in Hz, longest bridged gap in s, confidence threshold, filter order."""
+
+    cutoff_hz: float = 12.0
+    video_cutoff_hz: float = 6.0
+    max_gap_s: float = 0.2
+    min_confidence: float = 0.5
+    filter_order: int = 2
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """``[video]``: processed span in s (``end_s = -1`` means to the end)."""
+
+    start_s: float = 0.0
+    end_s: float = -1.0
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    """``[pose]``: model variant or path, people per frame, MediaPipe thresholds in [0, 1]."""
+
+    model: str = "lite"
+    num_poses: int = 4
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    min_visibility: float = 0.5
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """``[tracking]``: which person ("main" or "all"), shortest kept track and longest miss, s."""
+
+    person: str = "main"
+    min_track_s: float = 1.0
+    max_missed_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class LiftConfig:
+    """``[lift]``: default horizontal field of view in degrees, depth low-pass in Hz."""
+
+    fov_deg: float = 60.0
+    depth_cutoff_hz: float = 1.0
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """``[camera]``: static switch, features per frame, RANSAC threshold in px, shot-cut threshold."""
+
+    static: bool = False
+    max_features: int = 400
+    ransac_threshold_px: float = 1.0
+    shot_cut_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole configuration, one frozen dataclass per TOML table."""
+
+    output: OutputConfig = field(default_factory=OutputConfig)
+    kinematics: KinematicsConfig = field(default_factory=KinematicsConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    lift: LiftConfig = field(default_factory=LiftConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+
+
+_ALLOWED = {
+    ("tracking", "person"): ("main", "all"),
+}
+_POSITIVE = {("output", "rate_hz"), ("kinematics", "cutoff_hz"), ("kinematics", "video_cutoff_hz"),
+             ("lift", "fov_deg"), ("lift", "depth_cutoff_hz")}
+_UNIT_INTERVAL = {("kinematics", "min_confidence"), ("pose", "min_detection_confidence"),
+                  ("pose", "min_presence_confidence"), ("pose", "min_tracking_confidence"),
+                  ("pose", "min_visibility"), ("camera", "shot_cut_threshold")}
+
+
+def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+    where = f"[{section}] {key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+        if (section, key) in _POSITIVE and value <= 0:
+            raise ConfigError(f"{where} must be positive, got {value}")
+        if (section, key) in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{where} must be in [0, 1], got {value}")
+        return value
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    allowed = _ALLOWED.get((section, key))
+    if allowed and value not in allowed:
+        raise ConfigError(f"{where} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:
+    """Apply the tables of ``data`` over ``base`` (default: the built-in defaults), validating each key."""
+    cfg = base or PipelineConfig()
+    changes: dict[str, Any] = {}
+    for section, table in data.items():
+        if section not in {f.name for f in dataclasses.fields(PipelineConfig)}:
+            raise ConfigError(f"unknown table [{section}]; known: "
+                              f"{', '.join(f.name for f in dataclasses.fields(PipelineConfig))}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        current = getattr(cfg, section)
+        known = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+        upd = {}
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"unknown key [{section}] {key}; known: {', '.join(known)}")
+            upd[key] = _coerce(section, key, value, known[key])
+        changes[section] = dataclasses.replace(current, **upd)
+    return dataclasses.replace(cfg, **changes)
+
+
+def default_toml_text() -> str:
+    """The commented default configuration shipped with the package."""
+    return resources.files("imusynth").joinpath("data/pipeline.toml").read_text(encoding="utf-8")
+
+
+def load_pipeline_config(path: str | Path | None = None) -> PipelineConfig:
+    """Defaults from the package, then the user's TOML file at ``path`` (if any) over them."""
+    cfg = config_from_dict(tomllib.loads(default_toml_text()), PipelineConfig())
+    if path is None or str(path) == "":
+        return cfg
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"pipeline file not found: {p}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"pipeline file {p} is not valid TOML: {exc}") from None
+    return config_from_dict(data, cfg)
+
+
+def with_overrides(cfg: PipelineConfig, overrides: dict[str, Any]) -> PipelineConfig:
+    """Apply ``{"section.key": value}`` overrides (CLI flags); ``None`` values are ignored."""
+    data: dict[str, dict[str, Any]] = {}
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, key = dotted.split(".", 1)
+        data.setdefault(section, {})[key] = value
+    return config_from_dict(data, cfg)
+
+
+def to_dict(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:
+    """Plain nested dict of the configuration (tuples as lists)."""
+    return {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}
+            for k, v in dataclasses.asdict(cfg).items()}
+
+
+def to_toml(cfg: PipelineConfig) -> str:
+    """The full configuration as TOML text (what is stored in each clip's ``config`` attribute)."""
+    lines = []
+    for section, table in to_dict(cfg).items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def config_hash(cfg: PipelineConfig) -> str:
+    """Short SHA-256 of the canonical configuration, used to skip work already done with it."""
+    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:16]
