@@ -37,7 +37,7 @@ class OutputConfig:
 class KinematicsConfig:
     """``[kinematics]``: cut-offs in Hz, longest bridged gap in s, confidence threshold, filter order."""
 
-    cutoff_hz: float = 12.0
+    cutoff_hz: float = 6.0
     video_cutoff_hz: float = 6.0
     max_gap_s: float = 0.2
     min_confidence: float = 0.5

@@ -6,7 +6,7 @@ The method (see docs/physics.md for the frequency response):
    longer gaps split the recording into runs that are processed separately and are marked invalid.
 2. Irregular timestamps are resampled onto a regular grid at the source rate by a cubic spline.
 3. Each run is low-passed by a zero-phase Butterworth filter (``sosfiltfilt``) whose cut-off is
-   ``min(cutoff_hz, 0.4 * source_rate, 0.4 * output_rate)``: nothing above the source's Nyquist
+   ``min(cutoff_hz, 0.25 * source_rate, 0.25 * output_rate)``: nothing above the source's Nyquist
    frequency (nor the output's) survives.
 4. Quintic interpolating splines through the filtered samples give positions, velocities and
    accelerations at any output time; segment orientations and their exact time derivatives follow
@@ -22,14 +22,16 @@ from numpy.typing import NDArray
 from scipy.interpolate import BSpline, CubicSpline, make_interp_spline
 from scipy.signal import butter, sosfiltfilt
 
-#: Fraction of a sampling rate used as the highest cut-off (0.4 x rate = 0.8 x Nyquist).
-MAX_CUTOFF_FRACTION = 0.4
+#: Fraction of a sampling rate used as the highest cut-off (0.25 x rate = half the Nyquist frequency):
+#: content between it and Nyquist is attenuated before the quintic spline, whose imperfect
+#: reconstruction would otherwise mirror it above the source's Nyquist frequency.
+MAX_CUTOFF_FRACTION = 0.25
 #: Samples needed in a run to filter and fit a quintic spline.
 MIN_RUN_SAMPLES = 12
 
 
 def effective_cutoff(cutoff_hz: float | None, source_rate_hz: float, output_rate_hz: float) -> float:
-    """Cut-off actually used, Hz: ``min(cutoff_hz, 0.4 * source_rate_hz, 0.4 * output_rate_hz)``.
+    """Cut-off actually used, Hz: ``min(cutoff_hz, 0.25 * source_rate_hz, 0.25 * output_rate_hz)``.
 
     ``cutoff_hz=None`` means no user limit (only the rate limits apply).
     """
@@ -129,8 +131,9 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
     rate_hz : float, Hz
         Sample rate.
     cutoff_hz : float, Hz
-        Cut-off of the single pass; the forward-backward response is
-        ``|H(f)|^2 = 1 / (1 + (f / cutoff_hz)^(2 * order))`` (-6 dB at ``cutoff_hz``, zero phase).
+        Cut-off of the single pass. The forward-backward response is real (zero phase) and equals
+        ``|H(f)|^2 = 1 / (1 + (tan(pi f / fs) / tan(pi fc / fs))^(2 * order))`` (digital Butterworth by the
+        bilinear transform; -6 dB at ``cutoff_hz``; close to ``1 / (1 + (f / fc)^(2 order))`` for f << fs).
     order : int
         Butterworth order of the single pass.
     """

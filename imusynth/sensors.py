@@ -173,7 +173,7 @@ def simulate(motion: Motion, placements: Sequence[Placement], *, rate_hz: float 
     rate_hz : float, Hz
         Output rate (regular grid from the first sample).
     cutoff_hz : float or None, Hz
-        Low-pass cut-off before differentiation; lowered to 0.4 x the source and output rates.
+        Low-pass cut-off before differentiation; lowered to 0.25 x the source and output rates.
     max_gap_s : float, s
         Longest gap bridged; longer gaps are invalid.
     min_confidence : float in [0, 1]
