@@ -176,7 +176,9 @@ def _register_optional_commands() -> None:
         app.command(name)(getattr(importlib.import_module(module, __package__), func))
 
 
-_OPTIONAL_COMMANDS: list[tuple[str, str, str]] = []
+_OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
+    (".compare_cli", "compare_cmd", "compare"),
+]
 
 
 def main(argv: list[str] | None = None) -> None:

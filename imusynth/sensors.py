@@ -98,9 +98,9 @@ def _frame_text(p: Placement, d: SegmentDef) -> str:
 
 
 def simulate_placement(motion: Motion, placement: Placement, t_out: NDArray[np.float64], *,
-                       cutoff_hz: float, max_gap_s: float, min_confidence: float,
+                       rate_hz: float, cutoff_hz: float, max_gap_s: float, min_confidence: float,
                        filter_order: int = 2) -> SensorSignals:
-    """Signals of one placement at the output times ``t_out`` (see :func:`simulate`)."""
+    """Signals of one placement at the output times ``t_out`` (a grid at ``rate_hz``; see :func:`simulate`)."""
     d = placement.resolve(motion.names)
     names = sorted(d.points())
     idx = [motion.index(n) for n in names]
@@ -115,7 +115,7 @@ def simulate_placement(motion: Motion, placement: Placement, t_out: NDArray[np.f
     gyro = np.full((n, 3), np.nan)
     quat = np.full((n, 4), np.nan)
     ok_out = np.zeros(n, dtype=bool)
-    rate_out = 1.0 / np.median(np.diff(t_out)) if n > 1 else 1.0
+    rate_out = float(rate_hz)
     regular = is_regular(motion.time)
     for a, b in runs(valid):
         if b - a < MIN_RUN_SAMPLES:
@@ -199,7 +199,7 @@ def simulate(motion: Motion, placements: Sequence[Placement], *, rate_hz: float 
     t_out = output_times(float(motion.time[0]), float(motion.time[-1]), rate_hz)
     out: dict[str, SensorSignals] = {}
     for p in placements:
-        sig = simulate_placement(motion, p, t_out, cutoff_hz=cutoff_hz if cutoff_hz else np.inf,
+        sig = simulate_placement(motion, p, t_out, rate_hz=rate_hz, cutoff_hz=cutoff_hz if cutoff_hz else np.inf,
                                  max_gap_s=max_gap_s, min_confidence=min_confidence, filter_order=filter_order)
         if require_valid and not sig.valid.any():
             raise InputError(

@@ -1,0 +1,5 @@
+"""``python -m imusynth`` is the ``imusynth`` command."""
+
+from imusynth.cli import main
+
+main()
