@@ -44,7 +44,7 @@ class Motion:
     time: NDArray[np.float64]
     names: tuple[str, ...]
     xyz: NDArray[np.float64]
-    confidence: NDArray[np.float64] = field(default=None)  # type: ignore[assignment]
+    confidence: NDArray[np.float64] = field(default=None)  # type: ignore[assignment,arg-type]
     source: str = ""
     skeleton: str | None = None
 

@@ -1,0 +1,367 @@
+"""The video pipeline's thin orchestrator: video → pose → tracks → lift → camera → Motion → sensors → HDF5.
+
+Frames are streamed one at a time; per frame only compact arrays are kept (landmarks, the lifted body,
+the camera rotation: about 2 kB per person per frame), never images. Each stage lives in its own module;
+this one only wires them together, times them and writes the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .camera import CameraIntrinsics, CameraMotionEstimator, camera_to_world_points, refine_up
+from .config import PipelineConfig, to_toml
+from .conventions import matrix_from_quat, quat_continuous, quat_from_matrix
+from .errors import InputError, NoPersonError
+from .io_hdf5 import Clip, sha256_file, write_clips
+from .kinematics import lowpass, runs
+from .lift import lift_frame, smooth_depth
+from .motion import Motion
+from .motion_job import sensors_for_motion
+from .placements import resolve_placements
+from .pose.cleaning import apply_swaps, fix_left_right_swaps, hampel_outliers
+from .pose.detection import PoseDetection
+from .pose.tracking import Track, Tracker, select_main_track
+from .skeletons import MEDIAPIPE_33
+from .video import open_video
+
+log = logging.getLogger(__name__)
+
+_HIPS = [MEDIAPIPE_33.index("left_hip"), MEDIAPIPE_33.index("right_hip")]
+_SHOULDERS = [MEDIAPIPE_33.index("left_shoulder"), MEDIAPIPE_33.index("right_shoulder")]
+
+
+@dataclass
+class VideoRun:
+    """What one pass over a video produced (all arrays compact: no images).
+
+    Attributes
+    ----------
+    time : ndarray, shape (F,), s
+        Times of the processed frames.
+    frame_index : ndarray, shape (F,), int
+        Decoder indices of the processed frames.
+    R_world_from_camera : ndarray, shape (F, 3, 3)
+        Camera orientation per frame (level at the start of each shot).
+    segment : ndarray, shape (F,), int
+        Shot number per frame.
+    tracks : list of Track
+        Tracks of at least ``min_track_s`` (compact per-frame landmark arrays).
+    corrupt_frames : list of int
+    timings : dict of str to float, s
+    """
+
+    time: NDArray[np.float64]
+    frame_index: NDArray[np.int64]
+    R_world_from_camera: NDArray[np.float64]
+    segment: NDArray[np.int64]
+    reliable: NDArray[np.bool_]
+    tracks: list[Track]
+    corrupt_frames: list[int]
+    timings: dict[str, float]
+    width: int
+    height: int
+    K: NDArray[np.float64]
+    fps: float
+
+
+def intrinsics_for(info: Any, fov_deg: float) -> CameraIntrinsics:
+    """The video's intrinsics from its metadata when present, else from the field of view (deg).
+
+    The default field of view applies to the image's **long** side, so a portrait phone video (the same
+    camera held upright) gets the same focal length in pixels as the landscape one.
+    """
+    w, h = info.width, info.height
+    f = float(info.focal_px) if info.focal_px else (max(w, h) / 2.0) / float(np.tan(np.radians(fov_deg) / 2.0))
+    return CameraIntrinsics(f, f, (w - 1) / 2.0, (h - 1) / 2.0, w, h)
+
+
+class Detector(Protocol):
+    """What the pipeline needs of a pose backend: a context manager with ``detect(image, time_s)``."""
+
+    def __enter__(self) -> Detector: ...
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any: ...
+
+    def detect(self, image_rgb: NDArray[np.uint8], time_s: float) -> list[PoseDetection]: ...
+
+
+def mediapipe_detector(cfg: PipelineConfig) -> Detector:
+    """The default pose backend: MediaPipe PoseLandmarker configured from ``[pose]``."""
+    from .pose.mediapipe_backend import PoseEstimator
+
+    return PoseEstimator(cfg.pose.model, num_poses=cfg.pose.num_poses,
+                         min_detection_confidence=cfg.pose.min_detection_confidence,
+                         min_presence_confidence=cfg.pose.min_presence_confidence,
+                         min_tracking_confidence=cfg.pose.min_tracking_confidence)
+
+
+def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
+               detector_factory: Callable[[PipelineConfig], Detector] = mediapipe_detector) -> VideoRun:
+    """One streaming pass: decode, detect, track and estimate the camera, frame by frame.
+
+    ``detector_factory`` builds the pose backend (MediaPipe by default; tests pass synthetic detectors).
+    """
+    from .video import iter_frames
+
+    info = open_video(video)
+    intr = intrinsics_for(info, cfg.lift.fov_deg)
+    K = intr.K
+    fps = info.fps_nominal
+    tracker = Tracker(min_duration_s=cfg.tracking.min_track_s,
+                      max_missed=max(1, int(round(cfg.tracking.max_missed_s * fps))),
+                      valid_threshold=cfg.pose.min_visibility)
+    cam = CameraMotionEstimator(intr, static=cfg.camera.static, max_features=cfg.camera.max_features,
+                                ransac_threshold_px=cfg.camera.ransac_threshold_px,
+                                shot_cut_threshold=cfg.camera.shot_cut_threshold)
+    end = None if cfg.video.end_s < 0 else cfg.video.end_s
+    reader = iter_frames(video, start_s=cfg.video.start_s or None, end_s=end)
+    times: list[float] = []
+    indices: list[int] = []
+    R_wc: list[NDArray[np.float64]] = []
+    segment: list[int] = []
+    reliable: list[bool] = []
+    timings = {"decode": 0.0, "pose": 0.0, "track": 0.0, "camera": 0.0}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=info.n_frames_estimate, unit="frame", desc=video.name, dynamic_ncols=True)
+    with detector_factory(cfg) as estimator:
+        t0 = time.perf_counter()
+        for frame in reader:
+            t1 = time.perf_counter()
+            timings["decode"] += t1 - t0
+            dets = estimator.detect(frame.image, frame.time_s)
+            t2 = time.perf_counter()
+            assigned = tracker.update(frame.time_s, dets, frame_index=frame.index)
+            del assigned
+            t4 = t3 = time.perf_counter()
+            boxes = np.array([d.bbox for d in dets], dtype=np.float64).reshape(-1, 4)
+            step = cam.update(frame.time_s, frame.image, boxes if len(boxes) else None)
+            t5 = time.perf_counter()
+            times.append(frame.time_s)
+            indices.append(frame.index)
+            R_wc.append(step.R_world_from_camera)
+            segment.append(step.segment)
+            reliable.append(step.reliable)
+            timings["pose"] += t2 - t1
+            timings["track"] += t3 - t2
+            timings["camera"] += t5 - t4
+            if bar is not None:
+                bar.update(1)
+            t0 = time.perf_counter()
+    if bar is not None:
+        bar.close()
+    if not times:
+        raise InputError(f"{video}: no frame could be decoded in the requested span")
+    return VideoRun(
+        time=np.asarray(times), frame_index=np.asarray(indices, dtype=np.int64),
+        R_world_from_camera=np.asarray(R_wc), segment=np.asarray(segment, dtype=np.int64),
+        reliable=np.asarray(reliable, dtype=bool), tracks=tracker.tracks(),
+        corrupt_frames=list(reader.corrupt_indices), timings=timings, width=info.width, height=info.height,
+        K=K, fps=fps,
+    )
+
+
+@dataclass
+class PersonSegment:
+    """One person within one shot: what is needed to make a clip (arrays over the shot's frames)."""
+
+    track_id: int
+    segment: int
+    frames: NDArray[np.int64]            # positions into VideoRun arrays, (F,)
+    motion: Motion
+    pose: dict[str, NDArray[Any]]
+
+
+def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float
+               ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """Fix left/right swaps, then place each detection of ``track`` in the camera frame (PnP).
+
+    Returns the swap-corrected world landmarks (T, 33, 3) m, body rotations (T, 3, 3) and translations
+    (T, 3) m in the camera frame, ok (T,), and the swap flags (T,).
+    """
+    swaps = fix_left_right_swaps(track.image_xy, track.world_xyz)
+    image_xy = apply_swaps(track.image_xy, swaps)
+    world = apply_swaps(track.world_xyz, swaps)
+    vis = apply_swaps(track.visibility, swaps)
+    n = len(track.time)
+    rot = np.full((n, 3, 3), np.nan)
+    trans = np.full((n, 3), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    prev = None
+    for k in range(n):
+        # detections measure pixels from the pixel corner; the intrinsics put pixel centres on integers
+        lf = lift_frame(world[k], image_xy[k] - 0.5, vis[k], K, prev=prev, min_weight=min_visibility)
+        if lf.ok:
+            rot[k], trans[k], ok[k], prev = lf.R, lf.t, True, lf
+    return world.astype(np.float32), rot, trans, ok, np.asarray(swaps.any(axis=1), dtype=bool)
+
+
+def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], trans: NDArray[np.float64],
+                           ok: NDArray[np.bool_], *, cutoff_hz: float
+                           ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Low-pass the body's placement in the camera (rotation and depth) within each run of lifted frames.
+
+    The per-frame PnP rotation is the small residual between MediaPipe's camera-aligned world frame and
+    the camera; it jitters by ~2 deg from frame to frame, which moves the feet by several cm a metre away
+    from the hips. The body's own motion is in the world landmarks, so the placement is smoothed:
+    quaternion components (sign-continuous) and the depth by the zero-phase filter at ``cutoff_hz``
+    (:func:`imusynth.lift.smooth_depth` for the translation), then renormalised.
+
+    Parameters
+    ----------
+    t : (T,) s; rot : (T, 3, 3); trans : (T, 3) m; ok : (T,) bool; cutoff_hz : Hz
+
+    Returns
+    -------
+    rot_s : ndarray, shape (T, 3, 3)
+    trans_s : ndarray, shape (T, 3), m
+    """
+    rot_s = np.full_like(rot, np.nan)
+    for a, b in runs(ok):
+        q = quat_continuous(quat_from_matrix(rot[a:b]))
+        if b - a >= 12:
+            rate = float(1.0 / np.median(np.diff(t[a:b])))
+            q = lowpass(q, rate_hz=rate, cutoff_hz=min(cutoff_hz, 0.25 * rate))
+        rot_s[a:b] = matrix_from_quat(q / np.linalg.norm(q, axis=1, keepdims=True))
+    return rot_s, smooth_depth(t, trans, ok, cutoff_hz=cutoff_hz)
+
+
+def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_visibility: float
+                    ) -> list[PersonSegment]:
+    """Split a track at shot cuts and place it in the z-up world frame (camera rotation removed)."""
+    t_world, t_rot, t_trans, t_ok, t_swapped = lift_track(track, run.K, min_visibility=min_visibility)
+    n = len(run.time)
+    by_index = {int(fi): k for k, fi in enumerate(run.frame_index)}
+    pos = np.array([by_index[int(fi)] for fi in track.frame_index], dtype=np.int64)
+    # full-frame arrays over the video (NaN / 0 where the person was not detected)
+    world = np.full((n, 33, 3), np.nan, dtype=np.float32)
+    rot = np.full((n, 3, 3), np.nan)
+    trans = np.full((n, 3), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    swapped = np.zeros(n, dtype=bool)
+    world[pos], rot[pos], trans[pos], ok[pos], swapped[pos] = t_world, t_rot, t_trans, t_ok, t_swapped
+    conf = np.zeros((n, 33), dtype=np.float32)
+    valid_frame = np.zeros(n, dtype=bool)
+    valid_frame[pos] = track.valid
+    conf[pos] = np.minimum(track.visibility, track.presence)
+    conf[~(ok & valid_frame)] = 0.0
+    image_xy = np.full((n, 33, 2), np.nan, dtype=np.float32)
+    image_xy[pos] = track.image_xy
+    out = []
+    for seg in np.unique(run.segment[pos]):
+        in_seg = np.flatnonzero((run.segment == seg) & ok)
+        if in_seg.size < 2:
+            continue
+        span = np.arange(in_seg[0], in_seg[-1] + 1)
+        t = run.time[span]
+        rot_s, trans_s = smooth_rigid_placement(t, rot[span], trans[span], ok[span],
+                                                cutoff_hz=depth_cutoff_hz)
+        cam_pts = np.einsum("tij,tpj->tpi", rot_s, world[span].astype(np.float64)) + trans_s[:, None, :]
+        R_wc = run.R_world_from_camera[span]
+        up_cam = cam_pts[:, _SHOULDERS].mean(axis=1) - cam_pts[:, _HIPS].mean(axis=1)
+        R_up = refine_up(np.transpose(R_wc, (0, 2, 1)), up_cam)
+        R_ref = R_up @ R_wc
+        world_pts = camera_to_world_points(cam_pts, R_ref)
+        seg_conf = conf[span].copy()
+        seg_conf[hampel_outliers(world_pts, min_scale=0.02).any(axis=2)] = 0.0   # isolated jumps -> gaps
+        motion = Motion(time=t, names=MEDIAPIPE_33, xyz=world_pts, confidence=seg_conf.astype(np.float64),
+                        skeleton="mediapipe")
+        pose = {
+            "time": t, "frame_index": run.frame_index[span], "image_xy": image_xy[span],
+            "world_landmarks": world[span], "visibility": conf[span], "left_right_swapped": swapped[span],
+            "camera_points": cam_pts.astype(np.float32),
+            "camera_rotation": R_ref.astype(np.float32), "camera_K": run.K, "lift_ok": ok[span],
+            "camera_reliable": run.reliable[span],
+        }
+        out.append(PersonSegment(track.track_id, int(seg), span, motion, pose))
+    return out
+
+
+def _clip_id(stem: str, person: PersonSegment, n_segments: int, all_persons: bool) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "video"
+    if all_persons:
+        base += f"_p{person.track_id}"
+    if n_segments > 1:
+        base += f"_s{person.segment}"
+    return base
+
+
+def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, label: str | None = None,
+                  group: str | None = None, extra_attrs: dict[str, Any] | None = None, progress: bool = False,
+                  overlay_path: Path | None = None, plot_path: Path | None = None,
+                  detector_factory: Callable[[PipelineConfig], Detector] = mediapipe_detector) -> Path:
+    """Run the whole video pipeline on one file and write one ``imusynth/1`` HDF5 file atomically.
+
+    Raises
+    ------
+    InputError
+        Not a video, an empty file, unknown placements, a missing model.
+    NoPersonError
+        Nobody tracked for at least ``tracking.min_track_s``.
+    """
+    cfg = config
+    video = Path(video_path)
+    placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
+    t_start = time.perf_counter()
+    run = run_stages(video, cfg, progress=progress, detector_factory=detector_factory)
+    if not run.tracks:
+        raise NoPersonError(f"{video}: no person tracked for at least {cfg.tracking.min_track_s} s")
+    if cfg.tracking.person == "main":
+        tracks = [select_main_track(run.tracks, (run.width, run.height))]
+    else:
+        tracks = list(run.tracks)
+    segments = [ps for tr in tracks
+                for ps in person_segments(run, tr, depth_cutoff_hz=cfg.lift.depth_cutoff_hz,
+                                          min_visibility=cfg.pose.min_visibility)]
+    if not segments:
+        raise NoPersonError(f"{video}: no person could be placed in 3-D (too few visible landmarks)")
+    n_shots = int(run.segment.max()) + 1
+    sha = sha256_file(video)
+    config_text = to_toml(cfg)
+    clips = []
+    for ps in segments:
+        if ps.motion.n_frames < 12:
+            continue
+        sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
+                                     require_valid=False)
+        attrs: dict[str, Any] = {
+            "track_id": ps.track_id, "shot": ps.segment, "n_shots": n_shots,
+            "corrupt_frames": np.asarray(run.corrupt_frames, dtype=np.int64),
+            "fov_deg_assumed": cfg.lift.fov_deg, "camera_static": cfg.camera.static,
+            "pose_model": cfg.pose.model,
+        }
+        attrs.update(extra_attrs or {})
+        clips.append(Clip(
+            clip_id=_clip_id(video.stem, ps, n_shots, cfg.tracking.person == "all"),
+            source=str(video), source_sha256=sha, source_kind="video", source_rate_hz=float(run.fps),
+            duration_s=ps.motion.duration_s, config=config_text, sensors=sensors,
+            motion=ps.motion if cfg.output.store_motion else None, label=label, group=group, attrs=attrs,
+            pose=ps.pose,
+        ))
+    if not clips:
+        raise NoPersonError(f"{video}: every tracked person segment is too short to differentiate")
+    write_clips(out_path, clips)
+    run.timings["total"] = time.perf_counter() - t_start
+    log.info("%s: %d frames, %d clips, timings %s", video, len(run.time), len(clips), run.timings)
+    if plot_path is not None:
+        from .inspect import plot_file
+
+        plot_file(out_path, plot_path)
+    if overlay_path is not None:
+        from .overlay import write_overlay
+
+        write_overlay(video, out_path, overlay_path, run, placements, start_s=cfg.video.start_s,
+                      end_s=None if cfg.video.end_s < 0 else cfg.video.end_s)
+    return Path(out_path)
