@@ -11,16 +11,33 @@ The method (see docs/physics.md for the frequency response):
 4. Quintic interpolating splines through the filtered samples give positions, velocities and
    accelerations at any output time; segment orientations and their exact time derivatives follow
    from the splined points (:func:`segment_frames`).
+
+Implementation notes (speed; the results are those of the plain method to rounding error):
+
+* Inside the package the numerics run on component-major arrays (``(D, T)``, one contiguous row per
+  coordinate), so that every operation is a long vectorised pass; the public functions keep the
+  ``(T, D)`` layout.
+* The cubic spline that bridges a gap is fitted to the valid samples within :data:`BRIDGE_WINDOW` valid
+  samples of the gap, not to the whole recording: a cubic spline's dependence on data ``k`` knots away
+  decays at least as ``2**-k``, so the window changes nothing above rounding error.
+* On a uniform time grid the quintic interpolating spline (the same not-a-knot spline as
+  :func:`scipy.interpolate.make_interp_spline` with ``k=5``) is fitted by the exact recursive B-spline
+  prefilter (two first-order poles, forwards and backwards) plus a dense correction of the first and last
+  :data:`_EDGE` coefficients, and evaluated through the fixed quintic B-spline weights; non-uniform grids
+  use SciPy directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.interpolate import BSpline, CubicSpline, make_interp_spline
-from scipy.signal import butter, sosfiltfilt
+from scipy.linalg import solve_banded
+from scipy.signal import butter, lfilter, sosfiltfilt
+from scipy.sparse import csr_matrix
 
 #: Fraction of a sampling rate used as the highest cut-off (0.25 x rate = half the Nyquist frequency):
 #: content between it and Nyquist is attenuated before the quintic spline, whose imperfect
@@ -28,6 +45,10 @@ from scipy.signal import butter, sosfiltfilt
 MAX_CUTOFF_FRACTION = 0.25
 #: Samples needed in a run to filter and fit a quintic spline.
 MIN_RUN_SAMPLES = 12
+#: Valid samples on each side of a gap that the bridging cubic spline is fitted to (see the module notes).
+BRIDGE_WINDOW = 64
+
+Array = NDArray[np.float64]
 
 
 def effective_cutoff(cutoff_hz: float | None, source_rate_hz: float, output_rate_hz: float) -> float:
@@ -42,13 +63,55 @@ def effective_cutoff(cutoff_hz: float | None, source_rate_hz: float, output_rate
 def runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
     """Half-open index ranges ``[start, stop)`` of the True runs of a 1-D boolean mask."""
     m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
+    edges = np.flatnonzero(m[1:] != m[:-1])
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def bridge_gaps_cm(t: Array, x: Array, valid: NDArray[np.bool_], *, max_gap_s: float
+                   ) -> tuple[Array, NDArray[np.bool_]]:
+    """:func:`bridge_gaps` on component-major samples ``x`` of shape (D, T)."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    valid = np.asarray(valid, dtype=bool).copy()
+    x[:, ~valid] = np.nan
+    idx = np.flatnonzero(valid)
+    if idx.size < 2:
+        return x, valid
+    to_fill = []
+    for a, b in runs(~valid):
+        if a == 0 or b == len(t):
+            continue  # leading/trailing gaps are never invented
+        if t[b] - t[a - 1] <= max_gap_s + 1e-9:
+            to_fill.append((a, b))
+    if not to_fill:
+        return x, valid
+    if idx.size < 4:
+        for a, b in to_fill:
+            for d in range(x.shape[0]):
+                x[d, a:b] = np.interp(t[a:b], t[idx], x[d, idx])
+            valid[a:b] = True
+        return x, valid
+    # group the gaps whose fitting windows overlap; one local spline per group
+    pos = np.searchsorted(idx, [a for a, _ in to_fill])     # index in idx of the first valid after each gap
+    k = 0
+    while k < len(to_fill):
+        first = k
+        while k + 1 < len(to_fill) and pos[k + 1] - pos[k] < 2 * BRIDGE_WINDOW:
+            k += 1
+        win = idx[max(0, pos[first] - BRIDGE_WINDOW): min(idx.size, pos[k] + BRIDGE_WINDOW)]
+        spline = CubicSpline(t[win], x[:, win], axis=1)
+        for a, b in to_fill[first:k + 1]:
+            x[:, a:b] = spline(t[a:b])
+            valid[a:b] = True
+        k += 1
+    return x, valid
 
 
 def bridge_gaps(t: NDArray[np.float64], x: NDArray[np.float64], valid: NDArray[np.bool_], *,
                 max_gap_s: float) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Fill gaps of at most ``max_gap_s`` by cubic interpolation.
+
+    The interpolant is the not-a-knot cubic spline through the valid samples (those within
+    :data:`BRIDGE_WINDOW` valid samples of the gap, which gives the same values to rounding error).
 
     Parameters
     ----------
@@ -67,28 +130,10 @@ def bridge_gaps(t: NDArray[np.float64], x: NDArray[np.float64], valid: NDArray[n
         Bridged samples interpolated; other invalid samples NaN.
     valid_filled : ndarray, shape (T,), bool
     """
-    x = np.array(x, dtype=np.float64, copy=True)
-    valid = np.asarray(valid, dtype=bool).copy()
-    x[~valid] = np.nan
-    idx = np.flatnonzero(valid)
-    if idx.size < 2:
-        return x, valid
-    to_fill = []
-    for a, b in runs(~valid):
-        if a == 0 or b == len(t):
-            continue  # leading/trailing gaps are never invented
-        if t[b] - t[a - 1] <= max_gap_s + 1e-9:
-            to_fill.append((a, b))
-    if to_fill:
-        spline = CubicSpline(t[idx], x[idx], axis=0) if idx.size >= 4 else None
-        for a, b in to_fill:
-            if spline is not None:
-                x[a:b] = spline(t[a:b])
-            else:
-                for d in range(x.shape[1]):
-                    x[a:b, d] = np.interp(t[a:b], t[idx], x[idx, d])
-            valid[a:b] = True
-    return x, valid
+    x = np.asarray(x, dtype=np.float64)
+    filled, ok = bridge_gaps_cm(np.asarray(t, dtype=np.float64), x.reshape(x.shape[0], -1).T, valid,
+                                max_gap_s=max_gap_s)
+    return np.ascontiguousarray(filled.T).reshape(x.shape), ok
 
 
 def is_regular(t: NDArray[np.float64], *, tolerance: float = 0.01) -> bool:
@@ -98,6 +143,13 @@ def is_regular(t: NDArray[np.float64], *, tolerance: float = 0.01) -> bool:
     dt = np.diff(t)
     med = np.median(dt)
     return bool(np.max(np.abs(dt - med)) <= tolerance * med)
+
+
+def regular_grid_cm(t: Array, x: Array, *, rate_hz: float) -> tuple[Array, Array]:
+    """:func:`regular_grid` on component-major samples ``x`` of shape (D, T)."""
+    n = int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1
+    tg = t[0] + np.arange(n) / rate_hz
+    return tg, CubicSpline(t, x, axis=1)(tg)
 
 
 def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: float
@@ -121,13 +173,19 @@ def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: flo
     return tg, CubicSpline(t, x, axis=0)(tg)
 
 
-def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: int = 2) -> NDArray[np.float64]:
-    """Zero-phase Butterworth low-pass along axis 0.
+@lru_cache(maxsize=32)
+def _butter_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
+    return np.asarray(butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos"))
+
+
+def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: int = 2,
+            axis: int = 0) -> NDArray[np.float64]:
+    """Zero-phase Butterworth low-pass along ``axis`` (the time axis, 0 by default).
 
     Parameters
     ----------
     x : ndarray, shape (T, ...)
-        Regularly sampled values.
+        Regularly sampled values (time along ``axis``).
     rate_hz : float, Hz
         Sample rate.
     cutoff_hz : float, Hz
@@ -136,12 +194,196 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
         bilinear transform; -6 dB at ``cutoff_hz``; close to ``1 / (1 + (f / fc)^(2 order))`` for f << fs).
     order : int
         Butterworth order of the single pass.
+    axis : int
+        The time axis.
     """
     if cutoff_hz >= 0.5 * rate_hz:
         return np.asarray(x, dtype=np.float64)
-    sos = butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos")
-    padlen = min(x.shape[0] - 1, int(3 * rate_hz / cutoff_hz))
-    return sosfiltfilt(sos, x, axis=0, padtype="odd", padlen=padlen)
+    sos = _butter_sos(int(order), float(cutoff_hz), float(rate_hz))
+    padlen = min(x.shape[axis] - 1, int(3 * rate_hz / cutoff_hz))
+    return sosfiltfilt(sos, x, axis=axis, padtype="odd", padlen=padlen)
+
+
+# --------------------------------------------------------------------------------------------------
+# Quintic interpolating splines (not-a-knot, as make_interp_spline(k=5)) on uniform grids
+# --------------------------------------------------------------------------------------------------
+
+#: Coefficients affected by the ends of a uniform run (corrected by a dense solve).
+_EDGE = 64
+#: Relative tolerance on the time steps of a run treated as uniform.
+_UNIFORM_RTOL = 1e-9
+#: Quintic B-spline weights on a uniform grid: in data interval i (u in [0, 1)), coefficient c[i - 2 + j]
+#: has weight sum_p _QUINTIC[j, p] u**p / 120.
+_QUINTIC = np.array([
+    [1.0, -5.0, 10.0, -10.0, 5.0, -1.0],
+    [26.0, -50.0, 20.0, 20.0, -20.0, 5.0],
+    [66.0, 0.0, -60.0, 0.0, 30.0, -10.0],
+    [26.0, 50.0, 20.0, -20.0, -20.0, 10.0],
+    [1.0, 5.0, 10.0, 10.0, 5.0, -5.0],
+    [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+]) / 120.0
+
+
+def _not_a_knot(t: Array) -> Array:
+    """Knots of the degree-5 not-a-knot interpolating spline through the data sites ``t`` (n+6,)."""
+    return np.concatenate([np.full(6, t[0]), t[3:-3], np.full(6, t[-1])])
+
+
+@lru_cache(maxsize=1)
+def _uniform_system() -> tuple[Array, Array, Array, Array, float, float]:
+    """Collocation rows at the ends of a uniform run and the pieces of the exact fast solve.
+
+    Returns the first and last ``_EDGE`` rows of the collocation matrix (restricted to the first / last
+    ``_EDGE + 2`` columns), the inverses of the ``_EDGE x _EDGE`` corner blocks, and the two poles of the
+    quintic B-spline interpolation filter.
+    """
+    m = 2 * _EDGE + 8
+    x = np.arange(m, dtype=np.float64)
+    A = BSpline.design_matrix(x, _not_a_knot(x), 5).toarray()
+    head = A[:_EDGE, :_EDGE + 2]
+    tail = A[m - _EDGE:, m - _EDGE - 2:]
+    inv_head = np.linalg.inv(A[:_EDGE, :_EDGE])
+    inv_tail = np.linalg.inv(A[m - _EDGE:, m - _EDGE:])
+    roots = np.roots([1.0, 26.0, 66.0, 26.0, 1.0]).real
+    z1, z2 = np.sort(roots[np.abs(roots) < 1.0])
+    return head, tail, inv_head, inv_tail, float(z1), float(z2)
+
+
+def _is_uniform(t: Array) -> bool:
+    if t.size < 2 * _EDGE + 8:
+        return False
+    dt = np.diff(t)
+    h = (t[-1] - t[0]) / (t.size - 1)
+    return bool(np.max(np.abs(dt - h)) <= _UNIFORM_RTOL * h)
+
+
+def _solve_uniform(y: Array) -> Array:
+    """Quintic not-a-knot interpolation coefficients on a uniform grid.
+
+    Parameters
+    ----------
+    y : ndarray, shape (C, n)
+        Samples, component-major; ``n >= 2 * _EDGE + 8``.
+
+    Returns
+    -------
+    ndarray, shape (n, C)
+        B-spline coefficients (the knots are :func:`_not_a_knot` of the sites).
+    """
+    head, tail, inv_head, inv_tail, z1, z2 = _uniform_system()
+    den = [1.0, -(z1 + z2), z1 * z2]
+    # the interior rows are the Toeplitz (1, 26, 66, 26, 1)/120 = K (1 - z1 q^-1)(1 - z2 q^-1)(1 - z1 q)(1 - z2 q)
+    gain = 120.0 * z1 * z2
+    d = lfilter([gain], den, y, axis=-1)
+    c = lfilter([1.0], den, d[:, ::-1], axis=-1)[:, ::-1]
+    # c now satisfies every Toeplitz row; the residual of the true end rows is confined to them
+    e, n = _EDGE, y.shape[1]
+    r_head = y[:, :e] - c[:, :e + 2] @ head.T
+    r_tail = y[:, n - e:] - c[:, n - e - 2:] @ tail.T
+    c[:, :e] += r_head @ inv_head.T
+    c[:, n - e:] += r_tail @ inv_tail.T
+    return np.ascontiguousarray(c.T)
+
+
+#: Cache of evaluation matrices shared between fits on the same grid: see :meth:`QuinticFit.evaluate`.
+EvalCache = dict[tuple[float, float, int, float, float, int, int], tuple[slice, "csr_matrix | None"]]
+
+
+@dataclass(frozen=True)
+class QuinticFit:
+    """A quintic interpolating spline of several channels, with fast evaluation on uniform grids.
+
+    Attributes
+    ----------
+    knots : ndarray, shape (n + 6,), s
+    coef : ndarray, shape (n, C)
+        B-spline coefficients, one column per channel.
+    t0, h : float, s
+        First site and the uniform step (``h = 0`` when the sites are not uniform).
+    n : int
+        Number of data sites.
+    """
+
+    knots: Array
+    coef: Array
+    t0: float
+    h: float
+    n: int
+
+    @classmethod
+    def fit(cls, t: Array, y: Array) -> QuinticFit:
+        """Fit the not-a-knot quintic spline through ``y`` of shape (C, n) at sites ``t`` (n,) s (n >= 6)."""
+        t = np.asarray(t, dtype=np.float64)
+        if _is_uniform(t):
+            coef = _solve_uniform(np.asarray(y, dtype=np.float64))
+            h = float((t[-1] - t[0]) / (t.size - 1))
+            return cls(_not_a_knot(t), coef, float(t[0]), h, int(t.size))
+        spline = make_interp_spline(t, np.asarray(y).T, k=5, axis=0)
+        return cls(spline.t, np.ascontiguousarray(spline.c), float(t[0]), 0.0, int(t.size))
+
+    def spline(self) -> BSpline:
+        """The same spline as a :class:`scipy.interpolate.BSpline` (axis 0 = time)."""
+        return BSpline.construct_fast(self.knots, self.coef, 5, axis=0)
+
+    def _matrix(self, ts: Array, nu: int) -> tuple[slice, csr_matrix | None]:
+        """Rows of ``ts`` in the uniform interior and the sparse evaluation matrix of derivative ``nu``."""
+        s = (ts - self.t0) / self.h
+        lo, hi = np.searchsorted(s, [8.0, self.n - 9.0])
+        inner = slice(int(lo), int(hi))
+        m = inner.stop - inner.start
+        if m <= 0:
+            return slice(0, 0), None
+        si = s[inner]
+        i = np.floor(si)
+        u = si - i
+        poly = _QUINTIC
+        for _ in range(nu):                      # d/du of the weight polynomials
+            poly = poly[:, 1:] * np.arange(1, poly.shape[1])
+        powers = np.empty((m, poly.shape[1]))
+        powers[:, 0] = self.h ** -nu
+        for p in range(1, poly.shape[1]):
+            powers[:, p] = powers[:, p - 1] * u
+        w = powers @ poly.T
+        cols = ((i.astype(np.int32) - 2)[:, None] + np.arange(6, dtype=np.int32)).ravel()
+        A = csr_matrix((w.ravel(), cols, np.arange(0, 6 * m + 1, 6, dtype=np.int32)), shape=(m, self.n))
+        return inner, A
+
+    def evaluate(self, ts: Array, nu: int, channels: slice = slice(None), *,
+                 cache: EvalCache | None = None) -> Array:
+        """Derivative ``nu`` of the channels ``channels`` at sorted times ``ts`` inside the fitted span.
+
+        Parameters
+        ----------
+        ts : ndarray, shape (N,), s
+        nu : int
+            Derivative order (0, 1, 2, ...).
+        channels : slice
+            Columns of :attr:`coef` to evaluate.
+        cache : dict, optional
+            Evaluation matrices by grid: fits on the same uniform sites evaluated at the same times share them.
+
+        Returns
+        -------
+        ndarray, shape (C', N)
+            Component-major values, units of the data per s**nu.
+        """
+        coef = self.coef[:, channels]
+        if self.h == 0.0:
+            return np.ascontiguousarray(BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts, nu).T)
+        key = (self.t0, self.h, self.n, float(ts[0]), float(ts[-1]), int(ts.size), nu)
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            hit = self._matrix(ts, nu)
+            if cache is not None:
+                cache[key] = hit
+        inner, A = hit
+        out = np.empty((coef.shape[1], ts.size))
+        if A is not None:
+            out[:, inner] = (A @ np.ascontiguousarray(coef)).T
+        edges = np.r_[0:inner.start, inner.stop:ts.size]
+        if edges.size:
+            out[:, edges] = BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts[edges], nu).T
+        return out
 
 
 @dataclass(frozen=True)
@@ -163,7 +405,12 @@ class Trajectory:
     @classmethod
     def fit(cls, t: NDArray[np.float64], x: NDArray[np.float64]) -> Trajectory:
         """Fit through samples ``x`` of shape (T, ...) at times ``t`` (T,) s."""
-        k = 5 if t.size >= 6 else max(1, t.size - 1)
+        x = np.asarray(x, dtype=np.float64)
+        if t.size >= 6:
+            q = QuinticFit.fit(t, x.reshape(x.shape[0], -1).T)
+            spline = BSpline.construct_fast(q.knots, q.coef.reshape((q.n,) + x.shape[1:]), 5, axis=0)
+            return cls(spline, float(t[0]), float(t[-1]))
+        k = max(1, t.size - 1)
         return cls(make_interp_spline(t, x, k=k, axis=0), float(t[0]), float(t[-1]))
 
     def __call__(self, t: NDArray[np.float64], nu: int = 0) -> NDArray[np.float64]:
@@ -171,12 +418,53 @@ class Trajectory:
         return self.spline(t, nu)
 
 
-def _unit_and_rate(u: NDArray[np.float64], du: NDArray[np.float64]
-                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    n = np.linalg.norm(u, axis=-1, keepdims=True)
-    e = u / n
-    de = (du - e * np.sum(e * du, axis=-1, keepdims=True)) / n
-    return e, de, n[..., 0]
+# --------------------------------------------------------------------------------------------------
+# Segment frames
+# --------------------------------------------------------------------------------------------------
+
+
+def _cross(a: Array, b: Array) -> Array:
+    """Cross product of component-major vectors (3, N)."""
+    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
+def _dot(a: Array, b: Array) -> Array:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def segment_axes_cm(u: Array, w: Array) -> tuple[Array, Array, Array]:
+    """Segment axes x, y, z (each (3, N), world frame) from component-major vectors ``u``, ``w`` (3, N)."""
+    x = u / np.sqrt(_dot(u, u))
+    c = _cross(x, w)
+    z = c / np.sqrt(_dot(c, c))
+    return x, _cross(z, x), z
+
+
+def segment_frames_cm(u: Array, du: Array, w: Array, dw: Array, *, min_norm: float = 1e-3
+                      ) -> tuple[tuple[Array, Array, Array], Array, NDArray[np.bool_]]:
+    """:func:`segment_frames` on component-major vectors (3, N).
+
+    Returns
+    -------
+    axes : tuple of three ndarrays, shape (3, N)
+        Segment x, y, z axes in the world frame (the columns of R).
+    omega : ndarray, shape (3, N), rad/s
+        Angular velocity in the segment frame.
+    ok : ndarray, shape (N,), bool
+    """
+    nu = np.sqrt(_dot(u, u))
+    x = u / nu
+    dx = (du - x * _dot(x, du)) / nu
+    c = _cross(x, w)
+    dc = _cross(dx, w)
+    dc += _cross(x, dw)
+    nc = np.sqrt(_dot(c, c))
+    z = c / nc
+    y = _cross(z, x)
+    # body rates of R = [x y z]: omega_x = z . dy = -(dc . y) / |c|, omega_y = -dx . z, omega_z = dx . y
+    omega = np.stack([-_dot(dc, y) / nc, -_dot(dx, z), _dot(dx, y)])
+    ok = np.isfinite(omega).all(axis=0) & (nu > min_norm) & (nc > min_norm)
+    return (x, y, z), omega, ok
 
 
 def segment_frames(u: NDArray[np.float64], du: NDArray[np.float64], w: NDArray[np.float64],
@@ -206,18 +494,9 @@ def segment_frames(u: NDArray[np.float64], du: NDArray[np.float64], w: NDArray[n
     ok : ndarray, shape (N,), bool
         False where the frame is degenerate.
     """
-    x, dx, nu = _unit_and_rate(u, du)
-    c = np.cross(x, w)
-    dc = np.cross(dx, w) + np.cross(x, dw)
-    z, dz, nc = _unit_and_rate(c, dc)
-    y = np.cross(z, x)
-    dy = np.cross(dz, x) + np.cross(z, dx)
-    R = np.stack([x, y, z], axis=-1)
+    def cm(a: NDArray[np.float64]) -> Array:
+        return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T)
 
-    def dot(p: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.sum(p * q, axis=-1)
-
-    # omega = vee(R^T dR/dt); (R^T dR)_ik = col_i . dcol_k, antisymmetrised
-    omega = 0.5 * np.stack([dot(z, dy) - dot(y, dz), dot(x, dz) - dot(z, dx), dot(y, dx) - dot(x, dy)], axis=-1)
-    ok = np.isfinite(omega).all(axis=-1) & (nu > min_norm) & (nc > min_norm)
-    return R, omega, ok
+    axes, omega, ok = segment_frames_cm(cm(u), cm(du), cm(w), cm(dw), min_norm=min_norm)
+    R = np.stack([a.T for a in axes], axis=-1)
+    return R, np.ascontiguousarray(omega.T), ok

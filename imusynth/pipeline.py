@@ -81,7 +81,8 @@ def intrinsics_for(info: Any, fov_deg: float) -> CameraIntrinsics:
     camera held upright) gets the same focal length in pixels as the landscape one.
     """
     w, h = info.width, info.height
-    f = float(info.focal_px) if info.focal_px else (max(w, h) / 2.0) / float(np.tan(np.radians(fov_deg) / 2.0))
+    half_fov = np.radians(fov_deg) / 2.0
+    f = float(info.focal_px) if info.focal_px else (max(w, h) / 2.0) / float(np.tan(half_fov))
     return CameraIntrinsics(f, f, (w - 1) / 2.0, (h - 1) / 2.0, w, h)
 
 
