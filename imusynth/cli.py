@@ -170,6 +170,10 @@ def _register_optional_commands() -> None:
     """Commands whose modules live with their stage (each module only imports light things at top level)."""
     import importlib
 
+    from .calibrate_cli import calibrate_app
+
+    if not any(g.name == "calibrate" for g in app.registered_groups):
+        app.add_typer(calibrate_app, name="calibrate")
     for module, func, name in _OPTIONAL_COMMANDS:
         if any(c.name == name for c in app.registered_commands):
             continue
@@ -178,12 +182,18 @@ def _register_optional_commands() -> None:
 
 _OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
     (".compare_cli", "compare_cmd", "compare"),
+    (".har_cli", "export_cmd", "export"),
+    (".har_cli", "har_eval_cmd", "har-eval"),
 ]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: dispatch the bare ``imusynth VIDEO`` form, run the app, print input errors on one line."""
     args = list(sys.argv[1:] if argv is None else argv)
+    import os  # OpenCV/FFmpeg's own warnings about unreadable input would bury the one-line error below
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     _register_optional_commands()
     commands = {c.name for c in app.registered_commands if c.name}
     commands |= {g.name for g in app.registered_groups if g.name}
