@@ -86,7 +86,7 @@ class CameraConfig:
     """``[camera]``: static switch, features per frame, RANSAC threshold in px, shot-cut threshold."""
 
     static: bool = False
-    max_features: int = 400
+    max_features: int = 150
     ransac_threshold_px: float = 1.0
     shot_cut_threshold: float = 0.5
 
