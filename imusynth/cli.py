@@ -16,7 +16,8 @@ from .errors import InputError
 app = typer.Typer(
     name="imusynth",
     help=(
-        "Virtual IMU data (accelerometer, gyroscope, orientation) from videos of people and from motion capture.\n\n"
+        "Virtual IMU data (accelerometer, gyroscope, orientation) from videos of people and from "
+        "motion capture.\n\n"
         "Main job:  imusynth VIDEO --placement wrist   (same as: imusynth video VIDEO ...)\n\n"
         "Units everywhere: m/s^2 (specific force, gravity included), rad/s, seconds; quaternions w,x,y,z."
     ),
@@ -46,25 +47,44 @@ def _cfg(pipeline: Path | None, overrides: dict[str, object]):  # noqa: ANN202 -
 
 @app.command("motion")
 def motion_cmd(
-    file: Annotated[Path, typer.Argument(help="Motion file: .trc, .c3d, .csv[.gz] (points in columns), Azure Kinect CSV.")],
+    file: Annotated[
+        Path, typer.Argument(help="Motion file: .trc, .c3d, .csv[.gz] (points in columns), Azure Kinect CSV.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output HDF5 file (schema imusynth/1).")],
     placement: PlacementOpt = None,
     placements_file: PlacementsFileOpt = None,
     rate: RateOpt = None,
     pipeline: PipelineOpt = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="trc | c3d | csv | kinect (default: from the file).")] = None,
-    up_axis: Annotated[str | None, typer.Option("--up-axis", help="Axis that points up in the file: x, y, z, -x, -y, -z.")] = None,
-    length_unit: Annotated[str | None, typer.Option("--length-unit", help="mm | cm | m (CSV; TRC/C3D say it themselves).")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="trc | c3d | csv | kinect (default: from the file).")
+    ] = None,
+    up_axis: Annotated[
+        str | None, typer.Option("--up-axis", help="Axis that points up in the file: x, y, z, -x, -y, -z.")
+    ] = None,
+    length_unit: Annotated[
+        str | None, typer.Option("--length-unit", help="mm | cm | m (CSV; TRC/C3D say it themselves).")
+    ] = None,
     time_column: Annotated[str | None, typer.Option("--time-column", help="CSV time column.")] = None,
     time_unit: Annotated[str | None, typer.Option("--time-unit", help="CSV time unit: s | ms | us.")] = None,
-    source_rate: Annotated[float | None, typer.Option("--source-rate", help="CSV sample rate, Hz, when it has no time column.")] = None,
-    cutoff: Annotated[float | None, typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default 12).")] = None,
-    max_gap: Annotated[float | None, typer.Option("--max-gap", help="Longest gap bridged, s (default 0.2).")] = None,
+    source_rate: Annotated[
+        float | None, typer.Option("--source-rate", help="CSV sample rate, Hz, when it has no time column.")
+    ] = None,
+    cutoff: Annotated[
+        float | None,
+        typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default 12)."),
+    ] = None,
+    max_gap: Annotated[
+        float | None, typer.Option("--max-gap", help="Longest gap bridged, s (default 0.2).")
+    ] = None,
     start: Annotated[float | None, typer.Option("--start", help="Start time, s.")] = None,
     end: Annotated[float | None, typer.Option("--end", help="End time, s.")] = None,
-    clip_id: Annotated[str | None, typer.Option("--clip-id", help="Clip name in the file (default: the file's stem).")] = None,
+    clip_id: Annotated[
+        str | None, typer.Option("--clip-id", help="Clip name in the file (default: the file's stem).")
+    ] = None,
     label: Annotated[str | None, typer.Option("--label", help="Activity label stored with the clip.")] = None,
-    group: Annotated[str | None, typer.Option("--group", help="Group key (subject) for group-wise splits.")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Group key (subject) for group-wise splits.")
+    ] = None,
 ) -> None:
     """Virtual IMU signals from a motion-capture or skeleton file.
 
@@ -72,15 +92,31 @@ def motion_cmd(
     """
     from .motion_job import run_motion_job
 
-    cfg = _cfg(pipeline, {
-        "output.rate_hz": rate, "output.placements": placement,
-        "output.placements_file": str(placements_file) if placements_file else None,
-        "kinematics.cutoff_hz": cutoff, "kinematics.max_gap_s": max_gap,
-    })
+    cfg = _cfg(
+        pipeline,
+        {
+            "output.rate_hz": rate,
+            "output.placements": placement,
+            "output.placements_file": str(placements_file) if placements_file else None,
+            "kinematics.cutoff_hz": cutoff,
+            "kinematics.max_gap_s": max_gap,
+        },
+    )
     out = run_motion_job(
-        file, output, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit, time_column=time_column,
-        time_unit=time_unit, source_rate_hz=source_rate, start_s=start, end_s=end, clip_id=clip_id,
-        label=label, group=group,
+        file,
+        output,
+        cfg=cfg,
+        fmt=fmt,
+        up_axis=up_axis,
+        length_unit=length_unit,
+        time_column=time_column,
+        time_unit=time_unit,
+        source_rate_hz=source_rate,
+        start_s=start,
+        end_s=end,
+        clip_id=clip_id,
+        label=label,
+        group=group,
     )
     typer.echo(f"wrote {out}")
 
@@ -89,36 +125,72 @@ def motion_cmd(
 def video_cmd(
     video: Annotated[str, typer.Argument(help="Video file (or URL, fetched with yt-dlp).")],
     placement: PlacementOpt = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output HDF5 (default: VIDEO name with .h5).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output HDF5 (default: VIDEO name with .h5).")
+    ] = None,
     rate: RateOpt = None,
-    model: Annotated[str | None, typer.Option("--model", help="Pose model: lite | full | heavy | PATH to a .task file.")] = None,
-    person: Annotated[str | None, typer.Option("--person", help="main (the main subject) | all (one clip per person).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Pose model: lite | full | heavy | PATH to a .task file.")
+    ] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="main (the main subject) | all (one clip per person).")
+    ] = None,
     start: Annotated[float | None, typer.Option("--start", help="Start of the processed span, s.")] = None,
     end: Annotated[float | None, typer.Option("--end", help="End of the processed span, s.")] = None,
-    static_camera: Annotated[bool, typer.Option("--static-camera", help="Assume the camera does not move.")] = False,
-    fov: Annotated[float | None, typer.Option("--fov", help="Horizontal field of view, degrees, when the video has no intrinsics (default 60).")] = None,
-    overlay: Annotated[Path | None, typer.Option("--overlay", help="Write a QA video with skeleton, track ids and sensor axes.")] = None,
+    static_camera: Annotated[
+        bool, typer.Option("--static-camera", help="Assume the camera does not move.")
+    ] = False,
+    fov: Annotated[
+        float | None,
+        typer.Option(
+            "--fov", help="Horizontal field of view, degrees, when the video has no intrinsics (default 60)."
+        ),
+    ] = None,
+    overlay: Annotated[
+        Path | None,
+        typer.Option("--overlay", help="Write a QA video with skeleton, track ids and sensor axes."),
+    ] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the signals.")] = None,
     placements_file: PlacementsFileOpt = None,
     pipeline: PipelineOpt = None,
-    label: Annotated[str | None, typer.Option("--label", help="Activity label stored with the clip(s).")] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="Activity label stored with the clip(s).")
+    ] = None,
     group: Annotated[str | None, typer.Option("--group", help="Group key (subject or video id).")] = None,
 ) -> None:
     """Virtual IMU signals from a video of people (pose, 3-D lifting, camera compensation).
 
     Example: imusynth clip.mp4 --placement wrist --placement thigh --plot clip.png
     """
-    from .pipeline import process_video
+    from .pipeline import process_video, resolve_video_input
 
-    cfg = _cfg(pipeline, {
-        "output.rate_hz": rate, "output.placements": placement,
-        "output.placements_file": str(placements_file) if placements_file else None,
-        "pose.model": model, "tracking.person": person, "video.start_s": start, "video.end_s": end,
-        "camera.static": True if static_camera else None, "lift.fov_deg": fov,
-    })
-    out = output or Path(Path(video).name).with_suffix(".h5")
-    process_video(Path(video), out, config=cfg, label=label, group=group, progress=True,
-                  overlay_path=overlay, plot_path=plot)
+    cfg = _cfg(
+        pipeline,
+        {
+            "output.rate_hz": rate,
+            "output.placements": placement,
+            "output.placements_file": str(placements_file) if placements_file else None,
+            "pose.model": model,
+            "tracking.person": person,
+            "video.start_s": start,
+            "video.end_s": end,
+            "camera.static": True if static_camera else None,
+            "lift.fov_deg": fov,
+        },
+    )
+    path, provenance = resolve_video_input(video)
+    out = output or Path(path.name).with_suffix(".h5")
+    process_video(
+        path,
+        out,
+        config=cfg,
+        label=label,
+        group=group,
+        extra_attrs=provenance,
+        progress=True,
+        overlay_path=overlay,
+        plot_path=plot,
+    )
     typer.echo(f"wrote {out}")
 
 
@@ -140,7 +212,9 @@ def placements_cmd(
 @app.command("inspect")
 def inspect_cmd(
     file: Annotated[Path, typer.Argument(help="An imusynth/1 HDF5 file.")],
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG with every sensor's signals.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a PNG with every sensor's signals.")
+    ] = None,
 ) -> None:
     """Summary table of an imusynth/1 file; optionally a PNG of every sensor's signals."""
     from .inspect import plot_file, summary_table
@@ -156,8 +230,21 @@ def info_cmd() -> None:
     """Versions of imusynth and its dependencies (paste this into bug reports)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    for pkg in ("imusynth", "numpy", "scipy", "h5py", "mediapipe", "opencv-contrib-python", "ezc3d", "typer",
-                "yt-dlp", "scikit-learn", "dask", "torch", "smplx"):
+    for pkg in (
+        "imusynth",
+        "numpy",
+        "scipy",
+        "h5py",
+        "mediapipe",
+        "opencv-contrib-python",
+        "ezc3d",
+        "typer",
+        "yt-dlp",
+        "scikit-learn",
+        "dask",
+        "torch",
+        "smplx",
+    ):
         try:
             v = version(pkg)
         except PackageNotFoundError:
@@ -184,6 +271,8 @@ _OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
     (".compare_cli", "compare_cmd", "compare"),
     (".har_cli", "export_cmd", "export"),
     (".har_cli", "har_eval_cmd", "har-eval"),
+    (".batch_cli", "batch", "batch"),
+    (".batch_cli", "gather", "gather"),
 ]
 
 

@@ -1,0 +1,39 @@
+"""Batch conversion of many videos (YouTube playlists, URL lists, folders): resumable and parallel.
+
+* :mod:`~imusynth.batch.ingest` — sources, ``labels.csv``, yt-dlp as a library, the download cache;
+* :mod:`~imusynth.batch.manifest` — the SQLite manifest in OUTDIR (one record per item);
+* :mod:`~imusynth.batch.executors` — local spawned workers, or a Dask cluster;
+* :mod:`~imusynth.batch.tasks` — what a worker runs (fetch, process);
+* :mod:`~imusynth.batch.runner` — the driver: plan, run, recover, summarise;
+* :mod:`~imusynth.batch.gather` — merge the per-video files into one dataset.
+
+Importing this package loads no numeric library (spawned workers set their thread limits first);
+``from imusynth.batch.gather import gather`` loads h5py.
+"""
+
+from __future__ import annotations
+
+from .executors import DaskExecutor, LocalExecutor, Outcome
+from .ingest import DownloadOptions, Item, LabelRow, expand_sources, fetch, read_labels, read_url_list
+from .manifest import Manifest, Record, Status
+from .runner import BatchError, BatchSummary, run_batch
+
+__all__ = [
+    "BatchError",
+    "BatchSummary",
+    "DaskExecutor",
+    "DownloadOptions",
+    "Item",
+    "LabelRow",
+    "LocalExecutor",
+    "Manifest",
+    "Outcome",
+    "Record",
+    "Status",
+    "expand_sources",
+    "fetch",
+    "read_labels",
+    "read_url_list",
+    "run_batch",
+]
+

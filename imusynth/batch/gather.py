@@ -1,0 +1,165 @@
+"""``imusynth gather``: merge the per-video files of a batch into one ``imusynth/1`` dataset.
+
+Only items that are ``done`` in the manifest are gathered, so a file a crashed run left behind is
+never taken. The label comes from the manifest (relabelling with a new ``labels.csv`` needs no
+reprocessing), the group key is the video id (or the uploader), and clips are streamed one
+per-video file at a time into a single atomic write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..io_hdf5 import Clip, read_clips, validate_file, write_clips
+from .manifest import MANIFEST_NAME, Manifest, Record, Status
+
+GROUP_BY = ("video", "uploader")
+
+
+class GatherError(InputError, ValueError):
+    """Nothing to gather, mixed configurations, or a bad option."""
+
+
+@dataclass
+class GatherSummary:
+    """What :func:`gather` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The dataset file.
+    videos : int
+        Per-video files merged.
+    clips : int
+        Clips written.
+    labels : dict of str to int
+        Clips per label ("" for unlabelled).
+    groups : int
+        Distinct group keys.
+    missing : list of str
+        Done items whose output file is gone (left out).
+    """
+
+    path: Path
+    videos: int = 0
+    clips: int = 0
+    labels: dict[str, int] = field(default_factory=dict)
+    groups: int = 0
+    missing: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        """A plain-text summary."""
+        lines = [f"gathered {self.clips} clip(s) from {self.videos} video file(s), "
+                 f"{self.groups} group(s) -> {self.path}"]
+        for label, n in sorted(self.labels.items()):
+            lines.append(f"  {label or '(unlabelled)':<24}{n:>6} clip(s)")
+        if self.missing:
+            lines.append(f"left out {len(self.missing)} done item(s) whose file is missing: "
+                         f"{self.missing[:5]}")
+        return "\n".join(lines)
+
+
+def _group_key(record: Record, group_by: str) -> str:
+    if group_by == "uploader":
+        uploader = record.provenance.get("source_uploader")
+        if uploader:
+            return uploader
+    return record.video_id
+
+
+def _select(records: list[Record], config_hash: str | None) -> list[Record]:
+    done = [r for r in records if r.status == Status.DONE]
+    if not done:
+        raise GatherError("no done item in the manifest: run 'imusynth batch' first")
+    if config_hash is not None:
+        chosen = [r for r in done if r.config_hash == config_hash]
+        if not chosen:
+            raise GatherError(f"no done item was made with configuration {config_hash}")
+        return chosen
+    hashes = Counter(r.config_hash for r in done)
+    if len(hashes) > 1:
+        listing = ", ".join(f"{h}: {n}" for h, n in hashes.most_common())
+        raise GatherError(
+            f"done items were made with {len(hashes)} pipeline configurations ({listing}); "
+            "rerun the batch with one configuration or choose one with --config-hash"
+        )
+    return done
+
+
+def gather(
+    outdir: Path,
+    out_path: Path,
+    *,
+    group_by: str = "video",
+    config_hash: str | None = None,
+) -> GatherSummary:
+    """Merge the per-video files of a batch into one ``imusynth/1`` file.
+
+    Parameters
+    ----------
+    outdir : Path
+        The batch's OUTDIR (with ``manifest.sqlite``).
+    out_path : Path
+        Dataset file to write (atomically; replaced if it exists).
+    group_by : {"video", "uploader"}
+        Group key written into each clip: the video id, or the uploader (the video id when the
+        uploader is unknown, e.g. local files).
+    config_hash : str or None
+        Gather only items made with this configuration; needed when the manifest holds several.
+
+    Returns
+    -------
+    GatherSummary
+
+    Raises
+    ------
+    GatherError
+        Unknown ``group_by``, no done item, several configurations, or an invalid result.
+    """
+    if group_by not in GROUP_BY:
+        raise GatherError(f"--group-by must be one of {GROUP_BY}, got {group_by!r}")
+    outdir = Path(outdir)
+    out_path = Path(out_path)
+    with Manifest(outdir / MANIFEST_NAME, readonly=True) as manifest:
+        records = _select(manifest.records(), config_hash)
+    summary = GatherSummary(path=out_path)
+    present = []
+    for r in records:
+        assert r.output is not None
+        if (outdir / r.output).is_file():
+            present.append(r)
+        else:
+            summary.missing.append(r.video_id)
+    if not present:
+        raise GatherError(f"none of the {len(records)} done item(s) has its output file in {outdir}")
+    labels: Counter[str] = Counter()
+    groups: set[str] = set()
+
+    def clips() -> Iterator[Clip]:
+        for r in present:
+            assert r.output is not None
+            path = outdir / r.output
+            group = _group_key(r, group_by)
+            found = read_clips(path, with_motion=True, with_pose=True)
+            summary.videos += 1
+            for clip in found:
+                # output names are unique in the manifest, so these clip ids are unique in the dataset
+                clip_id = path.stem if len(found) == 1 else f"{path.stem}.{clip.clip_id}"
+                attrs = {**clip.attrs, "batch_output": r.output, "batch_video_id": r.video_id}
+                labels[r.label or ""] += 1
+                groups.add(group)
+                summary.clips += 1
+                yield dataclasses.replace(clip, clip_id=clip_id, label=r.label, group=group, attrs=attrs)
+
+    write_clips(out_path, clips())
+    problems = validate_file(out_path)
+    if problems:  # pragma: no cover - write_clips writes the schema
+        raise GatherError(f"{out_path} failed the schema check: {problems[0]}")
+    summary.labels = dict(labels)
+    summary.groups = len(groups)
+    return summary
