@@ -38,7 +38,7 @@ class KinematicsConfig:
     """``[kinematics]``: cut-offs in Hz, longest bridged gap in s, confidence threshold, filter order."""
 
     cutoff_hz: float = 6.0
-    video_cutoff_hz: float = 6.0
+    video_cutoff_hz: float = 3.0
     max_gap_s: float = 0.2
     min_confidence: float = 0.5
     filter_order: int = 2

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import median_filter
 
 from .camera import CameraIntrinsics, CameraMotionEstimator, camera_to_world_points, refine_up
 from .config import PipelineConfig, to_toml
@@ -28,7 +29,7 @@ from .lift import lift_frame, smooth_depth
 from .motion import Motion
 from .motion_job import sensors_for_motion
 from .placements import resolve_placements
-from .pose.cleaning import apply_swaps, fix_left_right_swaps, hampel_outliers
+from .pose.cleaning import LIMB_GROUPS, apply_swaps, hampel_outliers, identity_swaps, swap_in_camera
 from .pose.detection import PoseDetection
 from .pose.tracking import Track, Tracker, select_main_track
 from .skeletons import MEDIAPIPE_33
@@ -185,17 +186,49 @@ class PersonSegment:
     pose: dict[str, NDArray[Any]]
 
 
-def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float
-               ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
-    """Fix left/right swaps, then place each detection of ``track`` in the camera frame (PnP).
+def track_scale_px(track: Track) -> NDArray[np.float64]:
+    """The person's size in the image per detection: the box height, running median over 15 detections, px."""
+    h = (track.bbox[:, 3] - track.bbox[:, 1]).astype(np.float64)
+    return np.asarray(median_filter(h, size=min(15, max(1, len(h))), mode="nearest"), dtype=np.float64)
 
-    Returns the swap-corrected world landmarks (T, 33, 3) m, body rotations (T, 3, 3) and translations
-    (T, 3) m in the camera frame, ok (T,), and the swap flags (T,).
+
+@dataclass
+class LiftedTrack:
+    """One track placed in the camera frame, detection by detection (arrays over the track's detections).
+
+    Attributes
+    ----------
+    world : ndarray, shape (T, 33, 3), float32, m
+        Identity-corrected body-frame landmarks (``camera = rot @ world + trans``).
+    rot : ndarray, shape (T, 3, 3)
+    trans : ndarray, shape (T, 3), m
+        Placement of the body frame in the camera frame (NaN where the solve failed).
+    ok : ndarray, shape (T,), bool
+        The solve succeeded.
+    swaps : ndarray, shape (T, 3), bool
+        Where the labels of the torso, leg and arm pairs (:data:`imusynth.pose.cleaning.LIMB_GROUPS`)
+        were exchanged; apply the same to the image landmarks and visibilities with
+        :func:`imusynth.pose.cleaning.apply_swaps`.
+    outliers : ndarray, shape (T, 3), bool
+        Where a group's landmarks fit neither labelling (to be treated as missing).
     """
-    swaps = fix_left_right_swaps(track.image_xy, track.world_xyz)
-    image_xy = apply_swaps(track.image_xy, swaps)
-    world = apply_swaps(track.world_xyz, swaps)
-    vis = apply_swaps(track.visibility, swaps)
+
+    world: NDArray[np.float32]
+    rot: NDArray[np.float64]
+    trans: NDArray[np.float64]
+    ok: NDArray[np.bool_]
+    swaps: NDArray[np.bool_]
+    outliers: NDArray[np.bool_]
+
+
+def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float) -> LiftedTrack:
+    """Place each detection of ``track`` in the camera frame (PnP), with left/right identities fixed.
+
+    Each detection is solved as the model gave it (its 2-D and 3-D labels agree with each other);
+    then the landmark groups whose labels :func:`imusynth.pose.cleaning.identity_swaps` finds
+    exchanged are swapped in the camera frame (each landmark keeps its depth and takes its partner's
+    image ray: :func:`imusynth.pose.cleaning.swap_in_camera`) and brought back into the body frame.
+    """
     n = len(track.time)
     rot = np.full((n, 3, 3), np.nan)
     trans = np.full((n, 3), np.nan)
@@ -203,10 +236,18 @@ def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float
     prev = None
     for k in range(n):
         # detections measure pixels from the pixel corner; the intrinsics put pixel centres on integers
-        lf = lift_frame(world[k], image_xy[k] - 0.5, vis[k], K, prev=prev, min_weight=min_visibility)
+        lf = lift_frame(track.world_xyz[k], track.image_xy[k] - 0.5, track.visibility[k], K, prev=prev,
+                        min_weight=min_visibility)
         if lf.ok:
             rot[k], trans[k], ok[k], prev = lf.R, lf.t, True, lf
-    return world.astype(np.float32), rot, trans, ok, np.asarray(swaps.any(axis=1), dtype=bool)
+    fix = identity_swaps(track.time, track.image_xy, track.world_xyz, scale_px=track_scale_px(track))
+    world = track.world_xyz.astype(np.float64)
+    rows = ok & fix.swaps.any(axis=1)
+    if rows.any():
+        cam = np.einsum("tij,tpj->tpi", rot[rows], world[rows]) + trans[rows][:, None, :]
+        cam = swap_in_camera(cam, fix.swaps[rows])
+        world[rows] = np.einsum("tji,tpj->tpi", rot[rows], cam - trans[rows][:, None, :])
+    return LiftedTrack(world.astype(np.float32), rot, trans, ok, fix.swaps, fix.outliers)
 
 
 def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], trans: NDArray[np.float64],
@@ -242,7 +283,7 @@ def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], tra
 def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_visibility: float
                     ) -> list[PersonSegment]:
     """Split a track at shot cuts and place it in the z-up world frame (camera rotation removed)."""
-    t_world, t_rot, t_trans, t_ok, t_swapped = lift_track(track, run.K, min_visibility=min_visibility)
+    lt = lift_track(track, run.K, min_visibility=min_visibility)
     n = len(run.time)
     by_index = {int(fi): k for k, fi in enumerate(run.frame_index)}
     pos = np.array([by_index[int(fi)] for fi in track.frame_index], dtype=np.int64)
@@ -251,15 +292,19 @@ def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_
     rot = np.full((n, 3, 3), np.nan)
     trans = np.full((n, 3), np.nan)
     ok = np.zeros(n, dtype=bool)
-    swapped = np.zeros(n, dtype=bool)
-    world[pos], rot[pos], trans[pos], ok[pos], swapped[pos] = t_world, t_rot, t_trans, t_ok, t_swapped
+    swapped = np.zeros((n, 3), dtype=bool)
+    world[pos], rot[pos], trans[pos], ok[pos], swapped[pos] = lt.world, lt.rot, lt.trans, lt.ok, lt.swaps
     conf = np.zeros((n, 33), dtype=np.float32)
     valid_frame = np.zeros(n, dtype=bool)
     valid_frame[pos] = track.valid
-    conf[pos] = np.minimum(track.visibility, track.presence)
+    t_conf = apply_swaps(np.minimum(track.visibility, track.presence), lt.swaps)
+    for g, pairs in enumerate(LIMB_GROUPS):    # landmarks that fit neither labelling count as missing
+        cols = np.array([i for pair in pairs for i in pair])
+        t_conf[np.ix_(np.flatnonzero(lt.outliers[:, g]), cols)] = 0.0
+    conf[pos] = t_conf
     conf[~(ok & valid_frame)] = 0.0
     image_xy = np.full((n, 33, 2), np.nan, dtype=np.float32)
-    image_xy[pos] = track.image_xy
+    image_xy[pos] = apply_swaps(track.image_xy, lt.swaps)
     out = []
     for seg in np.unique(run.segment[pos]):
         in_seg = np.flatnonzero((run.segment == seg) & ok)
@@ -290,6 +335,22 @@ def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_
     return out
 
 
+def longest_run_s(time: NDArray[np.float64], *, max_gap_s: float) -> float:
+    """Longest stretch of a track's detection times without a gap over ``max_gap_s``, s.
+
+    Gaps longer than ``max_gap_s`` are never bridged, so a track is only as usable as its longest
+    such stretch: one seen for 2 s in bits of 0.6 s (e.g. a pose the model hallucinates now and then
+    around a real person) cannot make a clip of at least ``tracking.min_track_s``.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    if t.size < 2:
+        return 0.0
+    cuts = np.flatnonzero(np.diff(t) > max_gap_s + 1e-9)
+    starts = np.concatenate([[0], cuts + 1])
+    ends = np.concatenate([cuts, [t.size - 1]])
+    return float(np.max(t[ends] - t[starts]))
+
+
 def _clip_id(stem: str, person: PersonSegment, n_segments: int, all_persons: bool) -> str:
     base = re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "video"
     if all_persons:
@@ -297,6 +358,22 @@ def _clip_id(stem: str, person: PersonSegment, n_segments: int, all_persons: boo
     if n_segments > 1:
         base += f"_s{person.segment}"
     return base
+
+
+def resolve_video_input(video: str) -> tuple[Path, dict[str, str]]:
+    """A local path as it is; a URL fetched once with yt-dlp into the user's cache (provenance attrs too)."""
+    from .batch.ingest import DownloadOptions, FetchError, fetch, is_url
+
+    if not is_url(video):
+        return Path(video), {}
+    import os
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imusynth" / "videos"
+    try:
+        result = fetch(video, options=DownloadOptions(cache_dir=cache))
+    except FetchError as exc:
+        raise InputError(f"could not fetch {video}: {exc}") from None
+    return Path(result.video_path), dict(result.provenance)
 
 
 def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, label: str | None = None,
@@ -317,12 +394,14 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     t_start = time.perf_counter()
     run = run_stages(video, cfg, progress=progress, detector_factory=detector_factory)
-    if not run.tracks:
+    candidates = [tr for tr in run.tracks
+                  if longest_run_s(tr.time, max_gap_s=cfg.kinematics.max_gap_s) >= cfg.tracking.min_track_s]
+    if not candidates:
         raise NoPersonError(f"{video}: no person tracked for at least {cfg.tracking.min_track_s} s")
     if cfg.tracking.person == "main":
-        tracks = [select_main_track(run.tracks, (run.width, run.height))]
+        tracks = [select_main_track(candidates, (run.width, run.height))]
     else:
-        tracks = list(run.tracks)
+        tracks = candidates
     segments = [ps for tr in tracks
                 for ps in person_segments(run, tr, depth_cutoff_hz=cfg.lift.depth_cutoff_hz,
                                           min_visibility=cfg.pose.min_visibility)]

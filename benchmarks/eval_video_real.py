@@ -1,0 +1,174 @@
+"""Real-video figures of the video pipeline (issue 3, acceptance 2 and 3), reproducibly.
+
+1. **Four views** (``../shared/videos/pose2sim/Demo_SinglePerson``): each view through
+   :func:`imusynth.pipeline.process_video`; pairwise per-axis Pearson r and RMSE between views for the
+   forearm, wrist and thigh sensors, and r / RMSE against the ``imusynth motion`` job on Pose2Sim's
+   triangulated TRC, with forearm and wrist frames built the same way on both sides (elbow -> wrist and
+   the shoulder line, as in ``tests/test_video_views.py``).
+2. **Walking** (``../shared/videos/sports2d/demo4_walking.mp4``): cadence of the thigh and foot sensors
+   per pass (autocorrelation of the gyroscope, ``tests/test_video_real.py``), |acc| and |gyro|
+   statistics, quasi-static spans.
+
+Run from the repository root (the pose model and the video cut-off can be varied)::
+
+    .venv/bin/python benchmarks/eval_video_real.py [--model lite|full|heavy] [--cutoff HZ] [--skip-views]
+                                                   [--skip-walking]
+
+Prints tables (medians over the 6 view pairs per axis) and writes every pair's figures to
+``benchmarks/results/eval_video_real_<model>_<cutoff>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RESULTS = REPO / "benchmarks" / "results"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from imusynth.config import PipelineConfig, load_pipeline_config, with_overrides  # noqa: E402
+from imusynth.io_hdf5 import read_clips  # noqa: E402
+from imusynth.motion_job import run_motion_job  # noqa: E402
+from imusynth.pipeline import process_video  # noqa: E402
+from tests.test_video_real import WALK_PLACEMENTS, quasi_static_spans, stride_period_s  # noqa: E402
+from tests.test_video_views import (  # noqa: E402
+    _CMP_PLACEMENTS,
+    CAMS,
+    CMP_PLACEMENTS,
+    VIEW_PLACEMENTS,
+    _pair_stats,
+)
+
+
+def _cfg(model: str, cutoff: float | None, extra: dict[str, Any]) -> PipelineConfig:
+    over: dict[str, Any] = {"pose.model": model, **extra}
+    if cutoff is not None:
+        over["kinematics.video_cutoff_hz"] = cutoff
+    return with_overrides(load_pipeline_config(), over)
+
+
+def four_views(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
+    root = SHARED / "videos" / "pose2sim"
+    (work / "cmp.toml").write_text(_CMP_PLACEMENTS)
+    cfg = _cfg(model, cutoff, {"output.placements": list(VIEW_PLACEMENTS + CMP_PLACEMENTS),
+                               "output.placements_file": str(work / "cmp.toml")})
+    views = {}
+    for cam in CAMS:
+        t0 = time.perf_counter()
+        (views[cam],) = read_clips(process_video(root / "Demo_SinglePerson" / "videos" / f"{cam}.mp4",
+                                                 work / f"{cam}.h5", config=cfg))
+        print(f"  {cam}: {time.perf_counter() - t0:.1f} s")
+    ref_cfg = with_overrides(load_pipeline_config(), {"output.placements": list(CMP_PLACEMENTS),
+                                                      "output.placements_file": str(work / "cmp.toml")})
+    trc = root / "reference_pose3d_from_history" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
+    (ref,) = read_clips(run_motion_job(trc, work / "ref.h5", cfg=ref_cfg))
+    out: dict[str, Any] = {"pairwise": {}, "vs_reference": {}}
+    gyro_r = []
+    print("\nview vs view (median over the 6 pairs): r x/y/z | RMSE x/y/z (gyro rad/s, acc m/s^2)")
+    print("| sensor | gyro r | gyro RMSE | acc r | acc RMSE |\n|---|---|---|---|---|")
+    for p in VIEW_PLACEMENTS:
+        row = []
+        for kind in ("gyro", "acc"):
+            st = {f"{a}-{b}": _pair_stats(views[a].sensors[p], views[b].sensors[p], kind)
+                  for a, b in itertools.combinations(CAMS, 2)}
+            out["pairwise"].setdefault(p, {})[kind] = {k: {"r": v[0].tolist(), "rmse": v[1].tolist()}
+                                                      for k, v in st.items()}
+            r = np.array([v[0] for v in st.values()])
+            e = np.array([v[1] for v in st.values()])
+            if kind == "gyro":
+                gyro_r.append(r)
+            row += [" / ".join(f"{x:+.2f}" for x in np.median(r, axis=0)),
+                    " / ".join(f"{x:.2f}" for x in np.median(e, axis=0))]
+        print(f"| {p} | " + " | ".join(row) + " |")
+    ref_r = []
+    print("\nview vs triangulated reference (median over the 4 views)")
+    print("| sensor | gyro r | gyro RMSE | acc r | acc RMSE |\n|---|---|---|---|---|")
+    for p in CMP_PLACEMENTS:
+        row = []
+        for kind in ("gyro", "acc"):
+            st = {cam: _pair_stats(views[cam].sensors[p], ref.sensors[p], kind) for cam in CAMS}
+            out["vs_reference"].setdefault(p, {})[kind] = {k: {"r": v[0].tolist(), "rmse": v[1].tolist()}
+                                                          for k, v in st.items()}
+            r = np.array([v[0] for v in st.values()])
+            e = np.array([v[1] for v in st.values()])
+            if kind == "gyro":
+                ref_r.append(r)
+            row += [" / ".join(f"{x:+.2f}" for x in np.median(r, axis=0)),
+                    " / ".join(f"{x:.2f}" for x in np.median(e, axis=0))]
+        print(f"| {p} | " + " | ".join(row) + " |")
+    out["median_pairwise_gyro_r"] = float(np.median(gyro_r))
+    out["median_gyro_r_vs_reference"] = float(np.median(ref_r))
+    print(f"\nmedian pairwise gyro r {out['median_pairwise_gyro_r']:.2f} (target 0.8); "
+          f"median gyro r vs reference {out['median_gyro_r_vs_reference']:.2f}")
+    return out
+
+
+def walking(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
+    cfg = _cfg(model, cutoff, {"output.placements": list(WALK_PLACEMENTS)})
+    t0 = time.perf_counter()
+    (clip,) = read_clips(process_video(SHARED / "videos" / "sports2d" / "demo4_walking.mp4", work / "walk.h5",
+                                       config=cfg))
+    print(f"  demo4_walking: {time.perf_counter() - t0:.1f} s")
+    out: dict[str, Any] = {"cadence_steps_per_s": {}, "acc_norm": {}, "quasi_static": []}
+    print("\n| sensor | cadence pass 1 | cadence pass 2 | mean |acc| | p99 |acc| | p99 |gyro| |")
+    print("|---|---|---|---|---|---|")
+    for p in WALK_PLACEMENTS:
+        sig = clip.sensors[p]
+        cad = []
+        for lo, hi in ((0.0, 6.5), (6.5, 14.0)):       # the two passes (she turns round at 5.4-6.1 s)
+            m = (sig.time >= lo) & (sig.time < hi)
+            sub = replace(sig, time=sig.time[m], acc=sig.acc[m], gyro=sig.gyro[m],
+                          orientation=sig.orientation[m], valid=sig.valid[m])
+            cad.append(2.0 / stride_period_s(sub))
+        a = np.linalg.norm(sig.acc, axis=1)
+        g = np.linalg.norm(sig.gyro, axis=1)
+        out["cadence_steps_per_s"][p] = cad
+        out["acc_norm"][p] = {"mean": float(np.nanmean(a)), "p99": float(np.nanpercentile(a, 99)),
+                              "gyro_p99": float(np.nanpercentile(g, 99))}
+        print(f"| {p} | {cad[0]:.2f} | {cad[1]:.2f} | {np.nanmean(a):.1f} | {np.nanpercentile(a, 99):.0f} | "
+              f"{np.nanpercentile(g, 99):.1f} |")
+        for s0, s1 in quasi_static_spans(sig):
+            span = {"placement": p, "t0": float(sig.time[s0]), "t1": float(sig.time[s1 - 1]),
+                    "mean_acc_norm": float(a[s0:s1].mean())}
+            out["quasi_static"].append(span)
+    print(f"\nquasi-static spans: {out['quasi_static'] or 'none'}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="lite")
+    ap.add_argument("--cutoff", type=float, default=None, help="kinematics.video_cutoff_hz (default: config)")
+    ap.add_argument("--skip-views", action="store_true")
+    ap.add_argument("--skip-walking", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("IMUSYNTH_MODEL_DIR", str(SHARED / "models"))
+    result: dict[str, Any] = {"model": args.model, "cutoff_hz": args.cutoff}
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_views:
+            print(f"four views, model {args.model}, cut-off {args.cutoff or 'default'}")
+            result["four_views"] = four_views(args.model, args.cutoff, Path(tmp))
+        if not args.skip_walking:
+            print(f"\nwalking, model {args.model}, cut-off {args.cutoff or 'default'}")
+            result["walking"] = walking(args.model, args.cutoff, Path(tmp))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = RESULTS / f"eval_video_real_{args.model}_{args.cutoff or 'default'}.json"
+    name.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {name}")
+
+
+if __name__ == "__main__":
+    main()

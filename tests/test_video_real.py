@@ -1,0 +1,168 @@
+"""Acceptance point 3 of the video issue on real videos (``../shared/videos/sports2d``), default settings.
+
+What is in the videos (read off the frames):
+
+- ``demo4_walking.mp4`` (1280x720, 30 fps, 13.4 s, static camera): a woman walks right to left past a
+  wall in side view (her left side to the camera) from ~1.2 s, stops at the left edge at ~5.4 s,
+  turns round on the spot until ~6.1 s and walks back. Her step frequency, from the vertical
+  oscillation of her hips and shoulders in the image, is 1.88-1.90 steps/s.
+- ``demo.mp4`` (1768x994, 30 fps, 7.7 s): a man on a utility box in the upper-left half does jumping
+  jacks, flips off it at ~5-6 s and lands on the grass at the right; a woman walks right to left
+  along the lower part from ~2 s to ~7 s; a tiny bystander near the building on the right.
+
+Figures (cadence per sensor, |acc|, spans, track ids) are in ``docs/validation.md`` ("Video: real videos").
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imusynth.config import load_pipeline_config, with_overrides
+from imusynth.conventions import G0
+from imusynth.io_hdf5 import Clip, read_clips
+from imusynth.kinematics import runs
+from imusynth.pipeline import process_video
+from imusynth.sensors import SensorSignals
+
+from .conftest import shared_path
+
+pytestmark = pytest.mark.slow
+
+WALK_PLACEMENTS = ("left_thigh", "right_thigh", "thigh", "left_foot", "right_foot", "waist", "chest")
+
+#: Quasi-static span: at least this long, s ...
+QS_MIN_S = 0.3
+#: ... with the gyroscope's norm below this at every sample, rad/s (17 deg/s: slower than any
+#: deliberate limb movement; a real gyroscope at rest reads ~0.01 rad/s) ...
+QS_GYRO_MAX = 0.3
+#: ... and the accelerometer's norm varying by less than this (standard deviation over the span), m/s^2.
+QS_ACC_STD_MAX = 0.5
+
+
+def _process(name: str, out: Path, overrides: dict[str, object]) -> list[Clip]:
+    """Run the pipeline on a shared video with the default configuration plus ``overrides`` (CLI-style)."""
+    cfg = with_overrides(load_pipeline_config(), overrides)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
+        h5 = process_video(shared_path("videos", "sports2d", name), out, config=cfg)
+    return read_clips(h5, with_pose=True)
+
+
+@pytest.fixture(scope="module")
+def walking(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """demo4_walking.mp4 up to 6.5 s: the first pass and the turn (half the video keeps the test short)."""
+    (clip,) = _process("demo4_walking.mp4", tmp_path_factory.mktemp("walk") / "walk.h5",
+                       {"output.placements": list(WALK_PLACEMENTS), "video.end_s": 6.5})
+    return clip
+
+
+@pytest.fixture(scope="module")
+def demo_all(tmp_path_factory: pytest.TempPathFactory) -> list[Clip]:
+    return _process("demo.mp4", tmp_path_factory.mktemp("demo") / "demo.h5", {"tracking.person": "all"})
+
+
+def stride_period_s(sig: SensorSignals, *, min_s: float = 0.6, max_s: float = 1.6, min_run_s: float = 3.0
+                    ) -> float:
+    """A leg sensor's stride period: the strongest autocorrelation peak of its 3-axis gyroscope, s.
+
+    On the longest run of valid samples (at least ``min_run_s``), the mean-removed gyroscope's
+    autocorrelation, summed over the axes, is searched for its maximum at lags ``min_s``-``max_s``
+    (strides of 1.25-3.3 steps/s; one leg repeats once per stride, two steps).
+    """
+    a, b = max(runs(sig.valid), key=lambda r: r[1] - r[0])
+    run_s = (b - a) / sig.rate_hz
+    assert run_s >= min_run_s, f"{sig.placement}: longest valid run {run_s:.1f} s"
+    g = sig.gyro[a:b] - sig.gyro[a:b].mean(axis=0)
+    n = len(g)
+    ac = np.sum([np.correlate(g[:, k], g[:, k], "full")[n - 1:] for k in range(3)], axis=0)
+    lags = np.arange(n) / sig.rate_hz
+    sel = np.flatnonzero((lags >= min_s) & (lags <= max_s))
+    return float(lags[sel[np.argmax(ac[sel])]])
+
+
+def quasi_static_spans(sig: SensorSignals) -> list[tuple[int, int]]:
+    """Index ranges of quasi-static spans (see QS_*): windows of QS_MIN_S inside runs of low |gyro|."""
+    g = np.linalg.norm(sig.gyro, axis=1)
+    a_norm = np.linalg.norm(sig.acc, axis=1)
+    n_min = int(round(QS_MIN_S * sig.rate_hz))
+    out = []
+    for s0, s1 in runs(sig.valid & (g < QS_GYRO_MAX)):
+        k = s0
+        while k + n_min <= s1:
+            if np.std(a_norm[k:k + n_min]) < QS_ACC_STD_MAX:
+                out.append((k, k + n_min))
+                k += n_min
+            else:
+                k += 1
+    return out
+
+
+@pytest.mark.parametrize("placement", ["left_thigh", "right_thigh", "thigh", "left_foot", "right_foot"])
+def test_walking_cadence_from_thigh_and_foot(walking: Clip, placement: str) -> None:
+    """Issue: thigh and foot signals repeat at a plausible walking cadence, 1.4-2.2 steps/s.
+
+    Measured (lite model, defaults): 1.85-1.96 steps/s for these sensors on both passes; the person's
+    own step frequency from her hip oscillation in the image is 1.88-1.90.
+    """
+    cadence = 2.0 / stride_period_s(walking.sensors[placement])
+    assert 1.4 <= cadence <= 2.2, f"{placement}: {cadence:.2f} steps/s"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "no quasi-static span: she never stands still (she turns round on the spot at 5.4-6.1 s), and at "
+    "the default settings the video gyroscope's floor is 0.3-1.6 rad/s even then; the other real "
+    "videos (demo.mp4, the Pose2Sim views) have none either. See docs/validation.md 'Video: real videos'"))
+def test_quasi_static_spans_read_gravity(walking: Clip) -> None:
+    """Issue: quasi-static spans read |acc| within 0.5 m/s^2 of 9.81 (spans defined by QS_* above)."""
+    found = []
+    for p in WALK_PLACEMENTS:
+        sig = walking.sensors[p]
+        for a, b in quasi_static_spans(sig):
+            found.append((p, float(sig.time[a]), float(np.linalg.norm(sig.acc[a:b], axis=1).mean())))
+    assert found, "no quasi-static span in any sensor"
+    for p, t0, acc in found:
+        assert abs(acc - G0) <= 0.5, f"{p} at {t0:.2f} s: mean |acc| {acc:.2f} m/s^2"
+
+
+def _centroids(clip: Clip) -> dict[int, np.ndarray]:
+    """Frame index -> mean of the 33 image landmarks (px), for the frames where the person was seen."""
+    assert clip.pose is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)       # all-NaN frames (not detected)
+        c = np.nanmean(clip.pose["image_xy"].astype(float), axis=1)
+    fi = clip.pose["frame_index"].astype(int)
+    return {int(f): c[k] for k, f in enumerate(fi) if np.isfinite(c[k]).all()}
+
+
+def test_demo_person_all_gives_walker_and_jumper_with_stable_identities(demo_all: list[Clip]) -> None:
+    """Issue: ``demo.mp4 --person all`` gives the walker and the jumper as separate clips.
+
+    Which clip is whom is read from where it is in the image (1768x994): the walker stays in the lower
+    part (centroid below 55 % of the height) and crosses from right (> 70 % of the width) to left
+    (< 10 %); the jumper spends his first 4 s on the box in the upper part (above 45 %). Identities are
+    stable when, in every pair of consecutive frames where both are seen, each clip's centroid is
+    nearer its own previous position than the other person's.
+    """
+    w, h = 1768.0, 994.0
+    assert len(demo_all) == 2, [c.clip_id for c in demo_all]
+    assert len({c.attrs["track_id"] for c in demo_all}) == 2
+    cents = [_centroids(c) for c in demo_all]
+    walker = [k for k, c in enumerate(cents) if min(p[1] for p in c.values()) > 0.55 * h]
+    assert len(walker) == 1, "exactly one clip must stay in the lower part of the image"
+    jumper = 1 - walker[0]
+    cw, cj = cents[walker[0]], cents[jumper]
+    fw = sorted(cw)
+    assert cw[fw[0]][0] > 0.7 * w and cw[fw[-1]][0] < 0.1 * w, "the walker crosses from right to left"
+    fj = sorted(cj)
+    first4 = [f for f in fj if f - fj[0] < 4 * 30]
+    assert max(cj[f][1] for f in first4) < 0.45 * h, "the jumper starts on the box"
+    for a, b in ((cw, cj), (cj, cw)):
+        for f in sorted(set(a) & set(b)):
+            if f - 1 in a and f - 1 in b:
+                own = np.linalg.norm(a[f] - a[f - 1])
+                other = np.linalg.norm(a[f] - b[f - 1])
+                assert own < other, f"frame {f}: a clip moved nearer the other person's last position"

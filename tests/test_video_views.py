@@ -1,0 +1,204 @@
+"""Acceptance point 2 of the video issue: four synchronised views of one motion must give the same sensors.
+
+Data: ``../shared/videos/pose2sim/Demo_SinglePerson`` (4 calibrated portrait cameras, 60 fps, 100 frames
+of one person balancing; a bystander in the background of some views) and Pose2Sim's triangulation of
+the same take (``reference_pose3d_from_history/*BalancingTrial_0-100_filt_butterworth.trc``).
+
+Each view goes through the whole pipeline (:func:`imusynth.pipeline.process_video`, default settings:
+lite model, camera-motion estimation on, 60 deg field of view); the reference goes through the
+``imusynth motion`` job. Every view's world frame is its own camera's level frame, so headings differ
+between views, but the sensor-frame signals are defined by the body and must agree.
+
+Sensors: the built-in forearm, wrist and thigh placements for the view-to-view comparison (the forearm
+and wrist frames use the hand points); for the comparison with the TRC, which has no hand points, the
+forearm and wrist frames of both sides are built the same way, from elbow -> wrist and the shoulder
+line (``_CMP_PLACEMENTS``), and the thighs need nothing else.
+
+Measured figures (every r and RMSE, and the same for the full and heavy models and other cut-offs) are
+in ``docs/validation.md`` ("Video: four views").
+"""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imusynth.config import load_pipeline_config, with_overrides
+from imusynth.io_hdf5 import Clip, read_clips
+from imusynth.motion_job import run_motion_job
+from imusynth.pipeline import process_video
+from imusynth.sensors import SensorSignals
+
+from .conftest import shared_path
+
+pytestmark = pytest.mark.slow
+
+CAMS = ("cam01", "cam02", "cam03", "cam04")
+VIEW_PLACEMENTS = ("left_forearm", "right_forearm", "left_wrist", "right_wrist", "left_thigh", "right_thigh",
+                   "thigh")
+CMP_PLACEMENTS = ("left_forearm_cmp", "right_forearm_cmp", "left_wrist_cmp", "right_wrist_cmp", "left_thigh",
+                  "right_thigh", "thigh")
+_CMP_PLACEMENTS = """
+[placements.left_forearm_cmp]
+origin = "left_elbow"
+primary = "left_wrist"
+secondary = "right_shoulder->left_shoulder"
+axes = ["+x", "-z", "+y"]
+along = 0.75
+offset_m = [0.0, 0.0, 0.03]
+
+[placements.right_forearm_cmp]
+origin = "right_elbow"
+primary = "right_wrist"
+secondary = "left_shoulder->right_shoulder"
+axes = ["+x", "-z", "+y"]
+along = 0.75
+offset_m = [0.0, 0.0, 0.03]
+
+[placements.left_wrist_cmp]
+origin = "left_wrist"
+primary = "left_elbow->left_wrist"
+secondary = "right_shoulder->left_shoulder"
+axes = ["+x", "-z", "+y"]
+offset_m = [0.0, 0.0, 0.025]
+
+[placements.right_wrist_cmp]
+origin = "right_wrist"
+primary = "right_elbow->right_wrist"
+secondary = "left_shoulder->right_shoulder"
+axes = ["-x", "+z", "+y"]
+offset_m = [0.0, 0.0, 0.025]
+"""
+
+#: MediaPipe landmark pairs (left, right) and the TRC markers of the same joints, per label group.
+_GROUP_JOINTS = {
+    "torso": [(23, 24, "LHip", "RHip"), (11, 12, "LShoulder", "RShoulder")],
+    "legs": [(25, 26, "LKnee", "RKnee"), (27, 28, "LAnkle", "RAnkle")],
+    "arms": [(13, 14, "LElbow", "RElbow"), (15, 16, "LWrist", "RWrist")],
+}
+
+
+def _read_trc(path: Path) -> tuple[list[str], np.ndarray]:
+    """Marker names and positions (T, M, 3) in the calibration's world frame (TRC axes are its y, z, x), m."""
+    lines = path.read_text().splitlines()
+    names = [n for n in lines[3].split("\t")[2:] if n]
+    rows = [row.split("\t")[2: 2 + 3 * len(names)] for row in lines[5:] if row.strip()]
+    xyz = np.array(rows, dtype=float).reshape(-1, len(names), 3)
+    return names, xyz[:, :, [2, 0, 1]]
+
+
+def _project(calib_xml: str, cam: str, xyz: np.ndarray) -> np.ndarray:
+    """Pixel positions (pixel centres on integers) of world points in a Qualisys-calibrated camera.
+
+    Qualisys stores intrinsics in 1/64 px and the camera pose as a rotation ``r`` and position (mm);
+    the OpenCV camera frame is ``diag(1, -1, -1) r (X - p)``. Lens distortion (k1 ~ -0.05) moves points
+    by a few px at most in the body's part of the image and is ignored.
+    """
+    node = next(c for c in ET.fromstring(calib_xml).iter("camera") if c.get("serial") == cam)
+    intr = {k: float(v) for k, v in node.find("intrinsic").attrib.items()}  # type: ignore[union-attr]
+    tr = {k: float(v) for k, v in node.find("transform").attrib.items()}  # type: ignore[union-attr]
+    r = np.array([[tr[f"r{i}{j}"] for j in (1, 2, 3)] for i in (1, 2, 3)])
+    R_cw = np.diag([1.0, -1.0, -1.0]) @ r
+    centre = np.array([tr["x"], tr["y"], tr["z"]]) / 1000.0
+    pc = (xyz - centre) @ R_cw.T
+    f = np.array([intr["focalLengthU"], intr["focalLengthV"]]) / 64
+    c = np.array([intr["centerPointU"], intr["centerPointV"]]) / 64
+    return pc[..., :2] / pc[..., 2:3] * f + c
+
+
+def _pair_stats(a: SensorSignals, b: SensorSignals, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis Pearson r and RMSE of ``a`` and ``b`` (b interpolated onto a's times, valid samples only)."""
+    x = getattr(a, kind)
+    y = np.stack([np.interp(a.time, b.time, getattr(b, kind)[:, k], left=np.nan, right=np.nan)
+                  for k in range(3)], axis=1)
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+    r = np.array([np.corrcoef(x[ok, k], y[ok, k])[0, 1] for k in range(3)])
+    rmse = np.sqrt(np.mean((x[ok] - y[ok]) ** 2, axis=0))
+    return r, rmse
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
+    """Each view's main clip (pose arrays included), processed with the default settings."""
+    root = shared_path("videos", "pose2sim", "Demo_SinglePerson", "videos")
+    models = shared_path("models")
+    out = tmp_path_factory.mktemp("views")
+    (out / "cmp.toml").write_text(_CMP_PLACEMENTS)
+    cfg = with_overrides(load_pipeline_config(), {
+        "output.placements": list(VIEW_PLACEMENTS + CMP_PLACEMENTS),
+        "output.placements_file": str(out / "cmp.toml"),
+    })
+    clips = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMUSYNTH_MODEL_DIR", str(models))
+        for cam in CAMS:
+            h5 = process_video(root / f"{cam}.mp4", out / f"{cam}.h5", config=cfg)
+            (clip,) = read_clips(h5, with_pose=True)
+            clips[cam] = clip
+    return clips
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    """The triangulated TRC through the ``imusynth motion`` job, with the comparison placements."""
+    trc = shared_path("videos", "pose2sim", "reference_pose3d_from_history",
+                      "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc")
+    out = tmp_path_factory.mktemp("reference")
+    (out / "cmp.toml").write_text(_CMP_PLACEMENTS)
+    cfg = with_overrides(load_pipeline_config(), {
+        "output.placements": list(CMP_PLACEMENTS), "output.placements_file": str(out / "cmp.toml"),
+    })
+    (clip,) = read_clips(run_motion_job(trc, out / "ref.h5", cfg=cfg))
+    return clip
+
+
+def test_each_view_keeps_left_and_right_where_the_triangulation_has_them(views: dict[str, Clip]) -> None:
+    """The clips' corrected 2-D labels against the triangulated joints projected into each camera.
+
+    With its face blurred, the model alternates between "facing the camera" and "facing away" in cam02
+    (61 % of its frames carry exchanged left/right labels; cam01 4 %), and exchanges single limbs now
+    and then. A frame counts where the labelled and the exchanged assignment differ by more than 30 %
+    in summed distance to the projected joints (elsewhere the two sides overlap in the image and the
+    labels carry no identity). Required: at least 90 % of those frames right in every view and group
+    (measured with the lite model: 92-100 %; without the correction cam02's torso is right in 39 %).
+    """
+    calib = shared_path("videos", "pose2sim", "Demo_SinglePerson", "calibration", "Calib.qca.txt").read_text()
+    names, xyz = _read_trc(shared_path("videos", "pose2sim", "reference_pose3d_from_history",
+                                       "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"))
+    for cam, clip in views.items():
+        assert clip.pose is not None
+        fi = clip.pose["frame_index"].astype(int)
+        xy = clip.pose["image_xy"].astype(float) - 0.5        # pixel corner -> pixel centre convention
+        uv = _project(calib, cam, xyz)[fi]
+        for group, joints in _GROUP_JOINTS.items():
+            keep = swap = np.zeros(len(fi))
+            for li, ri, lname, rname in joints:
+                gl, gr = uv[:, names.index(lname)], uv[:, names.index(rname)]
+                keep = keep + np.linalg.norm(xy[:, li] - gl, axis=1) + np.linalg.norm(xy[:, ri] - gr, axis=1)
+                swap = swap + np.linalg.norm(xy[:, li] - gr, axis=1) + np.linalg.norm(xy[:, ri] - gl, axis=1)
+            decided = np.isfinite(keep) & (np.minimum(keep, swap) < 0.7 * np.maximum(keep, swap))
+            right = float(np.mean(keep[decided] < swap[decided]))
+            assert decided.sum() >= 50, f"{cam} {group}: only {decided.sum()} frames with distinct sides"
+            assert right >= 0.9, f"{cam} {group}: left/right right in {right:.0%} of {decided.sum()} frames"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "not met: monocular depth errors of the pose model. Measured (lite, defaults): median pairwise gyro "
+    "r 0.08 over 7 sensors x 3 axes x 6 view pairs (full 0.23, heavy 0.25; 0.17/0.30/0.40 with a 3 Hz "
+    "cut-off); see docs/validation.md 'Video: four views'"))
+def test_views_agree_median_pairwise_gyroscope_r(views: dict[str, Clip], reference: Clip) -> None:
+    """Issue target: the median over sensors, axes and view pairs of the gyroscope's Pearson r is >= 0.8."""
+    rs, refs = [], []
+    for p in VIEW_PLACEMENTS:
+        for a, b in itertools.combinations(CAMS, 2):
+            rs.append(_pair_stats(views[a].sensors[p], views[b].sensors[p], "gyro")[0])
+    for p in CMP_PLACEMENTS:
+        for cam in CAMS:
+            refs.append(_pair_stats(views[cam].sensors[p], reference.sensors[p], "gyro")[0])
+    median_r = float(np.median(rs))
+    assert median_r >= 0.8, (f"median pairwise gyro r {median_r:.2f} (target 0.8); "
+                             f"median gyro r against the triangulated reference {np.median(refs):.2f}")
