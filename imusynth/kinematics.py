@@ -5,7 +5,8 @@ The method (see docs/physics.md for the frequency response):
 1. Short gaps (at most ``max_gap_s`` of missing data) are bridged by cubic interpolation;
    longer gaps split the recording into runs that are processed separately and are marked invalid.
 2. Irregular timestamps are resampled onto a regular grid at the source rate by a cubic spline.
-3. Each run is low-passed by a zero-phase Butterworth filter (``sosfiltfilt``) whose cut-off is
+3. Each run is low-passed by a zero-phase Butterworth filter (run forwards and backwards: ``filtfilt`` for
+   one second-order section, ``sosfiltfilt`` for higher orders) whose cut-off is
    ``min(cutoff_hz, 0.25 * source_rate, 0.25 * output_rate)``: nothing above the source's Nyquist
    frequency (nor the output's) survives.
 4. Quintic interpolating splines through the filtered samples give positions, velocities and
@@ -25,18 +26,19 @@ Implementation notes (speed; the results are those of the plain method to roundi
   prefilter (two first-order poles, forwards and backwards) plus a dense correction of the first and last
   :data:`_EDGE` coefficients, and evaluated through the fixed quintic B-spline weights; non-uniform grids
   use SciPy directly.
+* :func:`imusynth.sensors.simulate` evaluates each distinct run grid once and shares it, and shares the
+  segment frame between placements built on the same two vectors over the same valid samples.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.interpolate import BSpline, CubicSpline, make_interp_spline
-from scipy.linalg import solve_banded
-from scipy.signal import butter, lfilter, sosfiltfilt
+from scipy.signal import butter, filtfilt, lfilter, sosfiltfilt
 from scipy.sparse import csr_matrix
 
 #: Fraction of a sampling rate used as the highest cut-off (0.25 x rate = half the Nyquist frequency):
@@ -90,19 +92,15 @@ def bridge_gaps_cm(t: Array, x: Array, valid: NDArray[np.bool_], *, max_gap_s: f
                 x[d, a:b] = np.interp(t[a:b], t[idx], x[d, idx])
             valid[a:b] = True
         return x, valid
-    # group the gaps whose fitting windows overlap; one local spline per group
-    pos = np.searchsorted(idx, [a for a, _ in to_fill])     # index in idx of the first valid after each gap
-    k = 0
-    while k < len(to_fill):
-        first = k
-        while k + 1 < len(to_fill) and pos[k + 1] - pos[k] < 2 * BRIDGE_WINDOW:
-            k += 1
-        win = idx[max(0, pos[first] - BRIDGE_WINDOW): min(idx.size, pos[k] + BRIDGE_WINDOW)]
-        spline = CubicSpline(t[win], x[:, win], axis=1)
-        for a, b in to_fill[first:k + 1]:
-            x[:, a:b] = spline(t[a:b])
-            valid[a:b] = True
-        k += 1
+    # one spline through the valid samples within BRIDGE_WINDOW of any bridged gap (see the module notes)
+    after = np.searchsorted(idx, [a for a, _ in to_fill])        # position in idx of the first valid after
+    near = np.zeros(idx.size + 1, dtype=np.int32)
+    np.add.at(near, np.maximum(after - BRIDGE_WINDOW, 0), 1)
+    np.add.at(near, np.minimum(after + BRIDGE_WINDOW, idx.size), -1)
+    win = idx[np.cumsum(near[:-1]) > 0]
+    fill = np.concatenate([np.arange(a, b) for a, b in to_fill])
+    x[:, fill] = CubicSpline(t[win], x[:, win], axis=1)(t[fill])
+    valid[fill] = True
     return x, valid
 
 
@@ -174,6 +172,12 @@ def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: flo
 
 
 @lru_cache(maxsize=32)
+def _butter_ba(order: int, cutoff_hz: float, rate_hz: float) -> tuple[Array, Array]:
+    b, a = butter(order, cutoff_hz, btype="low", fs=rate_hz, output="ba")
+    return np.asarray(b), np.asarray(a)
+
+
+@lru_cache(maxsize=32)
 def _butter_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
     return np.asarray(butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos"))
 
@@ -199,8 +203,12 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
     """
     if cutoff_hz >= 0.5 * rate_hz:
         return np.asarray(x, dtype=np.float64)
-    sos = _butter_sos(int(order), float(cutoff_hz), float(rate_hz))
     padlen = min(x.shape[axis] - 1, int(3 * rate_hz / cutoff_hz))
+    if order <= 2:
+        # one second-order section: the transfer-function form runs the same recursion, faster
+        b, a = _butter_ba(int(order), float(cutoff_hz), float(rate_hz))
+        return filtfilt(b, a, x, axis=axis, padtype="odd", padlen=padlen)
+    sos = _butter_sos(int(order), float(cutoff_hz), float(rate_hz))
     return sosfiltfilt(sos, x, axis=axis, padtype="odd", padlen=padlen)
 
 
@@ -272,7 +280,7 @@ def _solve_uniform(y: Array) -> Array:
     """
     head, tail, inv_head, inv_tail, z1, z2 = _uniform_system()
     den = [1.0, -(z1 + z2), z1 * z2]
-    # the interior rows are the Toeplitz (1, 26, 66, 26, 1)/120 = K (1 - z1 q^-1)(1 - z2 q^-1)(1 - z1 q)(1 - z2 q)
+    # interior rows: Toeplitz (1, 26, 66, 26, 1) / 120 = K (1 - z1/q)(1 - z2/q)(1 - z1 q)(1 - z2 q)
     gain = 120.0 * z1 * z2
     d = lfilter([gain], den, y, axis=-1)
     c = lfilter([1.0], den, d[:, ::-1], axis=-1)[:, ::-1]
@@ -285,8 +293,52 @@ def _solve_uniform(y: Array) -> Array:
     return np.ascontiguousarray(c.T)
 
 
-#: Cache of evaluation matrices shared between fits on the same grid: see :meth:`QuinticFit.evaluate`.
-EvalCache = dict[tuple[float, float, int, float, float, int, int], tuple[slice, "csr_matrix | None"]]
+def _weights(u: Array, nu: int, h: float) -> Array:
+    """Weights (6, M) of the coefficients ``c[i - 2 + j]`` for derivative ``nu`` at ``u`` (M,) in [0, 1)."""
+    poly = _QUINTIC
+    for _ in range(nu):                          # d/du of the weight polynomials
+        poly = poly[:, 1:] * np.arange(1, poly.shape[1])
+    poly = poly * h ** -nu
+    w = np.empty((6, u.size))
+    for j in range(6):                           # Horner
+        acc = np.full(u.size, poly[j, -1])
+        for p in range(poly.shape[1] - 2, -1, -1):
+            acc *= u
+            acc += poly[j, p]
+        w[j] = acc
+    return w
+
+
+def _grid_period(s: Array, max_period: int = 64) -> int:
+    """Period of the fractional parts of a regular grid of knot positions ``s``, or 0 when not periodic."""
+    m = s.size
+    if m < 4 * max_period:
+        return 0
+    step = (s[-1] - s[0]) / (m - 1)
+    if np.max(np.abs(np.diff(s) - step)) > 1e-9 * max(step, 1.0):
+        return 0
+    from fractions import Fraction
+
+    frac = Fraction(float(step)).limit_denominator(max_period)
+    if abs(float(frac) - step) * m > 1e-9:     # the phase drift over the grid must stay at rounding level
+        return 0
+    return int(frac.denominator)
+
+
+@dataclass
+class _Grid:
+    """Output times among uniform knots: interior rows, fractional positions, CSR structure, matrices."""
+
+    inner: slice
+    m: int
+    u: Array
+    cols: NDArray[np.int32]
+    indptr: NDArray[np.int32]
+    matrices: dict[int, csr_matrix] = field(default_factory=dict)
+
+
+#: Cache of evaluation grids shared between fits on the same knots: see :meth:`QuinticFit.evaluate`.
+EvalCache = dict[tuple[float, float, int, float, float, int], _Grid]
 
 
 @dataclass(frozen=True)
@@ -325,28 +377,32 @@ class QuinticFit:
         """The same spline as a :class:`scipy.interpolate.BSpline` (axis 0 = time)."""
         return BSpline.construct_fast(self.knots, self.coef, 5, axis=0)
 
-    def _matrix(self, ts: Array, nu: int) -> tuple[slice, csr_matrix | None]:
-        """Rows of ``ts`` in the uniform interior and the sparse evaluation matrix of derivative ``nu``."""
+    def _grid(self, ts: Array) -> _Grid:
+        """Where the sorted times ``ts`` fall among the uniform knots (shared by every derivative)."""
         s = (ts - self.t0) / self.h
         lo, hi = np.searchsorted(s, [8.0, self.n - 9.0])
         inner = slice(int(lo), int(hi))
-        m = inner.stop - inner.start
-        if m <= 0:
-            return slice(0, 0), None
+        m = max(inner.stop - inner.start, 0)
         si = s[inner]
-        i = np.floor(si)
-        u = si - i
-        poly = _QUINTIC
-        for _ in range(nu):                      # d/du of the weight polynomials
-            poly = poly[:, 1:] * np.arange(1, poly.shape[1])
-        powers = np.empty((m, poly.shape[1]))
-        powers[:, 0] = self.h ** -nu
-        for p in range(1, poly.shape[1]):
-            powers[:, p] = powers[:, p - 1] * u
-        w = powers @ poly.T
-        cols = ((i.astype(np.int32) - 2)[:, None] + np.arange(6, dtype=np.int32)).ravel()
-        A = csr_matrix((w.ravel(), cols, np.arange(0, 6 * m + 1, 6, dtype=np.int32)), shape=(m, self.n))
-        return inner, A
+        period = _grid_period(si)
+        if period:
+            # a regular grid commensurate with the knots: the fractional positions repeat every `period`
+            u = si[:period] - np.floor(si[:period])
+            reps = -(-m // period)
+            i = np.rint(si - np.broadcast_to(u, (reps, period)).ravel()[:m])
+        else:
+            i = np.floor(si)
+            u = si - i
+        first = np.asarray(i, dtype=np.int32) - np.int32(2)
+        cols = np.add.outer(first, np.arange(6, dtype=np.int32)).ravel().astype(np.int32)
+        return _Grid(inner, m, u, cols, np.arange(0, 6 * m + 1, 6, dtype=np.int32))
+
+    def _matrix(self, grid: _Grid, nu: int) -> csr_matrix:
+        """The sparse (M, n) evaluation matrix of derivative ``nu`` on ``grid``."""
+        w = _weights(grid.u, nu, self.h).T
+        if w.shape[0] != grid.m:
+            w = np.broadcast_to(w, (-(-grid.m // w.shape[0]),) + w.shape).reshape(-1, 6)[:grid.m]
+        return csr_matrix((w.ravel(), grid.cols, grid.indptr), shape=(grid.m, self.n))
 
     def evaluate(self, ts: Array, nu: int, channels: slice = slice(None), *,
                  cache: EvalCache | None = None) -> Array:
@@ -360,7 +416,8 @@ class QuinticFit:
         channels : slice
             Columns of :attr:`coef` to evaluate.
         cache : dict, optional
-            Evaluation matrices by grid: fits on the same uniform sites evaluated at the same times share them.
+            Evaluation matrices by grid: fits on the same uniform sites, evaluated at the same times,
+            share them.
 
         Returns
         -------
@@ -370,16 +427,21 @@ class QuinticFit:
         coef = self.coef[:, channels]
         if self.h == 0.0:
             return np.ascontiguousarray(BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts, nu).T)
-        key = (self.t0, self.h, self.n, float(ts[0]), float(ts[-1]), int(ts.size), nu)
-        hit = cache.get(key) if cache is not None else None
-        if hit is None:
-            hit = self._matrix(ts, nu)
-            if cache is not None:
-                cache[key] = hit
-        inner, A = hit
+        key = (self.t0, self.h, self.n, float(ts[0]), float(ts[-1]), int(ts.size))
+        if cache is None:
+            cache = {}
+        grid = cache.get(key)
+        if grid is None:
+            grid = cache[key] = self._grid(ts)
+        inner = grid.inner
         out = np.empty((coef.shape[1], ts.size))
-        if A is not None:
+        if grid.m > 0:
+            A = grid.matrices.get(nu)
+            if A is None:
+                A = grid.matrices[nu] = self._matrix(grid, nu)
             out[:, inner] = (A @ np.ascontiguousarray(coef)).T
+        else:
+            inner = slice(0, 0)
         edges = np.r_[0:inner.start, inner.stop:ts.size]
         if edges.size:
             out[:, edges] = BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts[edges], nu).T
@@ -423,47 +485,62 @@ class Trajectory:
 # --------------------------------------------------------------------------------------------------
 
 
-def _cross(a: Array, b: Array) -> Array:
-    """Cross product of component-major vectors (3, N)."""
-    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+#: A vector field as its three components, each shape (N,) (a (3, N) array unpacks into one).
+Vec3 = tuple[Array, Array, Array]
 
 
-def _dot(a: Array, b: Array) -> Array:
+def _cross(a: Vec3, b: Vec3) -> Vec3:
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+def _dot(a: Vec3, b: Vec3) -> Array:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def segment_axes_cm(u: Array, w: Array) -> tuple[Array, Array, Array]:
-    """Segment axes x, y, z (each (3, N), world frame) from component-major vectors ``u``, ``w`` (3, N)."""
-    x = u / np.sqrt(_dot(u, u))
-    c = _cross(x, w)
-    z = c / np.sqrt(_dot(c, c))
+def _scale(a: Vec3, f: Array) -> Vec3:
+    return (a[0] * f, a[1] * f, a[2] * f)
+
+
+def segment_axes_cm(u: Array | Vec3, w: Array | Vec3) -> tuple[Vec3, Vec3, Vec3]:
+    """Segment axes x, y, z (components, world frame) from component-major vectors ``u``, ``w`` (3, N)."""
+    u3: Vec3 = (u[0], u[1], u[2])
+    x = _scale(u3, 1.0 / np.sqrt(_dot(u3, u3)))
+    c = _cross(x, (w[0], w[1], w[2]))
+    z = _scale(c, 1.0 / np.sqrt(_dot(c, c)))
     return x, _cross(z, x), z
 
 
-def segment_frames_cm(u: Array, du: Array, w: Array, dw: Array, *, min_norm: float = 1e-3
-                      ) -> tuple[tuple[Array, Array, Array], Array, NDArray[np.bool_]]:
+def segment_frames_cm(u: Array | Vec3, du: Array | Vec3, w: Array | Vec3, dw: Array | Vec3, *,
+                      min_norm: float = 1e-3) -> tuple[tuple[Vec3, Vec3, Vec3], Vec3, NDArray[np.bool_]]:
     """:func:`segment_frames` on component-major vectors (3, N).
 
     Returns
     -------
-    axes : tuple of three ndarrays, shape (3, N)
-        Segment x, y, z axes in the world frame (the columns of R).
-    omega : ndarray, shape (3, N), rad/s
+    axes : tuple of three vectors
+        Segment x, y, z axes in the world frame (the columns of R), each as its components (N,).
+    omega : tuple of three ndarrays, shape (N,), rad/s
         Angular velocity in the segment frame.
     ok : ndarray, shape (N,), bool
     """
-    nu = np.sqrt(_dot(u, u))
-    x = u / nu
-    dx = (du - x * _dot(x, du)) / nu
-    c = _cross(x, w)
-    dc = _cross(dx, w)
-    dc += _cross(x, dw)
+    u3: Vec3 = (u[0], u[1], u[2])
+    du3: Vec3 = (du[0], du[1], du[2])
+    w3: Vec3 = (w[0], w[1], w[2])
+    nu = np.sqrt(_dot(u3, u3))
+    inv_nu = 1.0 / nu
+    x = _scale(u3, inv_nu)
+    xdu = _dot(x, du3)
+    dx = ((du3[0] - x[0] * xdu) * inv_nu, (du3[1] - x[1] * xdu) * inv_nu, (du3[2] - x[2] * xdu) * inv_nu)
+    c = _cross(x, w3)
+    dc1 = _cross(dx, w3)
+    dc2 = _cross(x, (dw[0], dw[1], dw[2]))
+    dc = (dc1[0] + dc2[0], dc1[1] + dc2[1], dc1[2] + dc2[2])
     nc = np.sqrt(_dot(c, c))
-    z = c / nc
+    inv_nc = 1.0 / nc
+    z = _scale(c, inv_nc)
     y = _cross(z, x)
     # body rates of R = [x y z]: omega_x = z . dy = -(dc . y) / |c|, omega_y = -dx . z, omega_z = dx . y
-    omega = np.stack([-_dot(dc, y) / nc, -_dot(dx, z), _dot(dx, y)])
-    ok = np.isfinite(omega).all(axis=0) & (nu > min_norm) & (nc > min_norm)
+    omega = (-_dot(dc, y) * inv_nc, -_dot(dx, z), _dot(dx, y))
+    ok = np.isfinite(omega[0] + omega[1] + omega[2]) & (nu > min_norm) & (nc > min_norm)
     return (x, y, z), omega, ok
 
 
@@ -498,5 +575,5 @@ def segment_frames(u: NDArray[np.float64], du: NDArray[np.float64], w: NDArray[n
         return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T)
 
     axes, omega, ok = segment_frames_cm(cm(u), cm(du), cm(w), cm(dw), min_norm=min_norm)
-    R = np.stack([a.T for a in axes], axis=-1)
-    return R, np.ascontiguousarray(omega.T), ok
+    R = np.stack([np.stack(a, axis=-1) for a in axes], axis=-1)
+    return R, np.stack(omega, axis=-1), ok

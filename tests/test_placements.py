@@ -135,3 +135,18 @@ def test_user_placements_file_and_unknown_names(tmp_path):
         resolve_placements(["elbow_pad"])
     with pytest.raises(PlacementError, match="not found"):
         load_placements(tmp_path / "missing.toml")
+
+
+def test_fallback_chosen_when_the_main_definition_points_are_never_confident():
+    """Azure Kinect names hand joints it may never track (confidence 0): the hand-free fallback is used."""
+    motion = _mediapipe_motion()
+    conf = motion.confidence.copy()
+    for name in ("left_pinky", "left_thumb"):
+        conf[:, motion.names.index(name)] = 0.0
+    motion = Motion(motion.time, motion.names, motion.xyz, conf, skeleton="mediapipe")
+    out = simulate(motion, resolve_placements(["wrist"]), rate_hz=30.0)["wrist"]
+    assert out.valid.all()
+    assert "+x', '-z', '+y'" in out.frame          # the shoulder-line fallback's axes
+    R = matrix_from_quat(out.orientation[len(out.time) // 2])
+    for k, want in enumerate(EXPECTED["wrist"]):
+        assert np.dot(R[:, k], want) > 0.9
