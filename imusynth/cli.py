@@ -153,6 +153,13 @@ def video_cmd(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the signals.")] = None,
     placements_file: PlacementsFileOpt = None,
     pipeline: PipelineOpt = None,
+    body_model: Annotated[
+        str | None, typer.Option("--body-model", help="skeleton (default) | smpl: fit the SMPL body mesh.")
+    ] = None,
+    smpl_dir: Annotated[
+        Path | None,
+        typer.Option("--smpl-dir", help="Folder of your licensed SMPL model files (docs/smpl.md)."),
+    ] = None,
     label: Annotated[
         str | None, typer.Option("--label", help="Activity label stored with the clip(s).")
     ] = None,
@@ -176,6 +183,8 @@ def video_cmd(
             "video.end_s": end,
             "camera.static": True if static_camera else None,
             "lift.fov_deg": fov,
+            "smpl.body_model": body_model,
+            "smpl.smpl_dir": str(smpl_dir) if smpl_dir else None,
         },
     )
     path, provenance = resolve_video_input(video)

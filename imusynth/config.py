@@ -92,6 +92,23 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class SmplConfig:
+    """``[smpl]``: body model ("skeleton" | "smpl"), model folder, gender, fit settings (docs/smpl.md)."""
+
+    body_model: str = "skeleton"
+    smpl_dir: str = ""
+    gender: str = "neutral"
+    n_iters: int = 15
+    smooth_weight: float = 0.3
+    reproj_weight: float = 1.0
+    pose_prior_weight: float = 0.001
+    shape_prior_weight: float = 0.01
+    num_betas: int = 10
+    torch_threads: int = 2
+    region_radius_m: float = 0.02
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole configuration, one frozen dataclass per TOML table."""
 
@@ -102,13 +119,16 @@ class PipelineConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     lift: LiftConfig = field(default_factory=LiftConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    smpl: SmplConfig = field(default_factory=SmplConfig)
 
 
 _ALLOWED = {
     ("tracking", "person"): ("main", "all"),
+    ("smpl", "body_model"): ("skeleton", "smpl"),
+    ("smpl", "gender"): ("neutral", "male", "female"),
 }
 _POSITIVE = {("output", "rate_hz"), ("kinematics", "cutoff_hz"), ("kinematics", "video_cutoff_hz"),
-             ("lift", "fov_deg"), ("lift", "depth_cutoff_hz")}
+             ("lift", "fov_deg"), ("lift", "depth_cutoff_hz"), ("smpl", "region_radius_m")}
 _UNIT_INTERVAL = {("kinematics", "min_confidence"), ("pose", "min_detection_confidence"),
                   ("pose", "min_presence_confidence"), ("pose", "min_tracking_confidence"),
                   ("pose", "min_visibility"), ("camera", "shot_cut_threshold")}

@@ -69,6 +69,8 @@ class Clip:
         Extra clip attributes (provenance, calibration profile, ...): str, int, float or bool values.
     pose : dict of str to ndarray, or None
         Extra arrays of the video pipeline, written under ``pose/``.
+    groups : dict of str to (dict of str to ndarray, dict of attrs)
+        Further named groups of the clip, e.g. ``smpl`` (fitted body-model parameters).
     """
 
     clip_id: str
@@ -84,6 +86,7 @@ class Clip:
     group: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
     pose: dict[str, NDArray[Any]] | None = None
+    groups: dict[str, tuple[dict[str, NDArray[Any]], dict[str, Any]]] = field(default_factory=dict)
 
 
 def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
@@ -120,7 +123,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def _check_clip_id(clip_id: str) -> None:
     ok = clip_id and all(ch.isalnum() or ch in "_-." for ch in clip_id)
     if not ok:
-        raise SchemaError(f"clip id {clip_id!r} must be non-empty and use only letters, digits, '_', '-', '.'")
+        raise SchemaError(f"clip id {clip_id!r} must be non-empty and use only letters, digits, '_-.'")
 
 
 def _write_sensor(g: h5py.Group, s: SensorSignals) -> None:
@@ -170,11 +173,18 @@ def _write_clip(root: h5py.Group, clip: Clip) -> None:
         mg.create_dataset("time", data=m.time)
         mg.create_dataset("names", data=np.array(m.names, dtype=h5py.string_dtype()))
         mg.create_dataset("xyz", data=m.xyz.astype(np.float32), compression="gzip", shuffle=True)
-        mg.create_dataset("confidence", data=m.confidence.astype(np.float32), compression="gzip", shuffle=True)
+        mg.create_dataset("confidence", data=m.confidence.astype(np.float32), compression="gzip",
+                          shuffle=True)
         mg.attrs.update({"unit": "m", "frame": "world, right-handed, z up", "skeleton": m.skeleton or ""})
+    extra = dict(clip.groups)
     if clip.pose:
-        pg = g.create_group("pose")
-        for k, arr in clip.pose.items():
+        extra["pose"] = (clip.pose, {})
+    for group_name, (arrays, group_attrs) in extra.items():
+        if group_name in ("sensors", "motion"):
+            raise SchemaError(f"clip group name {group_name!r} is reserved")
+        pg = g.create_group(group_name)
+        pg.attrs.update(group_attrs)
+        for k, arr in arrays.items():
             a = np.asarray(arr)
             if a.dtype.kind in "US":
                 pg.create_dataset(k, data=a.astype(h5py.string_dtype()))
@@ -220,7 +230,8 @@ def _read_sensor(name: str, g: h5py.Group) -> SensorSignals:
     )
 
 
-_CORE_ATTRS = {"source", "source_sha256", "source_kind", "source_rate_hz", "duration_s", "config", "label", "group"}
+_CORE_ATTRS = {"source", "source_sha256", "source_kind", "source_rate_hz", "duration_s", "config", "label",
+               "group"}
 
 
 def read_clips(path: str | Path, *, with_motion: bool = True, with_pose: bool = False) -> list[Clip]:
@@ -265,7 +276,8 @@ def read_clips(path: str | Path, *, with_motion: bool = True, with_pose: bool = 
     return clips
 
 
-_SENSOR_DATASETS = {"time": (1, None), "acc": (2, 3), "gyro": (2, 3), "orientation": (2, 4), "valid": (1, None)}
+_SENSOR_DATASETS = {"time": (1, None), "acc": (2, 3), "gyro": (2, 3), "orientation": (2, 4),
+                    "valid": (1, None)}
 
 
 def validate_file(path: str | Path) -> list[str]:

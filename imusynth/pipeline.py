@@ -360,6 +360,52 @@ def _clip_id(stem: str, person: PersonSegment, n_segments: int, all_persons: boo
     return base
 
 
+@dataclass
+class _BodyModel:
+    """The SMPL model and the mesh placements resolved on it (``[smpl] body_model = "smpl"``)."""
+
+    model: Any
+    placements: list[Any]
+
+
+def _load_body_model(cfg: PipelineConfig) -> _BodyModel | None:
+    """Load the SMPL model and its mesh placements, or None for the skeleton pipeline."""
+    if cfg.smpl.body_model != "smpl":
+        return None
+    from .smpl import builtin_mesh_placements, load_model
+
+    if not cfg.smpl.smpl_dir:
+        raise InputError("--body-model smpl needs --smpl-dir DIR, the folder of your SMPL model files "
+                         "(obtain them at https://smpl.is.tue.mpg.de; see docs/smpl.md)")
+    model = load_model(cfg.smpl.smpl_dir, gender=cfg.smpl.gender)
+    table = builtin_mesh_placements(model, list(cfg.output.placements),
+                                    region_radius_m=cfg.smpl.region_radius_m)
+    return _BodyModel(model, [table[n] for n in cfg.output.placements])
+
+
+def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], cfg: PipelineConfig
+                  ) -> tuple[dict[str, Any], Any]:
+    """Fit SMPL to one person segment and compute its mesh sensors (see docs/smpl.md)."""
+    from .sensors import simulate
+    from .smpl.fit import clip_record, fit_clip, fit_sensor_motion
+
+    s = cfg.smpl
+    weights = ps.motion.confidence
+    R_world_from_cam = ps.pose["camera_rotation"].astype(np.float64)
+    fit = fit_clip(ps.motion.xyz, ps.pose["image_xy"].astype(np.float64) - 0.5, weights, K, body.model,
+                   cam_rotation=np.transpose(R_world_from_cam, (0, 2, 1)), n_iters=s.n_iters,
+                   smooth_weight=s.smooth_weight, reproj_weight=s.reproj_weight,
+                   pose_prior_weight=s.pose_prior_weight, shape_prior_weight=s.shape_prior_weight,
+                   num_betas=s.num_betas, torch_threads=s.torch_threads)
+    motion, placements = fit_sensor_motion(body.model, fit, ps.motion.time, body.placements,
+                                           source=ps.motion.source)
+    k = cfg.kinematics
+    sensors = simulate(motion, placements, rate_hz=cfg.output.rate_hz, cutoff_hz=k.video_cutoff_hz,
+                       max_gap_s=k.max_gap_s, min_confidence=k.min_confidence, filter_order=k.filter_order,
+                       require_valid=False)
+    return sensors, clip_record(fit, body.model)
+
+
 def resolve_video_input(video: str) -> tuple[Path, dict[str, str]]:
     """A local path as it is; a URL fetched once with yt-dlp into the user's cache (provenance attrs too)."""
     from .batch.ingest import DownloadOptions, FetchError, fetch, is_url
@@ -392,6 +438,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     cfg = config
     video = Path(video_path)
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
+    body = _load_body_model(cfg)
     t_start = time.perf_counter()
     run = run_stages(video, cfg, progress=progress, detector_factory=detector_factory)
     candidates = [tr for tr in run.tracks
@@ -414,8 +461,13 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     for ps in segments:
         if ps.motion.n_frames < 12:
             continue
-        sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
-                                     require_valid=False)
+        groups: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        if body is None:
+            sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
+                                         require_valid=False)
+        else:
+            sensors, record = _smpl_sensors(ps, body, run.K, cfg)
+            groups["smpl"] = (record.datasets, record.attrs)
         attrs: dict[str, Any] = {
             "track_id": ps.track_id, "shot": ps.segment, "n_shots": n_shots,
             "corrupt_frames": np.asarray(run.corrupt_frames, dtype=np.int64),
@@ -428,7 +480,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
             source=str(video), source_sha256=sha, source_kind="video", source_rate_hz=float(run.fps),
             duration_s=ps.motion.duration_s, config=config_text, sensors=sensors,
             motion=ps.motion if cfg.output.store_motion else None, label=label, group=group, attrs=attrs,
-            pose=ps.pose,
+            pose=ps.pose, groups=groups,
         ))
     if not clips:
         raise NoPersonError(f"{video}: every tracked person segment is too short to differentiate")
