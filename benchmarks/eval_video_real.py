@@ -7,12 +7,15 @@
    the shoulder line, as in ``tests/test_video_views.py``).
 2. **Walking** (``../shared/videos/sports2d/demo4_walking.mp4``): cadence of the thigh and foot sensors
    per pass (autocorrelation of the gyroscope, ``tests/test_video_real.py``), |acc| and |gyro|
-   statistics, quasi-static spans.
+   statistics, quasi-static spans and each sensor's gyroscope floor.
+3. **Standing** (``../shared/videos/pose2sim/Demo_MultiPerson``, ``--person all``): the woman in the
+   foreground stands still for ~0.5 s at the start and the end of the take; per view and sensor, the
+   gyroscope floor, the mean |acc| on that quietest 0.3 s window, and the quasi-static spans.
 
 Run from the repository root (the pose model and the video cut-off can be varied)::
 
     .venv/bin/python benchmarks/eval_video_real.py [--model lite|full|heavy] [--cutoff HZ] [--skip-views]
-                                                   [--skip-walking]
+                                                   [--skip-walking] [--skip-standing]
 
 Prints tables (medians over the 6 view pairs per axis) and writes every pair's figures to
 ``benchmarks/results/eval_video_real_<model>_<cutoff>.json``.
@@ -43,7 +46,14 @@ from imusynth.config import PipelineConfig, load_pipeline_config, with_overrides
 from imusynth.io_hdf5 import read_clips  # noqa: E402
 from imusynth.motion_job import run_motion_job  # noqa: E402
 from imusynth.pipeline import process_video  # noqa: E402
-from tests.test_video_real import WALK_PLACEMENTS, quasi_static_spans, stride_period_s  # noqa: E402
+from imusynth.sensors import SensorSignals  # noqa: E402
+from tests.test_video_real import (  # noqa: E402
+    QS_MIN_S,
+    STAND_PLACEMENTS,
+    WALK_PLACEMENTS,
+    quasi_static_spans,
+    stride_period_s,
+)
 from tests.test_video_views import (  # noqa: E402
     _CMP_PLACEMENTS,
     CAMS,
@@ -51,6 +61,20 @@ from tests.test_video_views import (  # noqa: E402
     VIEW_PLACEMENTS,
     _pair_stats,
 )
+
+
+def gyro_floor(sig: SensorSignals, *, window_s: float = QS_MIN_S) -> tuple[float, float, float]:
+    """The quietest window of a sensor: (lowest running mean of |gyro| over ``window_s``, rad/s; its
+    start time, s; mean |acc| over that window, m/s^2). NaN when no window is wholly valid."""
+    n = int(round(window_s * sig.rate_hz))
+    g = np.where(sig.valid, np.linalg.norm(sig.gyro, axis=1), np.nan)
+    if len(g) < n:
+        return float("nan"), float("nan"), float("nan")
+    rm = np.convolve(g, np.ones(n) / n, "valid")
+    if not np.isfinite(rm).any():
+        return float("nan"), float("nan"), float("nan")
+    k = int(np.nanargmin(rm))
+    return float(rm[k]), float(sig.time[k]), float(np.linalg.norm(sig.acc[k:k + n], axis=1).mean())
 
 
 def _cfg(model: str, cutoff: float | None, extra: dict[str, Any]) -> PipelineConfig:
@@ -122,9 +146,9 @@ def walking(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
     (clip,) = read_clips(process_video(SHARED / "videos" / "sports2d" / "demo4_walking.mp4", work / "walk.h5",
                                        config=cfg))
     print(f"  demo4_walking: {time.perf_counter() - t0:.1f} s")
-    out: dict[str, Any] = {"cadence_steps_per_s": {}, "acc_norm": {}, "quasi_static": []}
-    print("\n| sensor | cadence pass 1 | cadence pass 2 | mean |acc| | p99 |acc| | p99 |gyro| |")
-    print("|---|---|---|---|---|---|")
+    out: dict[str, Any] = {"cadence_steps_per_s": {}, "acc_norm": {}, "quasi_static": [], "gyro_floor": {}}
+    print("\n| sensor | cadence pass 1 | cadence pass 2 | mean |acc| | p99 |acc| | p99 |gyro| | gyro floor |")
+    print("|---|---|---|---|---|---|---|")
     for p in WALK_PLACEMENTS:
         sig = clip.sensors[p]
         cad = []
@@ -138,13 +162,44 @@ def walking(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
         out["cadence_steps_per_s"][p] = cad
         out["acc_norm"][p] = {"mean": float(np.nanmean(a)), "p99": float(np.nanpercentile(a, 99)),
                               "gyro_p99": float(np.nanpercentile(g, 99))}
+        floor = gyro_floor(sig)
+        out["gyro_floor"][p] = {"gyro": floor[0], "t0": floor[1], "mean_acc_norm": floor[2]}
         print(f"| {p} | {cad[0]:.2f} | {cad[1]:.2f} | {np.nanmean(a):.1f} | {np.nanpercentile(a, 99):.0f} | "
-              f"{np.nanpercentile(g, 99):.1f} |")
+              f"{np.nanpercentile(g, 99):.1f} | {floor[0]:.2f} |")
         for s0, s1 in quasi_static_spans(sig):
             span = {"placement": p, "t0": float(sig.time[s0]), "t1": float(sig.time[s1 - 1]),
                     "mean_acc_norm": float(a[s0:s1].mean())}
             out["quasi_static"].append(span)
     print(f"\nquasi-static spans: {out['quasi_static'] or 'none'}")
+    return out
+
+
+def standing(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
+    cfg = _cfg(model, cutoff, {"output.placements": list(STAND_PLACEMENTS), "tracking.person": "all"})
+    root = SHARED / "videos" / "pose2sim" / "Demo_MultiPerson" / "videos"
+    out: dict[str, Any] = {}
+    print("\nper clip and sensor: gyro floor (lowest 0.3 s mean |gyro|, rad/s) @ start s, mean |acc| there"
+          " (m/s^2), quasi-static spans")
+    print("| clip | frames | centroid px | " + " | ".join(STAND_PLACEMENTS) + " |")
+    print("|---|---|---|" + "---|" * len(STAND_PLACEMENTS))
+    for cam in CAMS:
+        for clip in read_clips(process_video(root / f"{cam}.mp4", work / f"multi_{cam}.h5", config=cfg),
+                               with_pose=True):
+            assert clip.pose is not None
+            fi = clip.pose["frame_index"]
+            cen = np.nanmean(clip.pose["image_xy"].astype(float), axis=(0, 1))
+            row, rec = [], {"frames": [int(fi[0]), int(fi[-1])], "centroid_px": cen.tolist(), "sensors": {}}
+            for p in STAND_PLACEMENTS:
+                sig = clip.sensors[p]
+                floor = gyro_floor(sig)
+                a = np.linalg.norm(sig.acc, axis=1)
+                spans = [(float(sig.time[s0]), float(a[s0:s1].mean())) for s0, s1 in quasi_static_spans(sig)]
+                rec["sensors"][p] = {"gyro_floor": floor[0], "t0": floor[1], "mean_acc_norm": floor[2],
+                                     "quasi_static": spans}
+                row.append(f"{floor[0]:.2f} @ {floor[1]:.2f}, {floor[2]:.1f}, {len(spans)}")
+            out[clip.clip_id] = rec
+            print(f"| {clip.clip_id} | {fi[0]}-{fi[-1]} | {cen[0]:.0f}, {cen[1]:.0f} | "
+                  + " | ".join(row) + " |")
     return out
 
 
@@ -154,6 +209,7 @@ def main() -> None:
     ap.add_argument("--cutoff", type=float, default=None, help="kinematics.video_cutoff_hz (default: config)")
     ap.add_argument("--skip-views", action="store_true")
     ap.add_argument("--skip-walking", action="store_true")
+    ap.add_argument("--skip-standing", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("IMUSYNTH_MODEL_DIR", str(SHARED / "models"))
     result: dict[str, Any] = {"model": args.model, "cutoff_hz": args.cutoff}
@@ -164,6 +220,10 @@ def main() -> None:
         if not args.skip_walking:
             print(f"\nwalking, model {args.model}, cut-off {args.cutoff or 'default'}")
             result["walking"] = walking(args.model, args.cutoff, Path(tmp))
+        if not args.skip_standing:
+            print(f"\nstanding (Demo_MultiPerson, --person all), model {args.model}, "
+                  f"cut-off {args.cutoff or 'default'}")
+            result["standing"] = standing(args.model, args.cutoff, Path(tmp))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = RESULTS / f"eval_video_real_{args.model}_{args.cutoff or 'default'}.json"
     name.write_text(json.dumps(result, indent=1))

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -138,30 +139,42 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
         from tqdm import tqdm
 
         bar = tqdm(total=info.n_frames_estimate, unit="frame", desc=video.name, dynamic_ncols=True)
-    with detector_factory(cfg) as estimator:
+    def camera_step(time_s: float, image: NDArray[np.uint8], boxes: NDArray[np.float64]) -> Any:
+        t_cam = time.perf_counter()
+        step = cam.update(time_s, image, boxes if len(boxes) else None)
+        timings["camera"] += time.perf_counter() - t_cam
+        return step
+
+    def record(step: Any) -> None:
+        R_wc.append(step.R_world_from_camera)
+        segment.append(step.segment)
+        reliable.append(step.reliable)
+
+    # The camera stage of frame k runs on a second thread while the pose model works on frame k+1
+    # (both release the GIL); results are collected in frame order, and only one frame is in flight.
+    with detector_factory(cfg) as estimator, ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[Any] | None = None
         t0 = time.perf_counter()
         for frame in reader:
             t1 = time.perf_counter()
             timings["decode"] += t1 - t0
             dets = estimator.detect(frame.image, frame.time_s)
             t2 = time.perf_counter()
-            assigned = tracker.update(frame.time_s, dets, frame_index=frame.index)
-            del assigned
-            t4 = t3 = time.perf_counter()
+            tracker.update(frame.time_s, dets, frame_index=frame.index)
+            t3 = time.perf_counter()
             boxes = np.array([d.bbox for d in dets], dtype=np.float64).reshape(-1, 4)
-            step = cam.update(frame.time_s, frame.image, boxes if len(boxes) else None)
-            t5 = time.perf_counter()
+            if pending is not None:
+                record(pending.result())
+            pending = pool.submit(camera_step, frame.time_s, frame.image, boxes)
             times.append(frame.time_s)
             indices.append(frame.index)
-            R_wc.append(step.R_world_from_camera)
-            segment.append(step.segment)
-            reliable.append(step.reliable)
             timings["pose"] += t2 - t1
             timings["track"] += t3 - t2
-            timings["camera"] += t5 - t4
             if bar is not None:
                 bar.update(1)
             t0 = time.perf_counter()
+        if pending is not None:
+            record(pending.result())
     if bar is not None:
         bar.close()
     if not times:
