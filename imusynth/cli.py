@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -288,8 +289,7 @@ _OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
 def main(argv: list[str] | None = None) -> None:
     """Entry point: dispatch the bare ``imusynth VIDEO`` form, run the app, print input errors on one line."""
     args = list(sys.argv[1:] if argv is None else argv)
-    import os  # OpenCV/FFmpeg's own warnings about unreadable input would bury the one-line error below
-
+    # OpenCV/FFmpeg's own warnings about unreadable input would bury the one-line error below
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     _register_optional_commands()
