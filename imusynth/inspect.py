@@ -11,15 +11,37 @@ from .io_hdf5 import atomic_path, read_clips
 
 def summary_table(path: str | Path) -> str:
     """One row per clip and sensor: samples, rate, duration, valid share, mean |acc|, RMS |gyro|."""
-    rows = [("clip", "sensor", "samples", "rate Hz", "dur s", "valid %", "|acc| m/s^2", "rms |gyro| rad/s", "label")]
+    rows = [
+        (
+            "clip",
+            "sensor",
+            "samples",
+            "rate Hz",
+            "dur s",
+            "valid %",
+            "|acc| m/s^2",
+            "rms |gyro| rad/s",
+            "label",
+        )
+    ]
     for clip in read_clips(path, with_motion=False):
         for name, s in clip.sensors.items():
             v = s.valid
             acc = np.linalg.norm(s.acc[v], axis=1) if v.any() else np.array([np.nan])
             gyr = np.linalg.norm(s.gyro[v], axis=1) if v.any() else np.array([np.nan])
-            rows.append((clip.clip_id, name, str(len(s.time)), f"{s.rate_hz:g}",
-                         f"{(s.time[-1] - s.time[0]) if len(s.time) else 0:.2f}", f"{100 * v.mean():.1f}",
-                         f"{np.mean(acc):.3f}", f"{np.sqrt(np.mean(gyr ** 2)):.3f}", clip.label or ""))
+            rows.append(
+                (
+                    clip.clip_id,
+                    name,
+                    str(len(s.time)),
+                    f"{s.rate_hz:g}",
+                    f"{(s.time[-1] - s.time[0]) if len(s.time) else 0:.2f}",
+                    f"{100 * v.mean():.1f}",
+                    f"{np.mean(acc):.3f}",
+                    f"{np.sqrt(np.mean(gyr**2)):.3f}",
+                    clip.label or "",
+                )
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 

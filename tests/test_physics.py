@@ -20,10 +20,10 @@ from imusynth.motion import Motion
 from imusynth.placements import placements_from_dict
 from imusynth.sensors import simulate
 
-R_CIRCLE, W_CIRCLE = 1.0, 2 * np.pi * 0.5   # m, rad/s
-A_RATE, B_RATE = 1.2, 0.7                  # rad/s about world z and body x
-OFFSET = np.array([0.05, -0.02, 0.03])     # m, sensor frame
-L_MARKER = 0.3                             # m, marker distance from the origin
+R_CIRCLE, W_CIRCLE = 1.0, 2 * np.pi * 0.5  # m, rad/s
+A_RATE, B_RATE = 1.2, 0.7  # rad/s about world z and body x
+OFFSET = np.array([0.05, -0.02, 0.03])  # m, sensor frame
+L_MARKER = 0.3  # m, marker distance from the origin
 SOURCE_HZ, OUT_HZ = 30.0, 50.0
 
 
@@ -40,14 +40,23 @@ def _rx(b):
 def truth(t: np.ndarray, offset: np.ndarray = OFFSET):
     """Exact centre (T,3), rotation (T,3,3), gyro (T,3) rad/s and specific force (T,3) m/s^2."""
     c = np.stack([R_CIRCLE * np.cos(W_CIRCLE * t), R_CIRCLE * np.sin(W_CIRCLE * t), 1.0 + 0 * t], -1)
-    cdd = np.stack([-R_CIRCLE * W_CIRCLE**2 * np.cos(W_CIRCLE * t),
-                    -R_CIRCLE * W_CIRCLE**2 * np.sin(W_CIRCLE * t), 0 * t], -1)
+    cdd = np.stack(
+        [
+            -R_CIRCLE * W_CIRCLE**2 * np.cos(W_CIRCLE * t),
+            -R_CIRCLE * W_CIRCLE**2 * np.sin(W_CIRCLE * t),
+            0 * t,
+        ],
+        -1,
+    )
     b = B_RATE * t
     R = _rz(A_RATE * t) @ _rx(b)
     w = np.stack([B_RATE + 0 * t, A_RATE * np.sin(b), A_RATE * np.cos(b)], -1)
     wdot = np.stack([0 * t, A_RATE * B_RATE * np.cos(b), -A_RATE * B_RATE * np.sin(b)], -1)
-    f = (np.einsum("nji,nj->ni", R, cdd - np.array([0.0, 0.0, -G0]))
-         + np.cross(wdot, offset) + np.cross(w, np.cross(w, offset)))
+    f = (
+        np.einsum("nji,nj->ni", R, cdd - np.array([0.0, 0.0, -G0]))
+        + np.cross(wdot, offset)
+        + np.cross(w, np.cross(w, offset))
+    )
     return c, R, w, f
 
 
@@ -58,8 +67,17 @@ def rigid_motion(t: np.ndarray) -> Motion:
 
 
 def sensor(offset=OFFSET, axes=("+x", "+y", "+z")):
-    table = {"placements": {"s": {"origin": "o", "primary": "px", "secondary": "py", "axes": list(axes),
-                                  "offset_m": [float(v) for v in offset]}}}
+    table = {
+        "placements": {
+            "s": {
+                "origin": "o",
+                "primary": "px",
+                "secondary": "py",
+                "axes": list(axes),
+                "offset_m": [float(v) for v in offset],
+            }
+        }
+    }
     return placements_from_dict(table)["s"]
 
 
@@ -92,8 +110,10 @@ def test_orientation_matches_closed_form():
 
     m = interior(out.time)
     R_est = matrix_from_quat(out.orientation[m])
-    angle = np.arccos(np.clip((np.trace(np.einsum("nji,njk->nik", R[m], R_est), axis1=1, axis2=2) - 1) / 2, -1, 1))
-    assert np.max(np.degrees(angle)) < 0.05   # degrees
+    angle = np.arccos(
+        np.clip((np.trace(np.einsum("nji,njk->nik", R[m], R_est), axis1=1, axis2=2) - 1) / 2, -1, 1)
+    )
+    assert np.max(np.degrees(angle)) < 0.05  # degrees
     assert np.allclose(np.linalg.norm(out.orientation[m], axis=1), 1.0, atol=1e-6)
 
 
@@ -103,6 +123,7 @@ def _noise_gain(order: int, fc: float, fs: float, power: int) -> float:
     sigma_out^2 = (2 / fs) * integral_0^{fs/2} (2 pi f)^(2 power) |H(f)|^4 df with the single-pass
     Butterworth |H|^2 = 1 / (1 + (tan(pi f/fs) / tan(pi fc/fs))^(2 order)) (forward-backward squares it).
     """
+
     def h2(f: float) -> float:
         return 1 / (1 + (np.tan(np.pi * f / fs) / np.tan(np.pi * fc / fs)) ** (2 * order))
 
@@ -174,8 +195,8 @@ def test_long_gap_is_invalid_short_gap_is_bridged():
     t = np.arange(0.0, 10.0, 1 / SOURCE_HZ)
     motion = rigid_motion(t)
     xyz = motion.xyz.copy()
-    short = (t > 3.0) & (t < 3.15)      # 0.15 s missing: bridged
-    long = (t > 6.0) & (t < 6.5)        # 0.5 s missing: invalid
+    short = (t > 3.0) & (t < 3.15)  # 0.15 s missing: bridged
+    long = (t > 6.0) & (t < 6.5)  # 0.5 s missing: invalid
     xyz[short | long] = np.nan
     out = simulate(Motion(t, motion.names, xyz), [sensor()], rate_hz=OUT_HZ, max_gap_s=0.2)["s"]
     in_short = (out.time > 3.0) & (out.time < 3.15)
@@ -240,9 +261,9 @@ def test_bridge_gaps_never_invents_leading_or_long_gaps():
     t = np.arange(20) * 0.1
     x = np.arange(20, dtype=float)[:, None]
     valid = np.ones(20, bool)
-    valid[:2] = False          # leading
-    valid[5] = False           # 0.2 s between neighbours: bridged
-    valid[10:14] = False       # 0.5 s: not bridged
+    valid[:2] = False  # leading
+    valid[5] = False  # 0.2 s between neighbours: bridged
+    valid[10:14] = False  # 0.5 s: not bridged
     filled, ok = bridge_gaps(t, x, valid, max_gap_s=0.2)
     assert not ok[:2].any() and ok[5] and not ok[10:14].any()
     assert filled[5, 0] == pytest.approx(5.0)

@@ -7,26 +7,46 @@ import pytest
 
 from imusynth.conventions import G0, matrix_from_quat
 from imusynth.motion import Motion
-from imusynth.placements import PlacementError, builtin_placements, load_placements, parse_axes, resolve_placements
+from imusynth.placements import (
+    PlacementError,
+    builtin_placements,
+    load_placements,
+    parse_axes,
+    resolve_placements,
+)
 from imusynth.sensors import simulate
 from imusynth.skeletons import KINECT_V1_20, SKELETONS, to_canonical
 
 # A person standing at rest, facing world +Y, world +X to their right, arms hanging with the palms
 # facing the thighs (neutral forearm rotation). Coordinates in metres, z up.
 STANDING = {
-    "nose": (0.0, 0.10, 1.63), "left_eye": (-0.03, 0.08, 1.66), "right_eye": (0.03, 0.08, 1.66),
-    "left_ear": (-0.08, 0.0, 1.64), "right_ear": (0.08, 0.0, 1.64),
-    "left_shoulder": (-0.2, 0.0, 1.45), "right_shoulder": (0.2, 0.0, 1.45),
-    "left_elbow": (-0.22, 0.0, 1.17), "right_elbow": (0.22, 0.0, 1.17),
-    "left_wrist": (-0.22, 0.0, 0.92), "right_wrist": (0.22, 0.0, 0.92),
-    "left_index": (-0.22, 0.03, 0.82), "right_index": (0.22, 0.03, 0.82),
-    "left_pinky": (-0.22, -0.03, 0.83), "right_pinky": (0.22, -0.03, 0.83),
-    "left_thumb": (-0.22, 0.05, 0.87), "right_thumb": (0.22, 0.05, 0.87),
-    "left_hip": (-0.1, 0.0, 0.95), "right_hip": (0.1, 0.0, 0.95),
-    "left_knee": (-0.1, 0.01, 0.52), "right_knee": (0.1, 0.01, 0.52),
-    "left_ankle": (-0.1, 0.0, 0.09), "right_ankle": (0.1, 0.0, 0.09),
-    "left_heel": (-0.1, -0.05, 0.04), "right_heel": (0.1, -0.05, 0.04),
-    "left_foot_index": (-0.1, 0.16, 0.02), "right_foot_index": (0.1, 0.16, 0.02),
+    "nose": (0.0, 0.10, 1.63),
+    "left_eye": (-0.03, 0.08, 1.66),
+    "right_eye": (0.03, 0.08, 1.66),
+    "left_ear": (-0.08, 0.0, 1.64),
+    "right_ear": (0.08, 0.0, 1.64),
+    "left_shoulder": (-0.2, 0.0, 1.45),
+    "right_shoulder": (0.2, 0.0, 1.45),
+    "left_elbow": (-0.22, 0.0, 1.17),
+    "right_elbow": (0.22, 0.0, 1.17),
+    "left_wrist": (-0.22, 0.0, 0.92),
+    "right_wrist": (0.22, 0.0, 0.92),
+    "left_index": (-0.22, 0.03, 0.82),
+    "right_index": (0.22, 0.03, 0.82),
+    "left_pinky": (-0.22, -0.03, 0.83),
+    "right_pinky": (0.22, -0.03, 0.83),
+    "left_thumb": (-0.22, 0.05, 0.87),
+    "right_thumb": (0.22, 0.05, 0.87),
+    "left_hip": (-0.1, 0.0, 0.95),
+    "right_hip": (0.1, 0.0, 0.95),
+    "left_knee": (-0.1, 0.01, 0.52),
+    "right_knee": (0.1, 0.01, 0.52),
+    "left_ankle": (-0.1, 0.0, 0.09),
+    "right_ankle": (0.1, 0.0, 0.09),
+    "left_heel": (-0.1, -0.05, 0.04),
+    "right_heel": (0.1, -0.05, 0.04),
+    "left_foot_index": (-0.1, 0.16, 0.02),
+    "right_foot_index": (0.1, 0.16, 0.02),
 }
 UP, DOWN = (0, 0, 1), (0, 0, -1)
 FWD, BACK = (0, 1, 0), (0, -1, 0)
@@ -34,22 +54,32 @@ RIGHT, LEFT = (1, 0, 0), (-1, 0, 0)
 
 # expected world direction of the sensor's x, y and z axes (docs/placements.md)
 EXPECTED = {
-    "head": (UP, RIGHT, FWD), "chest": (UP, RIGHT, FWD), "waist": (UP, RIGHT, FWD),
-    "left_upper_arm": (DOWN, BACK, LEFT), "right_upper_arm": (DOWN, FWD, RIGHT),
-    "left_forearm": (DOWN, BACK, LEFT), "right_forearm": (DOWN, FWD, RIGHT),
-    "left_wrist": (DOWN, BACK, LEFT), "wrist": (DOWN, BACK, LEFT),
+    "head": (UP, RIGHT, FWD),
+    "chest": (UP, RIGHT, FWD),
+    "waist": (UP, RIGHT, FWD),
+    "left_upper_arm": (DOWN, BACK, LEFT),
+    "right_upper_arm": (DOWN, FWD, RIGHT),
+    "left_forearm": (DOWN, BACK, LEFT),
+    "right_forearm": (DOWN, FWD, RIGHT),
+    "left_wrist": (DOWN, BACK, LEFT),
+    "wrist": (DOWN, BACK, LEFT),
     "right_wrist": (UP, BACK, RIGHT),
-    "left_thigh": (DOWN, LEFT, FWD), "right_thigh": (DOWN, LEFT, FWD),
+    "left_thigh": (DOWN, LEFT, FWD),
+    "right_thigh": (DOWN, LEFT, FWD),
     "thigh": (LEFT, UP, FWD),
-    "left_shank": (DOWN, LEFT, FWD), "right_shank": (DOWN, LEFT, FWD),
-    "left_foot": (FWD, LEFT, UP), "right_foot": (FWD, LEFT, UP),
+    "left_shank": (DOWN, LEFT, FWD),
+    "right_shank": (DOWN, LEFT, FWD),
+    "left_foot": (FWD, LEFT, UP),
+    "right_foot": (FWD, LEFT, UP),
 }
 
 MEDIAPIPE_NAMES = {k: k for k in STANDING}
 KINECT_NAMES = {"HipCenter": None, "Spine": None, "ShoulderCenter": None, "Head": None}
 
 
-def _motion(points: dict[str, tuple[float, float, float]], n: int = 60, skeleton: str | None = None) -> Motion:
+def _motion(
+    points: dict[str, tuple[float, float, float]], n: int = 60, skeleton: str | None = None
+) -> Motion:
     names = tuple(points)
     xyz = np.broadcast_to(np.array([points[k] for k in names], dtype=float), (n, len(names), 3))
     return Motion(np.arange(n) / 30.0, names, xyz.copy(), skeleton=skeleton)
@@ -59,7 +89,7 @@ def _mediapipe_motion() -> Motion:
     from imusynth.skeletons import MEDIAPIPE_33
 
     pts = dict(STANDING)
-    for name in MEDIAPIPE_33:          # landmarks the table above does not place: near the head
+    for name in MEDIAPIPE_33:  # landmarks the table above does not place: near the head
         pts.setdefault(name, (0.0, 0.09, 1.6))
     return _motion({k: pts[k] for k in MEDIAPIPE_33}, skeleton="mediapipe")
 
@@ -68,12 +98,20 @@ def _kinect_v1_motion() -> Motion:
     s = STANDING
     mid = lambda a, b: tuple((np.array(s[a]) + np.array(s[b])) / 2)  # noqa: E731
     pts = {
-        "HipCenter": mid("left_hip", "right_hip"), "Spine": (0.0, 0.0, 1.2), "ShoulderCenter": (0.0, 0.0, 1.45),
+        "HipCenter": mid("left_hip", "right_hip"),
+        "Spine": (0.0, 0.0, 1.2),
+        "ShoulderCenter": (0.0, 0.0, 1.45),
         "Head": (0.0, 0.02, 1.64),
     }
     for side, S in (("left", "Left"), ("right", "Right")):
-        for joint, J in (("shoulder", "Shoulder"), ("elbow", "Elbow"), ("wrist", "Wrist"), ("hip", "Hip"),
-                         ("knee", "Knee"), ("ankle", "Ankle")):
+        for joint, J in (
+            ("shoulder", "Shoulder"),
+            ("elbow", "Elbow"),
+            ("wrist", "Wrist"),
+            ("hip", "Hip"),
+            ("knee", "Knee"),
+            ("ankle", "Ankle"),
+        ):
             pts[f"{J}{S}"] = s[f"{side}_{joint}"]
         pts[f"Hand{S}"] = s[f"{side}_index"]
         pts[f"Foot{S}"] = s[f"{side}_foot_index"]
@@ -89,16 +127,20 @@ def _axes_at_rest(motion: Motion, names: list[str]) -> dict[str, np.ndarray]:
 def test_builtin_axes_point_where_documented(make):
     motion = make()
     available = set(to_canonical(motion).names)
-    names = [n for n, p in builtin_placements().items() if any(d.points() <= available for d in p.definitions)]
+    names = [
+        n for n, p in builtin_placements().items() if any(d.points() <= available for d in p.definitions)
+    ]
     if make is _mediapipe_motion:
-        assert set(names) == set(EXPECTED)        # every built-in works on MediaPipe's 33 landmarks
+        assert set(names) == set(EXPECTED)  # every built-in works on MediaPipe's 33 landmarks
     else:
-        assert {"wrist", "thigh", "chest", "waist", "left_foot"} <= set(names)   # through fallbacks
+        assert {"wrist", "thigh", "chest", "waist", "left_foot"} <= set(names)  # through fallbacks
     axes = _axes_at_rest(motion, names)
     for name in names:
         for k, want in enumerate(EXPECTED[name]):
             got = axes[name][:, k]
-            assert np.dot(got, want) > 0.9, f"{name}: sensor {'xyz'[k]} axis points {np.round(got, 2)}, not {want}"
+            assert np.dot(got, want) > 0.9, (
+                f"{name}: sensor {'xyz'[k]} axis points {np.round(got, 2)}, not {want}"
+            )
 
 
 def test_accelerometer_at_rest_reads_g_on_the_up_axis_of_each_placement():
@@ -125,8 +167,10 @@ def test_parse_axes_refuses_left_handed_and_bad_names():
 
 def test_user_placements_file_and_unknown_names(tmp_path):
     f = tmp_path / "p.toml"
-    f.write_text('[placements.foot_imu]\norigin = "HEEL"\nprimary = "TOE"\nsecondary = "HEEL->MT5"\n'
-                 'axes = ["+x", "+y", "+z"]\noffset_m = [0.0, 0.0, 0.02]\n')
+    f.write_text(
+        '[placements.foot_imu]\norigin = "HEEL"\nprimary = "TOE"\nsecondary = "HEEL->MT5"\n'
+        'axes = ["+x", "+y", "+z"]\noffset_m = [0.0, 0.0, 0.02]\n'
+    )
     p = load_placements(f)["foot_imu"]
     assert p.resolve({"HEEL", "TOE", "MT5"}).origin == ("HEEL",)
     with pytest.raises(PlacementError, match="lacks"):
@@ -146,7 +190,7 @@ def test_fallback_chosen_when_the_main_definition_points_are_never_confident():
     motion = Motion(motion.time, motion.names, motion.xyz, conf, skeleton="mediapipe")
     out = simulate(motion, resolve_placements(["wrist"]), rate_hz=30.0)["wrist"]
     assert out.valid.all()
-    assert "+x', '-z', '+y'" in out.frame          # the shoulder-line fallback's axes
+    assert "+x', '-z', '+y'" in out.frame  # the shoulder-line fallback's axes
     R = matrix_from_quat(out.orientation[len(out.time) // 2])
     for k, want in enumerate(EXPECTED["wrist"]):
         assert np.dot(R[:, k], want) > 0.9
