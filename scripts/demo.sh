@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# pose models: IMUSYNTH_MODEL_DIR if set, else the project's shared folder when it sits beside the
+# repository (offline machines), else the cache / the official download (imusynth/pose/models.py)
+if [ -z "${IMUSYNTH_MODEL_DIR:-}" ] && [ -d ../shared/models ]; then
+  export IMUSYNTH_MODEL_DIR="$(cd ../shared/models && pwd)"
+fi
 video=$(.venv/bin/python -m imusynth.samples fetch demo)
 .venv/bin/imusynth "$video" --placement wrist --placement thigh -o demo.h5 --plot demo.png
 .venv/bin/imusynth inspect demo.h5
