@@ -35,7 +35,7 @@ from .kinematics import (
 )
 from .motion import Motion
 from .placements import Placement, SegmentDef, Vector
-from .skeletons import SKELETONS, detect_skeleton, to_canonical
+from .skeletons import canonical_sources, detect_skeleton
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,7 @@ class _Points:
         self.motion = motion
         self.min_confidence = float(min_confidence)
         self._index = {n: k for k, n in enumerate(motion.names)}
-        key = motion.skeleton or detect_skeleton(motion.names)
-        self.sources: dict[str, list[str]] = {}
-        if key is not None and key != "canonical":
-            if key not in SKELETONS:
-                to_canonical(motion, key)             # raises the unknown-skeleton error
-            for canon, src in SKELETONS[key][1].items():
-                if canon not in self._index and all(n in self._index for n in src):
-                    self.sources[canon] = list(src)
+        self.sources = canonical_sources(motion.names, motion.skeleton or detect_skeleton(motion.names))
         self.names = tuple(motion.names) + tuple(self.sources)
         self._xyz: dict[str, NDArray[np.float64]] = {}
         self._ok: dict[str, NDArray[np.bool_]] = {}

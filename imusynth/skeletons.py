@@ -134,6 +134,21 @@ def detect_skeleton(names: tuple[str, ...] | list[str]) -> str | None:
     return best if best_frac >= 0.8 else None
 
 
+def canonical_sources(names: tuple[str, ...] | list[str], skeleton: str | None) -> dict[str, list[str]]:
+    """Canonical points that ``names`` (joints of ``skeleton``) can provide, each with its source joints.
+
+    A canonical name the motion already has, or whose source joints it lacks, is left out. ``None`` or
+    ``"canonical"`` give an empty map; an unknown skeleton raises :class:`MotionError`.
+    """
+    if skeleton is None or skeleton == "canonical":
+        return {}
+    if skeleton not in SKELETONS:
+        raise MotionError(f"unknown skeleton {skeleton!r}; known: {', '.join(SKELETONS)}")
+    present = set(names)
+    return {canon: list(src) for canon, src in SKELETONS[skeleton][1].items()
+            if canon not in present and all(n in present for n in src)}
+
+
 def to_canonical(motion: Motion, skeleton: str | None = None) -> Motion:
     """Return ``motion`` with the canonical points added (source points kept).
 
@@ -151,18 +166,14 @@ def to_canonical(motion: Motion, skeleton: str | None = None) -> Motion:
     its confidence is the smallest of theirs. Canonical names the motion already has are kept.
     """
     key = skeleton or motion.skeleton or detect_skeleton(motion.names)
+    sources = canonical_sources(motion.names, key)
     if key is None or key == "canonical":
         return motion
-    if key not in SKELETONS:
-        raise MotionError(f"unknown skeleton {key!r}; known: {', '.join(SKELETONS)}")
-    _, mapping = SKELETONS[key]
     names = list(motion.names)
     cols = [motion.xyz]
     confs = [motion.confidence]
-    for canon, sources in mapping.items():
-        if canon in names or not all(s in motion.names for s in sources):
-            continue
-        idx = [motion.index(s) for s in sources]
+    for canon, src in sources.items():
+        idx = [motion.index(n) for n in src]
         cols.append(motion.xyz[:, idx, :].mean(axis=1, keepdims=True))
         confs.append(motion.confidence[:, idx].min(axis=1, keepdims=True))
         names.append(canon)
