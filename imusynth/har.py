@@ -9,12 +9,15 @@ Windows
 
 Windows file (HDF5, schema ``imusynth-windows/1``, written atomically)::
 
-    /X        (n, T, C) float32   acc m/s^2 then gyro rad/s per placement (channels attr)
+    /X        (n, T, C) float32   acc then gyro per placement (channels attr); SI (m/s^2 specific
+                                  force, rad/s) unless exported with other units (attrs acc_unit,
+                                  gyro_unit, acc_sign)
     /y        (n,) int64          index into class_names
     /group    (n,) str            group key (subject, video) for group-wise splits
     /clip     (n,) str            recording each window came from
     /start_s  (n,) float64        window start time in its recording, s
-    attrs: schema, class_names (JSON list), channels (JSON list), rate_hz, window_s, overlap, source
+    attrs: schema, class_names (JSON list), channels (JSON list), rate_hz, window_s, overlap, source,
+           units (text), acc_unit, gyro_unit, acc_sign ("specific_force" or "ios")
 
 Evaluation (the IMUTube protocol, Kwon et al. 2020): every model is tested on real windows only;
 ``r2r`` trains on real, ``v2r`` on virtual, ``mix2r`` on both. Splits are group-wise (leave groups, i.e.
@@ -28,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .calibrate import CHANNELS, ImuSeries, resample_series
+from .conventions import from_si
 from .errors import InputError
 
 WINDOWS_SCHEMA = "imusynth-windows/1"
@@ -80,6 +84,14 @@ class WindowSet:
         Fraction of a window shared with the next one, in [0, 1).
     source : str
         What the windows were made from.
+    acc_unit : str
+        Unit of the accelerometer channels: ``"m/s^2"`` (internal SI, the default), ``"g"`` or ``"mg"``.
+    gyro_unit : str
+        Unit of the gyroscope channels: ``"rad/s"`` (internal SI, the default) or ``"deg/s"``.
+    acc_sign : str
+        ``"specific_force"`` (+1 g on the up axis at rest; Android, most IMUs, the default) or ``"ios"``
+        (Core Motion's ``-specific force``: -1 g on the up axis at rest). Only
+        :func:`convert_units` changes these three, at the export edge.
     """
 
     X: NDArray[np.float32]
@@ -93,6 +105,9 @@ class WindowSet:
     window_s: float
     overlap: float
     source: str = ""
+    acc_unit: str = "m/s^2"
+    gyro_unit: str = "rad/s"
+    acc_sign: str = "specific_force"
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X, dtype=np.float32)
@@ -124,19 +139,8 @@ class WindowSet:
     def subset(self, index: ArrayLike) -> WindowSet:
         """The windows selected by ``index`` (integer indices or a boolean mask)."""
         idx = np.asarray(index)
-        return WindowSet(
-            self.X[idx],
-            self.y[idx],
-            self.class_names,
-            self.group[idx],
-            self.clip[idx],
-            self.start_s[idx],
-            self.channels,
-            self.rate_hz,
-            self.window_s,
-            self.overlap,
-            self.source,
-        )
+        return replace(self, X=self.X[idx], y=self.y[idx], group=self.group[idx], clip=self.clip[idx],
+                       start_s=self.start_s[idx])
 
     def with_classes(self, class_names: Sequence[str]) -> WindowSet:
         """The same windows with ``y`` re-indexed into ``class_names`` (which must hold every used class)."""
@@ -146,19 +150,7 @@ class WindowSet:
             raise HarError(f"classes {missing} are not in {list(names)}")
         lookup = {c: i for i, c in enumerate(names)}
         y = np.array([lookup[c] for c in self.labels.tolist()], dtype=np.int64)
-        return WindowSet(
-            self.X,
-            y,
-            names,
-            self.group,
-            self.clip,
-            self.start_s,
-            self.channels,
-            self.rate_hz,
-            self.window_s,
-            self.overlap,
-            self.source,
-        )
+        return replace(self, y=y, class_names=names)
 
 
 def window_length(window_s: float, rate_hz: float) -> int:
@@ -347,6 +339,9 @@ def concat_windows(sets: Sequence[WindowSet]) -> WindowSet:
         first.window_s,
         first.overlap,
         "; ".join(dict.fromkeys(s.source for s in sets)),
+        first.acc_unit,
+        first.gyro_unit,
+        first.acc_sign,
     )
 
 
@@ -364,6 +359,61 @@ def _check_compatible(a: WindowSet, b: WindowSet) -> None:
         raise HarError(f"channels differ: {list(a.channels)} vs {list(b.channels)}")
     if not math.isclose(a.rate_hz, b.rate_hz, rel_tol=1e-6):
         raise HarError(f"rates differ: {a.rate_hz} Hz vs {b.rate_hz} Hz")
+    if _units(a) != _units(b):
+        raise HarError(f"units differ: {_units(a)} ({a.source}) vs {_units(b)} ({b.source}); "
+                       "export both with the same --out-acc-unit, --out-gyro-unit and --ios-sign")
+
+
+def _units(ws: WindowSet) -> str:
+    return f"acc {ws.acc_unit} ({ws.acc_sign.replace('_', ' ')}), gyro {ws.gyro_unit}"
+
+
+#: Output units :func:`convert_units` accepts.
+ACC_UNITS = ("m/s^2", "g", "mg")
+GYRO_UNITS = ("rad/s", "deg/s")
+
+
+def check_output_units(*, acc_unit: str, gyro_unit: str) -> None:
+    """Raise :class:`HarError` unless the units are in :data:`ACC_UNITS` and :data:`GYRO_UNITS`."""
+    if acc_unit not in ACC_UNITS:
+        raise HarError(f"unknown accelerometer unit {acc_unit!r}; expected one of {', '.join(ACC_UNITS)}")
+    if gyro_unit not in GYRO_UNITS:
+        raise HarError(f"unknown gyroscope unit {gyro_unit!r}; expected one of {', '.join(GYRO_UNITS)}")
+
+
+def convert_units(ws: WindowSet, *, acc_unit: str = "m/s^2", gyro_unit: str = "rad/s",
+                  ios_sign: bool = False) -> WindowSet:
+    """The windows in other units, for an export edge (everything inside imusynth stays SI).
+
+    Parameters
+    ----------
+    ws : WindowSet
+        Windows in SI (acc m/s^2 specific force, gyro rad/s), as :func:`make_windows` makes them.
+    acc_unit : {"m/s^2", "g", "mg"}
+        Unit of the accelerometer channels in the result.
+    gyro_unit : {"rad/s", "deg/s"}
+        Unit of the gyroscope channels in the result.
+    ios_sign : bool
+        Report ``-specific force`` (Core Motion: -1 g on the up axis at rest) instead of the specific
+        force (+1 g up at rest). Only the accelerometer changes sign; the gyroscope is the same in both.
+
+    Returns
+    -------
+    WindowSet
+        A copy with converted ``X`` and its ``acc_unit``, ``gyro_unit`` and ``acc_sign`` set.
+    """
+    if (ws.acc_unit, ws.gyro_unit, ws.acc_sign) != ("m/s^2", "rad/s", "specific_force"):
+        raise HarError(f"windows are already converted ({_units(ws)}); convert from SI only")
+    check_output_units(acc_unit=acc_unit, gyro_unit=gyro_unit)
+    kinds = _channel_kinds(ws.channels)
+    acc = np.array([k.startswith("acc") for k in kinds], dtype=bool)
+    gyro = np.array([k.startswith("gyro") for k in kinds], dtype=bool)
+    X = ws.X.astype(np.float64)
+    sign = -1.0 if ios_sign else 1.0
+    X[..., acc] = sign * from_si(X[..., acc], "acc", acc_unit)
+    X[..., gyro] = from_si(X[..., gyro], "gyro", gyro_unit)
+    return replace(ws, X=X.astype(np.float32), acc_unit=acc_unit, gyro_unit=gyro_unit,
+                   acc_sign="ios" if ios_sign else "specific_force")
 
 
 def save_windows(ws: WindowSet, path: str | Path) -> Path:
@@ -379,7 +429,10 @@ def save_windows(ws: WindowSet, path: str | Path) -> Path:
         f.attrs["window_s"] = float(ws.window_s)
         f.attrs["overlap"] = float(ws.overlap)
         f.attrs["source"] = ws.source
-        f.attrs["units"] = "acc m/s^2 (specific force, gravity included), gyro rad/s"
+        f.attrs["units"] = _units(ws) + "; gravity included"
+        f.attrs["acc_unit"] = ws.acc_unit
+        f.attrs["gyro_unit"] = ws.gyro_unit
+        f.attrs["acc_sign"] = ws.acc_sign
         chunks = (min(max(len(ws), 1), 256), *ws.X.shape[1:]) if len(ws) else None
         f.create_dataset(
             "X", data=ws.X, compression="gzip" if len(ws) else None, shuffle=bool(len(ws)), chunks=chunks
@@ -422,6 +475,9 @@ def load_windows(path: str | Path) -> WindowSet:
             window_s=float(a["window_s"]),
             overlap=float(a["overlap"]),
             source=str(a.get("source", "")),
+            acc_unit=str(a.get("acc_unit", "m/s^2")),
+            gyro_unit=str(a.get("gyro_unit", "rad/s")),
+            acc_sign=str(a.get("acc_sign", "specific_force")),
         )
 
 

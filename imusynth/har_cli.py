@@ -18,7 +18,9 @@ from .har import (
     HarError,
     HarReport,
     WindowSet,
+    check_output_units,
     concat_windows,
+    convert_units,
     evaluate,
     is_windows_file,
     load_windows,
@@ -157,6 +159,10 @@ _H = {
     "sensor": "Sensor in a multi-sensor real CSV file.",
     "source_rate": "Sample rate of real files, Hz (required for .ts; CSV without time column).",
     "acc_unit": "Real acc unit: m/s^2 | g | mg (default m/s^2).",
+    "out_acc_unit": "Unit of the exported accelerometer channels: m/s^2 | g | mg.",
+    "out_gyro_unit": "Unit of the exported gyroscope channels: rad/s | deg/s.",
+    "ios_sign": "Export the accelerometer in the iOS (Core Motion) sign: -1 g on the up axis at rest "
+                "(default: specific force, +1 g up at rest, as Android and most IMUs).",
     "gyro_unit": "Real gyro unit: rad/s | deg/s (default rad/s).",
     "label": "Label for every sample of files without labels.",
     "group_by": "Group key of real CSV files: file (its stem) | parent (its folder, e.g. a subject).",
@@ -185,12 +191,18 @@ def export_cmd(
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
     label: Annotated[str | None, _opt("--label", help=_H["label"])] = None,
     group_by: Annotated[str, _opt("--group-by", help=_H["group_by"])] = "file",
+    out_acc_unit: Annotated[str, _opt("--out-acc-unit", help=_H["out_acc_unit"])] = "m/s^2",
+    out_gyro_unit: Annotated[str, _opt("--out-gyro-unit", help=_H["out_gyro_unit"])] = "rad/s",
+    ios_sign: Annotated[bool, _opt("--ios-sign", help=_H["ios_sign"])] = False,
 ) -> None:
     """Cut labelled fixed-length windows: X (n, T, C) float32, y, class names, group keys.
 
-    Windows never cross a clip, an invalid gap or a label change.
+    Windows never cross a clip, an invalid gap or a label change. Channels are SI (acc m/s^2 specific
+    force, gravity included; gyro rad/s) unless --out-acc-unit, --out-gyro-unit or --ios-sign ask otherwise.
     Example: imusynth export data.h5 --window 2.56 --overlap 0.5 --rate 50 -p left_wrist -o windows.h5
+    Phone-style: imusynth export data.h5 -p thigh --out-acc-unit g --out-gyro-unit deg/s --ios-sign -o w.h5
     """
+    check_output_units(acc_unit=out_acc_unit, gyro_unit=out_gyro_unit)
     ws = windows_from_files(
         inputs,
         window_s=window,
@@ -207,6 +219,8 @@ def export_cmd(
     )
     if len(ws) == 0:
         raise HarError("no window fits: every labelled valid segment is shorter than the window")
+    if (out_acc_unit, out_gyro_unit, ios_sign) != ("m/s^2", "rad/s", False):
+        ws = convert_units(ws, acc_unit=out_acc_unit, gyro_unit=out_gyro_unit, ios_sign=ios_sign)
     save_windows(ws, output)
     counts = {c: int((ws.y == i).sum()) for i, c in enumerate(ws.class_names)}
     typer.echo(

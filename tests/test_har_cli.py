@@ -173,3 +173,36 @@ def test_spsw_har_r2r_leave_subjects_out() -> None:
     assert len(rep.folds) == 6 and all(len(f) == 1 for f in rep.folds)  # leave-one-subject-out
     assert set(r.per_class_f1) == {"SEATED", "STANDING_UP", "WALKING", "TURNING", "SITTING_DOWN"}
     assert r.macro_f1 > 0.6  # five classes: chance is about 0.2
+
+
+def test_export_converts_units_only_on_request(tmp_path, rng) -> None:  # noqa: ANN001
+    """--out-acc-unit g --out-gyro-unit deg/s --ios-sign against the SI export of the same file.
+
+    Closed form: acc_ios = -acc_si / 9.80665, gyro_deg = gyro_si * 180 / pi; the windows are float32,
+    so the comparison is at float32 precision (rtol 1e-6 of the value, atol 1e-6 for values near 0).
+    """
+    real = _clip_file(tmp_path / "real.h5", rng, groups=["s1"], amp={"calm": 0.5, "busy": 3.0})
+    runner = CliRunner()
+    res = runner.invoke(app, ["export", str(real), "-o", str(tmp_path / "si.h5")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["export", str(real), "--out-acc-unit", "g", "--out-gyro-unit", "deg/s",
+                              "--ios-sign", "-o", str(tmp_path / "ios.h5")])
+    assert res.exit_code == 0, res.output
+    si, ios = load_windows(tmp_path / "si.h5"), load_windows(tmp_path / "ios.h5")
+    assert (si.acc_unit, si.gyro_unit, si.acc_sign) == ("m/s^2", "rad/s", "specific_force")
+    assert (ios.acc_unit, ios.gyro_unit, ios.acc_sign) == ("g", "deg/s", "ios")
+    np.testing.assert_allclose(ios.X[..., :3], -si.X[..., :3] / 9.80665, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ios.X[..., 3:], si.X[..., 3:] * 180.0 / np.pi, rtol=1e-6, atol=1e-6)
+    # the clips hold 9.8 m/s^2 on z (+z up at rest): -0.999 g in the iOS sign
+    assert abs(float(np.mean(ios.X[..., 2])) + 9.8 / 9.80665) < 0.01
+    # windows in other units cannot be mixed with SI ones
+    res = runner.invoke(app, ["har-eval", "--train", str(tmp_path / "ios.h5"), "--test", str(tmp_path / "si.h5"),
+                              "--protocol", "v2r", "--folds", "2", "--trees", "10"])
+    assert res.exit_code != 0 and "units differ" in str(res.exception or res.output)
+
+
+def test_export_refuses_unknown_output_units_before_any_work(tmp_path, rng) -> None:  # noqa: ANN001
+    real = _clip_file(tmp_path / "real.h5", rng, groups=["s1"], amp={"calm": 0.5})
+    res = CliRunner().invoke(app, ["export", str(real), "--out-gyro-unit", "rpm", "-o", str(tmp_path / "w.h5")])
+    assert res.exit_code != 0 and "unknown gyroscope unit 'rpm'" in str(res.exception or res.output)
+    assert not (tmp_path / "w.h5").exists()
