@@ -98,13 +98,52 @@ def ios_sign(acc_si: ArrayLike) -> NDArray[np.float64]:
 # --------------------------------------------------------------------------------------------------
 
 
+def quat_from_columns(cx: ArrayLike, cy: ArrayLike, cz: ArrayLike) -> NDArray[np.float64]:
+    """Quaternions ``(4, N)`` ``(w, x, y, z)``, ``w >= 0``, of the rotations whose columns are ``cx, cy, cz``.
+
+    Shepperd's method: the branch of the largest of the trace and the diagonal, so no division by a
+    small number; the result is normalised. Component-major in and out, for the vectorised callers
+    (the sensors compute their axes component by component).
+
+    Parameters
+    ----------
+    cx, cy, cz : array_like, each shape (3, N)
+        The rotation matrices' columns (images of the x, y and z axes), components first.
+
+    Returns
+    -------
+    ndarray, shape (4, N)
+    """
+    r00, r10, r20 = np.asarray(cx, dtype=np.float64)
+    r01, r11, r21 = np.asarray(cy, dtype=np.float64)
+    r02, r12, r22 = np.asarray(cz, dtype=np.float64)
+    tr = r00 + r11 + r22
+    big = np.maximum(np.maximum(r00, r11), np.maximum(r22, tr))
+    case0 = r00 == big
+    case1 = (r11 == big) & ~case0
+    case2 = (r22 == big) & ~(case0 | case1)
+    a, b, c = r21 - r12, r02 - r20, r10 - r01            # 4 w (x, y, z) on the trace branch
+    d, e, f = r10 + r01, r20 + r02, r21 + r12            # 4 x y, 4 x z, 4 y z
+    one_m = 1.0 - tr
+    q = np.empty((4, tr.size))
+    np.copyto(q[0], np.where(case0, a, np.where(case1, b, np.where(case2, c, 1.0 + tr))))
+    np.copyto(q[1], np.where(case0, one_m + 2.0 * r00, np.where(case1, d, np.where(case2, e, a))))
+    np.copyto(q[2], np.where(case0, d, np.where(case1, one_m + 2.0 * r11, np.where(case2, f, b))))
+    np.copyto(q[3], np.where(case0, e, np.where(case1, f, np.where(case2, one_m + 2.0 * r22, c))))
+    scale = 1.0 / np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    q *= np.where(q[0] < 0, -scale, scale)
+    return q
+
+
 def quat_from_matrix(R: ArrayLike) -> NDArray[np.float64]:
-    """Quaternions ``(..., 4)`` ``(w, x, y, z)`` with ``w >= 0`` from rotation matrices ``(..., 3, 3)``."""
+    """Quaternions ``(..., 4)`` ``(w, x, y, z)`` with ``w >= 0`` from rotation matrices ``(..., 3, 3)``.
+
+    :func:`quat_from_columns` on the matrices' columns (one implementation of the conversion).
+    """
     R = np.asarray(R, dtype=np.float64)
     flat = R.reshape(-1, 3, 3)
-    q = Rotation.from_matrix(flat).as_quat(scalar_first=True)
-    q = np.where(q[:, :1] < 0, -q, q)
-    return q.reshape(R.shape[:-2] + (4,))
+    q = quat_from_columns(flat[:, :, 0].T, flat[:, :, 1].T, flat[:, :, 2].T)
+    return np.ascontiguousarray(q.T).reshape(R.shape[:-2] + (4,))
 
 
 def matrix_from_quat(q: ArrayLike) -> NDArray[np.float64]:

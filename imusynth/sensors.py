@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .conventions import GRAVITY_WORLD
+from .conventions import GRAVITY_WORLD, quat_from_columns
 from .errors import InputError
 from .kinematics import (
     MIN_RUN_SAMPLES,
@@ -182,33 +182,6 @@ def _sensor_axes(R_seg_sensor: NDArray[np.float64], seg: tuple[Vec3, Vec3, Vec3]
     per_component = [_combine(R_seg_sensor, (seg[0][i], seg[1][i], seg[2][i])) for i in range(3)]
     px, py, pz = per_component
     return (px[0], py[0], pz[0]), (px[1], py[1], pz[1]), (px[2], py[2], pz[2])
-
-
-def _quat_from_axes(sx: Vec3, sy: Vec3, sz: Vec3) -> NDArray[np.float64]:
-    """Quaternions (4, N) (w, x, y, z), w >= 0, of the rotations whose columns are ``sx, sy, sz``.
-
-    Shepperd's method (the branch of the largest of the diagonal and the trace), as
-    :func:`imusynth.conventions.quat_from_matrix` computes it, vectorised over N.
-    """
-    r00, r10, r20 = sx
-    r01, r11, r21 = sy
-    r02, r12, r22 = sz
-    tr = r00 + r11 + r22
-    big = np.maximum(np.maximum(r00, r11), np.maximum(r22, tr))
-    case0 = r00 == big
-    case1 = (r11 == big) & ~case0
-    case2 = (r22 == big) & ~(case0 | case1)
-    a, b, c = r21 - r12, r02 - r20, r10 - r01            # 4 w (x, y, z) on the trace branch
-    d, e, f = r10 + r01, r20 + r02, r21 + r12            # 4 x y, 4 x z, 4 y z
-    one_m = 1.0 - tr
-    q = np.empty((4, tr.size))
-    np.copyto(q[0], np.where(case0, a, np.where(case1, b, np.where(case2, c, 1.0 + tr))))
-    np.copyto(q[1], np.where(case0, one_m + 2.0 * r00, np.where(case1, d, np.where(case2, e, a))))
-    np.copyto(q[2], np.where(case0, d, np.where(case1, one_m + 2.0 * r11, np.where(case2, f, b))))
-    np.copyto(q[3], np.where(case0, e, np.where(case1, f, np.where(case2, one_m + 2.0 * r22, c))))
-    scale = 1.0 / np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
-    q *= np.where(q[0] < 0, -scale, scale)
-    return q
 
 
 def _continuous(q: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -390,7 +363,7 @@ def _sensor_outputs(frames: _RunFrames, accel: NDArray[np.float64], R_seg_sensor
         for k in range(3):
             acc[k, b] = axes[k][0] * a[0] + axes[k][1] * a[1] + axes[k][2] * az
         with np.errstate(invalid="ignore", divide="ignore"):
-            q = _quat_from_axes(*axes)
+            q = quat_from_columns(*axes)
         ok_b = frames.ok[b]
         if not ok_b.all():
             q[:, ~ok_b] = identity

@@ -15,11 +15,11 @@ from scipy.interpolate import CubicSpline, make_interp_spline
 from scipy.spatial.transform import Rotation
 
 from imusynth import sensors
-from imusynth.conventions import quat_from_matrix
+from imusynth.conventions import quat_from_columns, quat_from_matrix
 from imusynth.kinematics import QuinticFit, Trajectory, bridge_gaps, segment_frames
 from imusynth.motion import Motion
 from imusynth.placements import resolve_placements
-from imusynth.sensors import _quat_from_axes, simulate
+from imusynth.sensors import simulate
 
 
 @pytest.mark.parametrize("n", [140, 1000, 20000])
@@ -80,11 +80,15 @@ def test_vectorised_quaternions_match_scipy_on_every_branch(rng):
     # add rotations by ~180 deg about each axis (largest diagonal entry branches) and the identity
     extra = Rotation.from_rotvec(np.pi * np.eye(3) * (1 - 1e-9))
     R = np.concatenate([rot.as_matrix(), extra.as_matrix(), np.eye(3)[None]])
-    want = quat_from_matrix(R)
+    want = np.concatenate([rot.as_quat(scalar_first=True), extra.as_quat(scalar_first=True),
+                           [[1.0, 0, 0, 0]]])
+    want = np.where(want[:, :1] < 0, -want, want)
     sx, sy, sz = ((R[:, 0, k], R[:, 1, k], R[:, 2, k]) for k in range(3))   # the columns of R
-    got = _quat_from_axes(sx, sy, sz).T
-    # both normalise the same Shepperd branch: rounding only (w >= 0 fixes the sign)
+    got = quat_from_columns(sx, sy, sz).T
+    # scipy's (Markley) and Shepperd's branch choice agree on proper rotations up to rounding
+    # (w >= 0 fixes the sign; the near-180-degree cases keep w ~ 5e-10 > 0)
     assert np.abs(got - want).max() < 1e-14
+    assert np.array_equal(quat_from_matrix(R), got)   # the (..., 3, 3) entry point is the same code
 
 
 def test_segment_frames_rates_match_the_antisymmetric_form(rng):
