@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gzip
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,30 @@ def test_c3d_round_trip_with_invalid_residuals(tmp_path: Path, rng: np.random.Ge
     assert motion.confidence[4, 1] == 0.0
     y_up = read_c3d(path, up_axis="y")
     np.testing.assert_allclose(y_up.xyz[0], truth[0] @ UP_AXIS_TO_Z_UP["y"].T, rtol=0, atol=1e-6)
+
+
+def test_c3d_gzip_reads_like_the_plain_file(tmp_path: Path, rng: np.random.Generator) -> None:
+    ezc3d = pytest.importorskip("ezc3d")
+    c3d = ezc3d.c3d()
+    c3d["parameters"]["POINT"]["RATE"]["value"] = [100.0]
+    c3d["parameters"]["POINT"]["LABELS"]["value"] = ("A", "B")
+    c3d.add_parameter("POINT", "UNITS", ["m"])
+    points = np.ones((4, 2, 5))
+    points[:3] = rng.uniform(-1.0, 1.0, size=(3, 2, 5))
+    c3d["data"]["points"] = points
+    plain = tmp_path / "lab.c3d"
+    c3d.write(str(plain))
+    packed = tmp_path / "lab.c3d.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    before = set(Path(tempfile.gettempdir()).glob("imusynth-*.c3d"))
+    a, b = read_motion(plain), read_motion(packed)   # the .gz one recognised by content
+    assert a.names == b.names and np.array_equal(a.xyz, b.xyz) and np.array_equal(a.time, b.time)
+    assert set(Path(tempfile.gettempdir()).glob("imusynth-*.c3d")) == before   # temporary copy removed
+    broken = tmp_path / "broken.c3d.gz"
+    broken.write_bytes(gzip.compress(plain.read_bytes())[:200])
+    with pytest.raises(ReadError, match="damaged gzip"):
+        read_c3d(broken)
+    assert set(Path(tempfile.gettempdir()).glob("imusynth-*.c3d")) == before
 
 
 def test_c3d_unreadable_file(tmp_path: Path) -> None:

@@ -54,6 +54,12 @@ def base_suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
+def is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic bytes."""
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
 def read_head(path: Path, n_bytes: int = 8192) -> bytes:
     """First ``n_bytes`` bytes of the file, decompressed when it is gzip."""
     with open(path, "rb") as f:

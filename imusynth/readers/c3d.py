@@ -4,11 +4,18 @@ Points come from the ``POINT`` group: ``RATE`` (Hz), ``UNITS`` (``mm`` in most f
 ``LABELS`` (continued in ``LABELS2``, ``LABELS3``... past 255 points). A sample whose residual
 is negative is invalid in the C3D standard and becomes NaN. Time starts at the header's first
 frame divided by the rate, so it stays aligned with the file's analog channels and events.
-Analog channels and force plates are not read.
+Analog channels and force plates are not read. A gzip-compressed file (``.c3d.gz``, recognised by
+content) is decompressed into a temporary file that is removed after reading: ``ezc3d`` reads paths only.
 """
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +24,7 @@ import numpy as np
 from ..motion import Motion
 from ._common import EmptyPoints, build_motion, check_rate
 from ._registry import register_motion_format
-from ._table import ReadError, check_path
+from ._table import ReadError, check_path, is_gzip
 
 
 def _sniff(head: bytes) -> bool:
@@ -31,6 +38,23 @@ def _param(group: dict[str, Any], key: str) -> list[Any] | None:
         return None
     value = entry.get("value")
     return None if value is None else list(np.ravel(value))
+
+
+@contextmanager
+def _plain_file(p: Path) -> Iterator[Path]:
+    """``p`` itself, or a decompressed temporary copy of it when it is gzip (removed on exit)."""
+    if not is_gzip(p):
+        yield p
+        return
+    fd, tmp = tempfile.mkstemp(suffix=".c3d", prefix="imusynth-")
+    try:
+        with os.fdopen(fd, "wb") as out, gzip.open(p, "rb") as src:
+            shutil.copyfileobj(src, out)
+        yield Path(tmp)
+    except (OSError, EOFError) as exc:
+        raise ReadError(f"{p.name}: damaged gzip file ({exc})") from None
+    finally:
+        os.unlink(tmp)
 
 
 @register_motion_format(
@@ -50,7 +74,7 @@ def read_c3d(
     Parameters
     ----------
     path : str or Path
-        The ``.c3d`` file.
+        The ``.c3d`` file (or a gzip-compressed one).
     up_axis : {"z", "y", "x", "-x", "-y", "-z"}
         Axis of the lab frame pointing up; ``"z"`` for most labs (Vicon, Qualisys defaults).
     length_unit : {"mm", "cm", "m"}, optional
@@ -75,7 +99,10 @@ def read_c3d(
     p = check_path(path)
     src = p.name
     try:
-        c3d = ezc3d.c3d(str(p))
+        with _plain_file(p) as plain:
+            c3d = ezc3d.c3d(str(plain))
+    except ReadError:
+        raise
     except Exception as exc:  # ezc3d raises RuntimeError/IOError with C++ messages
         why = str(exc).strip() or type(exc).__name__
         raise ReadError(f"{src}: not a readable C3D file ({why})") from None
