@@ -196,13 +196,15 @@ def test_export_converts_units_only_on_request(tmp_path, rng) -> None:  # noqa: 
     # the clips hold 9.8 m/s^2 on z (+z up at rest): -0.999 g in the iOS sign
     assert abs(float(np.mean(ios.X[..., 2])) + 9.8 / 9.80665) < 0.01
     # windows in other units cannot be mixed with SI ones
-    res = runner.invoke(app, ["har-eval", "--train", str(tmp_path / "ios.h5"), "--test", str(tmp_path / "si.h5"),
-                              "--protocol", "v2r", "--folds", "2", "--trees", "10"])
+    res = runner.invoke(app, ["har-eval", "--train", str(tmp_path / "ios.h5"),
+                              "--test", str(tmp_path / "si.h5"), "--protocol", "v2r", "--folds", "2",
+                              "--trees", "10"])
     assert res.exit_code != 0 and "units differ" in str(res.exception or res.output)
 
 
 def test_export_refuses_unknown_output_units_before_any_work(tmp_path, rng) -> None:  # noqa: ANN001
     real = _clip_file(tmp_path / "real.h5", rng, groups=["s1"], amp={"calm": 0.5})
-    res = CliRunner().invoke(app, ["export", str(real), "--out-gyro-unit", "rpm", "-o", str(tmp_path / "w.h5")])
+    res = CliRunner().invoke(app, ["export", str(real), "--out-gyro-unit", "rpm",
+                                   "-o", str(tmp_path / "w.h5")])
     assert res.exit_code != 0 and "unknown gyroscope unit 'rpm'" in str(res.exception or res.output)
     assert not (tmp_path / "w.h5").exists()
