@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.interpolate import CubicSpline
-from scipy.signal import butter, correlate, sosfiltfilt
+from scipy.signal import correlate
 
 from .conventions import quat_from_matrix
 from .errors import InputError
+from .kinematics import lowpass as kinematics_lowpass
 
 __all__ = [
     "AXES",
@@ -186,9 +187,9 @@ def lowpass(
     """Zero-phase Butterworth low-pass, applied separately to each run of valid samples.
 
     A run is a stretch of consecutive samples that are valid, finite, and no more than ``max_gap_s``
-    apart. The filter (``sosfiltfilt``, order ``order`` forwards and backwards: -6 dB at ``cutoff_hz``,
-    no phase shift) assumes the median sampling step inside each run. Runs too short for the filter's
-    edge padding (``3 * (2 * n_sections + 1)`` samples or fewer) come back as NaN.
+    apart. The filter (:func:`imusynth.kinematics.lowpass`, order ``order`` forwards and backwards:
+    -6 dB at ``cutoff_hz``, no phase shift) assumes the median sampling step inside each run. Runs too
+    short for the filter's edge padding (``3 * (2 * n_sections + 1)`` samples or fewer) come back as NaN.
 
     Parameters
     ----------
@@ -217,12 +218,12 @@ def lowpass(
         raise CompareError(
             f"cutoff_hz must be in (0, {rate / 2:g}) Hz for a {rate:g} Hz signal, got {cutoff_hz}"
         )
-    sos = butter(order, cutoff_hz, btype="low", fs=rate, output="sos")
-    padlen = 3 * (2 * len(sos) + 1)
+    padlen = 3 * (2 * ((order + 1) // 2) + 1)      # scipy's default for second-order sections
     out = np.full_like(x, np.nan)
     for s, e in _runs(t, _ok_mask(x, valid), _default_gap(t, max_gap_s)):
         if e - s > padlen:
-            out[s:e] = sosfiltfilt(sos, x[s:e], axis=0, padlen=padlen)
+            out[s:e] = kinematics_lowpass(x[s:e], rate_hz=rate, cutoff_hz=cutoff_hz, order=order,
+                                          padlen=padlen)
     return out
 
 

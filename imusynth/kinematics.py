@@ -183,8 +183,11 @@ def _butter_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
 
 
 def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: int = 2,
-            axis: int = 0) -> NDArray[np.float64]:
+            axis: int = 0, padlen: int | None = None) -> NDArray[np.float64]:
     """Zero-phase Butterworth low-pass along ``axis`` (the time axis, 0 by default).
+
+    The one implementation of the project's zero-phase low-pass: the calibration's anti-aliasing,
+    ``compare``'s gap-aware filter and the lifting's depth smoothing call it with their own padding.
 
     Parameters
     ----------
@@ -200,10 +203,13 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
         Butterworth order of the single pass.
     axis : int
         The time axis.
+    padlen : int, optional
+        Samples of odd (point-reflected) extension at each end; default ``3 * rate_hz / cutoff_hz``
+        (about three time constants of the filter), at most the signal's length - 1.
     """
     if cutoff_hz >= 0.5 * rate_hz:
         return np.asarray(x, dtype=np.float64)
-    padlen = min(x.shape[axis] - 1, int(3 * rate_hz / cutoff_hz))
+    padlen = min(x.shape[axis] - 1, int(3 * rate_hz / cutoff_hz) if padlen is None else int(padlen))
     if order <= 2:
         # one second-order section: the transfer-function form runs the same recursion, faster
         b, a = _butter_ba(int(order), float(cutoff_hz), float(rate_hz))

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import signal
 
+from .. import kinematics
 from .series import CalibrationError, ImuSeries
 
 
@@ -55,12 +55,11 @@ def lowpass(values: ArrayLike, *, rate_hz: float, cutoff_hz: float, order: int =
         Order of each pass.
     """
     x = np.asarray(values, dtype=np.float64)
-    nyq = 0.5 * rate_hz
-    if cutoff_hz >= nyq or x.shape[0] < 2:
+    if cutoff_hz >= 0.5 * rate_hz or x.shape[0] < 2:
         return x.copy()
-    sos = signal.butter(order, cutoff_hz / nyq, btype="low", output="sos")
-    padlen = min(3 * (2 * sos.shape[0] + 1), x.shape[0] - 1)
-    return np.asarray(signal.sosfiltfilt(sos, x, axis=0, padlen=padlen))
+    # scipy's default padding for second-order sections: 3 * (2 * n_sections + 1) samples
+    return kinematics.lowpass(x, rate_hz=rate_hz, cutoff_hz=cutoff_hz, order=order,
+                              padlen=3 * (2 * ((order + 1) // 2) + 1))
 
 
 def resample(
