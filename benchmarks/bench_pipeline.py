@@ -12,12 +12,20 @@ measurement alone):
 on ``../shared/videos/sports2d/demo4_walking.mp4`` (1280x720, 401 frames) with the lite and full
 models, and then ``e2e`` (lite) on the same video looped to ``--long-minutes`` minutes (made with
 ``ffmpeg -stream_loop -c copy`` in the temp folder, or re-encoded with OpenCV without ffmpeg; deleted
-afterwards) to show that peak memory does not grow with the video's length.
+afterwards) to show that peak memory does not grow with the video's length. In the looped video the
+walker crosses the frame again and again, so tracks stay short: that run measures the streaming stage.
+
+- ``synth`` (unless ``--no-synth``): the job on a blank 480x270 video of 401 frames and of
+  ``--long-minutes`` with the tests' synthetic pose backend (``tests/synthetic_body.py``: one person
+  seen in every frame) and a static camera. No model is loaded; the difference between the two peaks
+  is what post-processing and writing **one track that spans the whole video** cost per frame, the part
+  of the job that is proportional to the length by nature (its output is).
 
 Reported per measurement: frames, wall and CPU seconds, frames/s of wall-clock and of process CPU
 time (on a shared machine CPU time is what the work costs; wall-clock is what a user waits on an
-idle one), the same without the one-off model loading, peak resident memory (``VmHWM``), and for
-``e2e`` the pipeline's own stage timings.
+idle one), the same without the one-off model loading, peak resident memory (``VmHWM``), the size the
+frame store's temporary file reached (``store_file_bytes``), and for ``e2e`` the pipeline's own stage
+timings.
 Ratios: e2e / pose-only throughput per model. Targets (issue 3, on 2 cores): e2e >= 0.9 x pose-only,
 lite e2e >= 30 frames/s, peak memory < 1.5 GB and independent of the video's length.
 
@@ -32,6 +40,7 @@ Prints a table and writes ``benchmarks/results/bench_pipeline.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -41,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_VIDEO = ROOT.parent / "shared" / "videos" / "sports2d" / "demo4_walking.mp4"
 PLACEMENTS = ["wrist", "thigh"]
+#: The blank video of the ``synth`` measurement: size (px), frame rate and field of view (deg).
+SYNTH_SIZE, SYNTH_FPS, SYNTH_FOV_DEG = (480, 270), 30.0, 60.0
 TARGETS = {"e2e_over_pose": 0.9, "lite_fps": 30.0, "peak_rss_mib": 1.5 * 1024}
 
 
@@ -151,13 +163,76 @@ def _measure_e2e(video: Path, model: str, out_dir: Path) -> dict[str, Any]:
     log.setLevel(logging.INFO)
     out = out_dir / f"bench_{os.getpid()}.h5"
     try:
-        process_video(video, out, config=_config(model), detector_factory=factory)
+        with _store_bytes() as store_bytes:
+            process_video(video, out, config=_config(model), detector_factory=factory)
         size = out.stat().st_size
     finally:
         out.unlink(missing_ok=True)
     return {"frames": sum(c.frames for c in counters), "clips": handler.clips, "h5_bytes": size,
-            "stage_s": handler.timings, "load_wall_s": sum(c.load_wall_s for c in counters),
+            "store_file_bytes": store_bytes[0], "stage_s": handler.timings,
+            "load_wall_s": sum(c.load_wall_s for c in counters),
             "load_cpu_s": sum(c.load_cpu_s for c in counters)}
+
+
+@contextlib.contextmanager
+def _store_bytes() -> Iterator[list[int]]:
+    """Records the size the frame store's temporary file reached (bytes) when the job closes it."""
+    from imusynth.framestore import FrameStore
+
+    seen = [0]
+    close = FrameStore.close
+
+    def recording_close(self: FrameStore) -> None:
+        seen[0] = max(seen[0], self.nbytes_file)
+        close(self)
+
+    FrameStore.close = recording_close  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        FrameStore.close = close  # type: ignore[method-assign]
+
+
+def _measure_synth(video: Path, out_dir: Path) -> dict[str, Any]:
+    """The video job on a blank video with the synthetic pose backend of the tests: one person all along.
+
+    No pose model is loaded, so the peak memory is that of the rest of the job, and its growth with the
+    video's length is the cost of post-processing (and writing) one track that spans the whole video.
+    """
+    sys.path.insert(0, str(ROOT))
+    from imusynth.config import load_pipeline_config, with_overrides
+    from imusynth.pipeline import process_video
+    from tests.synthetic_body import BodyPath, SyntheticDetector, TrackingCamera
+    from tests.synthetic_scene import intrinsics_matrix
+
+    body = BodyPath()
+    camera = TrackingCamera(body)
+    K = intrinsics_matrix(SYNTH_SIZE[0], SYNTH_SIZE[1], SYNTH_FOV_DEG)
+    detectors: list[Any] = []
+
+    def factory(cfg: Any) -> Any:
+        detectors.append(SyntheticDetector(body, camera, K, fps=SYNTH_FPS))
+        return detectors[-1]
+
+    cfg = with_overrides(load_pipeline_config(), {"output.placements": PLACEMENTS, "camera.static": True,
+                                                  "lift.fov_deg": SYNTH_FOV_DEG})
+    handler = _Timings()
+    log = logging.getLogger("imusynth.pipeline")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    out = out_dir / f"bench_synth_{os.getpid()}.h5"
+    try:
+        with _store_bytes() as store_bytes:
+            process_video(video, out, config=cfg, detector_factory=factory)
+        size = out.stat().st_size
+        import h5py
+
+        with h5py.File(out, "r") as f:
+            clip_frames = sum(int(g["pose"]["time"].shape[0]) for g in f["clips"].values())
+    finally:
+        out.unlink(missing_ok=True)
+    return {"frames": sum(d.calls for d in detectors), "clips": handler.clips, "clip_frames": clip_frames,
+            "h5_bytes": size, "store_file_bytes": store_bytes[0], "stage_s": handler.timings}
 
 
 def worker(kind: str, video: Path, model: str, out_dir: Path) -> dict[str, Any]:
@@ -169,6 +244,8 @@ def worker(kind: str, video: Path, model: str, out_dir: Path) -> dict[str, Any]:
         res = _measure_pose(video, model)
     elif kind == "e2e":
         res = _measure_e2e(video, model, out_dir)
+    elif kind == "synth":
+        res = _measure_synth(video, out_dir)
     else:
         raise SystemExit(f"unknown measurement {kind!r}")
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -229,6 +306,20 @@ def make_long_video(src: Path, minutes: float, folder: Path) -> Path:
     return out
 
 
+def make_blank_video(frames: int, folder: Path) -> Path:
+    """A black mp4v video of ``frames`` frames at :data:`SYNTH_SIZE` and :data:`SYNTH_FPS` in ``folder``."""
+    import cv2
+    import numpy as np
+
+    out = folder / f"blank_{frames}.mp4"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), SYNTH_FPS, SYNTH_SIZE)
+    black = np.zeros((SYNTH_SIZE[1], SYNTH_SIZE[0], 3), np.uint8)
+    for _ in range(frames):
+        writer.write(black)
+    writer.release()
+    return out
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.1f}" if isinstance(v, float) else str(v)
 
@@ -239,9 +330,13 @@ def main() -> None:
     ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     ap.add_argument("--long-minutes", type=float, default=10.0,
                     help="length of the looped video for the memory check, minutes (0: skip)")
+    ap.add_argument("--synth", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run the job with the tests' synthetic pose backend on blank videos of 401 "
+                         "frames and of --long-minutes (one person all along: the cost of post-processing "
+                         "one long track)")
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()),
                     help="folder for the looped video and the temporary HDF5 outputs")
-    ap.add_argument("--worker", choices=["decode", "pose", "e2e"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["decode", "pose", "e2e", "synth"], help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
@@ -257,13 +352,24 @@ def main() -> None:
         rows.append(run_worker("pose", args.video, model, args.tmp))
         rows.append(run_worker("e2e", args.video, model, args.tmp))
     long_row = None
-    if args.long_minutes > 0:
+    synth_rows: list[dict[str, Any]] = []
+    if args.long_minutes > 0 or args.synth:
         work = Path(tempfile.mkdtemp(prefix="bench_pipeline_", dir=args.tmp))
         try:
-            long_video = make_long_video(args.video, args.long_minutes, work)
-            long_row = run_worker("e2e", long_video, args.models[0], work)
-            long_row["video_minutes"] = args.long_minutes
-            rows.append(long_row)
+            if args.long_minutes > 0:
+                long_video = make_long_video(args.video, args.long_minutes, work)
+                long_row = run_worker("e2e", long_video, args.models[0], work)
+                long_row["video_minutes"] = args.long_minutes
+                rows.append(long_row)
+                long_video.unlink()
+            if args.synth:
+                lengths = [401] + ([int(round(args.long_minutes * 60 * SYNTH_FPS)) + 1]
+                                   if args.long_minutes > 0 else [])
+                for n in lengths:
+                    blank = make_blank_video(n, work)
+                    synth_rows.append(run_worker("synth", blank, "-", work))
+                    blank.unlink()
+                rows.extend(synth_rows)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
@@ -300,6 +406,17 @@ def main() -> None:
         if extra > 0:
             checks["peak_rss_growth_kib_per_frame"] = (
                 1024.0 * (long_row["peak_rss_mib"] - lite["peak_rss_mib"]) / extra)
+
+    if len(synth_rows) == 2:
+        a, b = synth_rows
+        # one person all along: what post-processing and writing one track of the whole video cost
+        checks["synth_peak_rss_growth_kib_per_frame"] = (
+            1024.0 * (b["peak_rss_mib"] - a["peak_rss_mib"]) / (b["frames"] - a["frames"]))
+        checks["synth_h5_bytes_per_clip_frame"] = (b["h5_bytes"] - a["h5_bytes"]) / (
+            b["clip_frames"] - a["clip_frames"])
+    for r in rows:
+        if r.get("store_file_bytes"):
+            r["store_file_bytes_per_frame"] = r["store_file_bytes"] / r["frames"]
 
     cols = ["kind", "model", "video", "frames", "wall_s", "cpu_s", "fps_wall", "fps_cpu", "peak_rss_mib"]
     print(" | ".join(f"{c:>22}" for c in cols))

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .conventions import UP_AXIS_TO_Z_UP, quat_continuous
+from .conventions import UP_AXIS_TO_Z_UP, quat_continuous, quat_from_matrix
 from .errors import InputError
 
 __all__ = [
@@ -413,28 +413,6 @@ def _orthonormalise(R: NDArray[np.float64]) -> NDArray[np.float64]:
     return U @ Vt
 
 
-def _quat(R: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Quaternion (w, x, y, z), ``w >= 0``, of one rotation matrix (Shepperd's method; per-frame fast path
-    of :func:`imusynth.conventions.quat_from_matrix`)."""
-    tr = R[0, 0] + R[1, 1] + R[2, 2]
-    diag = (R[0, 0], R[1, 1], R[2, 2])
-    if tr >= max(diag):
-        w = 0.5 * np.sqrt(1.0 + tr)
-        q = np.array([w, R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-        q[1:] /= 4 * w
-    else:
-        i = int(np.argmax(diag))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        r = 0.5 * np.sqrt(1.0 + R[i, i] - R[j, j] - R[k, k])
-        q = np.empty(4)
-        q[0] = (R[k, j] - R[j, k]) / (4 * r)
-        q[1 + i] = r
-        q[1 + j] = (R[j, i] + R[i, j]) / (4 * r)
-        q[1 + k] = (R[k, i] + R[i, k]) / (4 * r)
-    q /= np.linalg.norm(q)
-    return -q if q[0] < 0 else q
-
-
 def _rotvec(q: NDArray[np.float64]) -> NDArray[np.float64]:
     """Rotation vector (rad) of a quaternion with ``w >= 0``, accurate for small angles."""
     s = float(np.linalg.norm(q[1:]))
@@ -794,7 +772,7 @@ class CameraMotionEstimator:
         hist_distance: float,
     ) -> CameraStep:
         self._R = _orthonormalise(self._R @ R_rel)
-        omega = _rotvec(_quat(R_rel)) / (t - self._prev_time)
+        omega = _rotvec(quat_from_matrix(R_rel)) / (t - self._prev_time)
         return self._make_step(t, R_rel, omega, n_tracked, n_inliers, reliable, False, hist_distance)
 
     def _make_step(
@@ -806,9 +784,9 @@ class CameraMotionEstimator:
             index=self._index,
             time_s=t,
             R_rel=R_rel,
-            q_rel=_quat(R_rel),
+            q_rel=quat_from_matrix(R_rel),
             R_world_from_camera=R,
-            q_world_from_camera=_quat(R),
+            q_world_from_camera=quat_from_matrix(R),
             angular_velocity=omega,
             n_tracked=n_tracked,
             n_inliers=n_inliers,

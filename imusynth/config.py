@@ -75,10 +75,12 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class LiftConfig:
-    """``[lift]``: default horizontal field of view in degrees, depth low-pass in Hz."""
+    """``[lift]``: default horizontal field of view in degrees, depth low-pass in Hz, leg-length tolerance
+    (fraction in (0, 1])."""
 
     fov_deg: float = 60.0
     depth_cutoff_hz: float = 1.0
+    leg_length_tolerance: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -128,10 +130,12 @@ _ALLOWED = {
     ("smpl", "gender"): ("neutral", "male", "female"),
 }
 _POSITIVE = {("output", "rate_hz"), ("kinematics", "cutoff_hz"), ("kinematics", "video_cutoff_hz"),
-             ("lift", "fov_deg"), ("lift", "depth_cutoff_hz"), ("smpl", "region_radius_m")}
+             ("lift", "fov_deg"), ("lift", "depth_cutoff_hz"), ("lift", "leg_length_tolerance"),
+             ("smpl", "region_radius_m")}
 _UNIT_INTERVAL = {("kinematics", "min_confidence"), ("pose", "min_detection_confidence"),
                   ("pose", "min_presence_confidence"), ("pose", "min_tracking_confidence"),
-                  ("pose", "min_visibility"), ("camera", "shot_cut_threshold")}
+                  ("pose", "min_visibility"), ("camera", "shot_cut_threshold"),
+                  ("lift", "leg_length_tolerance")}
 
 
 def _coerce(section: str, key: str, value: Any, default: Any) -> Any:

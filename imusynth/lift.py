@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import butter, sosfiltfilt
 
 from .errors import InputError
+from .kinematics import lowpass
 from .skeletons import MEDIAPIPE_33
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "LiftError",
     "LiftedFrame",
     "body_trajectory",
+    "leg_length_outliers",
     "lift_frame",
     "smooth_depth",
     "stack_frames",
@@ -50,6 +51,15 @@ N_LANDMARKS = len(MEDIAPIPE_33)
 
 #: Default low-pass cut-off of the translation's depth, Hz (see docs/lifting.md).
 DEFAULT_DEPTH_CUTOFF_HZ = 1.0
+
+#: Default tolerance of :func:`leg_length_outliers`, as a fraction of the track's median leg length.
+DEFAULT_LEG_LENGTH_TOLERANCE = 0.15
+
+#: The four leg segments (hip-knee, knee-ankle, both sides) as MediaPipe landmark index pairs.
+_LEG_SEGMENTS = tuple(
+    (MEDIAPIPE_33.index(f"{side}_{a}"), MEDIAPIPE_33.index(f"{side}_{b}"))
+    for side in ("left", "right") for a, b in (("hip", "knee"), ("knee", "ankle"))
+)
 
 #: Fewest landmarks a solve accepts (6 unknowns, 2 equations per landmark: 6 leaves redundancy).
 MIN_LANDMARKS = 6
@@ -480,6 +490,76 @@ def _segments(valid: NDArray[np.bool_]) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def _linked_segments(t: NDArray[np.float64], valid: NDArray[np.bool_], max_gap_s: float
+                     ) -> list[tuple[int, int]]:
+    """Runs of ``valid`` joined across gaps of at most ``max_gap_s`` (the kinematics stage's rule).
+
+    A gap is the time from the last valid frame before it to the first valid frame after it, as in
+    :func:`imusynth.kinematics.bridge_gaps`; ``max_gap_s <= 0`` joins nothing.
+    """
+    segs = _segments(valid)
+    if max_gap_s <= 0 or len(segs) < 2:
+        return segs
+    out = [segs[0]]
+    for a, b in segs[1:]:
+        a0, b0 = out[-1]
+        if t[a] - t[b0 - 1] <= max_gap_s + 1e-9:
+            out[-1] = (a0, b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def leg_length_outliers(
+    world_xyz: ArrayLike,
+    *,
+    tolerance: float = DEFAULT_LEG_LENGTH_TOLERANCE,
+) -> NDArray[np.bool_]:
+    """Frames whose world skeleton's legs are much shorter or longer than the person's usual legs.
+
+    Bones do not change length, and MediaPipe's world skeleton keeps its legs' length within a few
+    per cent while the model follows the body (clean videos: 0.89-1.11 of the track's median in
+    every frame). When it does not (while it locks onto a person who has just been detected, or on
+    an upside-down or badly occluded body) the skeleton collapses: legs at 30-85 % of their usual
+    length. Its metric size then no longer matches the image and the PnP depth, which scales with
+    it, is wrong by up to a factor of two (``docs/lifting.md``, "Depth jumps"); such frames are to
+    be treated as missing.
+
+    Parameters
+    ----------
+    world_xyz : array_like, shape (T, 33, 3), m
+        One person's MediaPipe world landmarks, frame by frame (NaN allowed: never an outlier).
+    tolerance : float
+        Accepted relative deviation, a fraction in (0, 1]: a frame is an outlier when its leg length
+        (hip-knee plus knee-ankle, mean of both legs) is below ``1 - tolerance`` or above
+        ``1 / (1 - tolerance)`` times the median over the frames (symmetric in log scale); 1 accepts
+        everything. Default 0.15.
+
+    Returns
+    -------
+    ndarray, shape (T,), bool
+        True where the frame's leg length is implausible.
+
+    Raises
+    ------
+    LiftError
+        For a wrong shape or a tolerance outside (0, 1].
+    """
+    w = np.asarray(world_xyz, dtype=np.float64)
+    if w.ndim != 3 or w.shape[1:] != (N_LANDMARKS, 3):
+        raise LiftError(f"world_xyz must have shape (T, {N_LANDMARKS}, 3) in metres, got {w.shape}")
+    if not 0.0 < tolerance <= 1.0:
+        raise LiftError(f"tolerance must be in (0, 1], got {tolerance}")
+    legs = sum(np.linalg.norm(w[:, a] - w[:, b], axis=1) for a, b in _LEG_SEGMENTS) / 2.0
+    out = np.zeros(w.shape[0], dtype=bool)
+    finite = np.isfinite(legs) & (legs > 0)
+    if tolerance >= 1.0 or not finite.any():
+        return out
+    ratio = legs[finite] / float(np.median(legs[finite]))
+    out[finite] = (ratio < 1.0 - tolerance) | (ratio > 1.0 / (1.0 - tolerance))
+    return out
+
+
 def smooth_depth(
     t: ArrayLike,
     trans: ArrayLike,
@@ -487,15 +567,23 @@ def smooth_depth(
     *,
     cutoff_hz: float = DEFAULT_DEPTH_CUTOFF_HZ,
     order: int = 2,
+    max_gap_s: float = 0.0,
 ) -> NDArray[np.float64]:
-    """Low-pass the depth of the body translation along each viewing ray, without bridging gaps.
+    """Low-pass the depth of the body translation along each viewing ray, bridging only short gaps.
 
     The image fixes the direction of the ray from the camera to the body origin well; the distance
-    along that ray (the depth) rests on the body's apparent size and is noisy. Each contiguous run of
-    valid frames is filtered separately with a zero-phase Butterworth low-pass (``sosfiltfilt``,
-    forward and backward) on ``z``; ``x`` and ``y`` are then rescaled by ``z_smooth / z`` so the body
-    origin stays on its observed ray (its projection is unchanged). Lateral smoothing is left to the
-    kinematics stage, which filters every point.
+    along that ray (the depth) rests on the body's apparent size and is noisy. Each run of valid
+    frames (runs separated by gaps of at most ``max_gap_s`` count as one) is filtered separately
+    with a zero-phase Butterworth low-pass (:func:`imusynth.kinematics.lowpass`, forward and backward)
+    on ``z``; ``x`` and ``y`` are then rescaled by ``z_smooth / z`` so the body origin stays on its
+    observed ray (its projection is unchanged). Lateral smoothing is left to the kinematics stage,
+    which filters every point.
+
+    Pass the kinematics stage's ``max_gap_s``: it bridges those gaps by a cubic spline through the
+    points, so a depth step between two runs smoothed apart would reach the accelerometer as a
+    step in position within a few frames (a 1 m step across a one-frame gap: hundreds of m/s^2).
+    Inside a joined run the depth of the missing frames is interpolated linearly for filtering
+    only; they stay NaN in the output.
 
     Parameters
     ----------
@@ -513,6 +601,10 @@ def smooth_depth(
         straight line, the only part of them such a slow low-pass would keep.
     order : int
         Butterworth order of the single pass (the zero-phase response is its square); default 2.
+    max_gap_s : float
+        Longest gap that joins two runs, s: the time from the last valid frame before the gap to the
+        first valid frame after it (:func:`imusynth.kinematics.bridge_gaps`'s rule). Default 0: no
+        run is joined.
 
     Returns
     -------
@@ -522,8 +614,9 @@ def smooth_depth(
     Raises
     ------
     LiftError
-        For mismatched shapes, non-positive ``cutoff_hz``, non-increasing timestamps in a run, or a
-        valid frame with a non-finite or non-positive depth.
+        For mismatched shapes, non-positive ``cutoff_hz``, non-increasing timestamps in a run
+        (including the frames of a joined gap), or a valid frame with a non-finite or non-positive
+        depth.
     """
     tt = np.asarray(t, dtype=np.float64)
     tr = np.asarray(trans, dtype=np.float64)
@@ -541,15 +634,17 @@ def smooth_depth(
     if ok.any() and not (np.all(np.isfinite(tr[ok])) and np.all(tr[ok, 2] > 0)):
         raise LiftError("valid frames must have finite translations in front of the camera (z > 0)")
     out = np.full_like(tr, np.nan)
-    designs: dict[float, NDArray[np.float64]] = {}  # one filter design per sampling rate
-    for a, b in _segments(ok):
+    for a, b in _linked_segments(tt, ok, max_gap_s):
         seg = tr[a:b]
+        m = ok[a:b]
         z = seg[:, 2]
         zs = z
         if b - a >= 2:
             dt = np.diff(tt[a:b])
             if not np.all(dt > 0):
                 raise LiftError(f"timestamps must increase within a run of valid frames (frames {a}-{b - 1})")
+            if not m.all():  # the depth of bridged frames, for filtering only (exact at the valid ones)
+                z = zs = np.interp(tt[a:b], tt[a:b][m], z[m])
             fs = 1.0 / float(np.median(dt))
             # pad (odd extension, which keeps a linear trend) by about one cut-off period to tame the
             # edge transients; a run shorter than that (or than 3x the filter length) cannot be
@@ -558,15 +653,12 @@ def smooth_depth(
             if cutoff_hz >= 0.5 * fs:
                 pass  # nothing to remove below the Nyquist frequency
             elif b - a <= pad:
-                zs = np.polyval(np.polyfit(tt[a:b] - tt[a], z, 1), tt[a:b] - tt[a])
+                zs = np.polyval(np.polyfit(tt[a:b][m] - tt[a], z[m], 1), tt[a:b] - tt[a])
             else:
-                key = round(fs, 6)
-                if key not in designs:
-                    designs[key] = butter(order, cutoff_hz, btype="low", fs=fs, output="sos")
-                zs = sosfiltfilt(designs[key], z, padlen=pad)
+                zs = lowpass(z, rate_hz=fs, cutoff_hz=cutoff_hz, order=order, padlen=pad)
             # a filter overshoot must not put the body behind the camera
             zs = np.where(zs > 0, zs, z)
-        out[a:b] = seg * (zs / z)[:, None]
+        out[a:b][m] = seg[m] * (zs[m] / z[m])[:, None]
     return out
 
 

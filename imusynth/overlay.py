@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from .conventions import matrix_from_quat
 from .io_hdf5 import atomic_path, read_clips
@@ -47,13 +48,20 @@ def write_overlay(video: Path, h5_path: Path, out_path: Path, run: VideoRun, pla
     """Write ``out_path`` (mp4) with skeletons, track ids and sensor axes over the video's frames."""
     clips = read_clips(h5_path, with_motion=False, with_pose=True)
     origin_idx = {p.name: _origin_indices(p) for p in placements}
-    tracks = {t.track_id: t for t in run.tracks}
-    track_pos = {tid: {int(fi): k for k, fi in enumerate(t.frame_index)} for tid, t in tracks.items()}
-    sensor_views: list[tuple[int, Any, list[int], Any]] = []
+    # only each track's 2-D landmarks (264 B per frame), read back one track at a time from the run's store
+    image_xy: dict[int, NDArray[np.float32]] = {}
+    track_pos: dict[int, dict[int, int]] = {}
+    for tid in run.track_ids:
+        t = run.track(tid)
+        image_xy[tid] = np.asarray(t.image_xy, dtype=np.float32)
+        track_pos[tid] = {int(fi): k for k, fi in enumerate(t.frame_index)}
+        del t
+    sensor_views: list[tuple[int, Any, list[int], Any, dict[int, int]]] = []
     for c in clips:
         tid = int(c.attrs.get("track_id", -1))
+        pose_pos = {int(fi): k for k, fi in enumerate(c.pose["frame_index"])} if c.pose else {}
         for name, s in c.sensors.items():
-            sensor_views.append((tid, s, origin_idx.get(name, []), c.pose))
+            sensor_views.append((tid, s, origin_idx.get(name, []), c.pose, pose_pos))
     fps = run.fps or 30.0
     with atomic_path(out_path) as tmp:
         tmp_mp4 = tmp.with_suffix(".mp4")
@@ -61,11 +69,11 @@ def write_overlay(video: Path, h5_path: Path, out_path: Path, run: VideoRun, pla
         try:
             for frame in iter_frames(video, start_s=start_s or None, end_s=end_s):
                 img = cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)
-                for tid, t in tracks.items():
+                for tid, t_xy in image_xy.items():
                     j = track_pos[tid].get(frame.index)
                     if j is None:
                         continue
-                    xy = t.image_xy[j]
+                    xy = t_xy[j]
                     for a, b in _EDGES:
                         if np.isfinite(xy[[a, b]]).all():
                             cv2.line(img, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]),
@@ -73,16 +81,16 @@ def write_overlay(video: Path, h5_path: Path, out_path: Path, run: VideoRun, pla
                     x0, y0 = int(np.nanmin(xy[:, 0])), int(np.nanmin(xy[:, 1]))
                     cv2.putText(img, f"id {tid}", (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                                 (255, 255, 255), 2)
-                for tid, s, idx, pose in sensor_views:
+                for tid, s, idx, pose, pose_pos in sensor_views:
                     j = track_pos.get(tid, {}).get(frame.index)
-                    hits: Any = np.flatnonzero(pose["frame_index"] == frame.index) if pose else []
-                    if j is None or not idx or len(hits) == 0:
+                    k = pose_pos.get(frame.index)
+                    if j is None or not idx or k is None:
                         continue
-                    R_cw = pose["camera_rotation"][hits[0]].astype(np.float64).T
+                    R_cw = pose["camera_rotation"][k].astype(np.float64).T
                     n = int(np.argmin(np.abs(s.time - frame.time_s)))
                     if not s.valid[n]:
                         continue
-                    anchor = np.nanmean(tracks[tid].image_xy[j][idx], axis=0)
+                    anchor = np.nanmean(image_xy[tid][j][idx], axis=0)
                     R_ws = matrix_from_quat(s.orientation[n])
                     for ax in range(3):
                         d = R_cw @ R_ws[:, ax]

@@ -1,8 +1,11 @@
 """The video pipeline's thin orchestrator: video → pose → tracks → lift → camera → Motion → sensors → HDF5.
 
-Frames are streamed one at a time; per frame only compact arrays are kept (landmarks, the lifted body,
-the camera rotation: about 2 kB per person per frame), never images. Each stage lives in its own module;
-this one only wires them together, times them and writes the result.
+Frames are streamed one at a time and never kept; the compact rows each frame produces (every person's
+landmarks, about 1.1 kB, and the camera's rotation, about 90 B) go to a
+:class:`~imusynth.framestore.FrameStore` that spills them to an unnamed temporary file, so memory does not
+grow with the video's length. After the stream, tracks are read back and processed one at a time (arrays
+over the track's own span of frames).
+Each stage lives in its own module; this one only wires them together, times them and writes the result.
 """
 
 from __future__ import annotations
@@ -17,22 +20,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.ndimage import median_filter
 
 from .camera import CameraIntrinsics, CameraMotionEstimator, camera_to_world_points, refine_up
 from .config import PipelineConfig, to_toml
 from .conventions import matrix_from_quat, quat_continuous, quat_from_matrix
 from .errors import InputError, NoPersonError
+from .framestore import FrameStore
 from .io_hdf5 import Clip, sha256_file, write_clips
 from .kinematics import lowpass, runs
-from .lift import lift_frame, smooth_depth
+from .lift import leg_length_outliers, lift_frame, smooth_depth
 from .motion import Motion
 from .motion_job import sensors_for_motion
 from .placements import resolve_placements
 from .pose.cleaning import LIMB_GROUPS, apply_swaps, hampel_outliers, identity_swaps, swap_in_camera
 from .pose.detection import PoseDetection
-from .pose.tracking import Track, Tracker, select_main_track
+from .pose.tracking import Track, Tracker, main_track_id, track_summary
 from .skeletons import MEDIAPIPE_33
 from .video import open_video
 
@@ -42,38 +46,122 @@ _HIPS = [MEDIAPIPE_33.index("left_hip"), MEDIAPIPE_33.index("right_hip")]
 _SHOULDERS = [MEDIAPIPE_33.index("left_shoulder"), MEDIAPIPE_33.index("right_shoulder")]
 
 
+#: The run's table ``"frames"`` in its frame store: one row per processed frame (~90 B).
+FRAME_SCHEMA: dict[str, tuple[tuple[int, ...], type]] = {
+    "time": ((), np.float64),
+    "frame_index": ((), np.int64),
+    "R_world_from_camera": ((3, 3), np.float64),
+    "segment": ((), np.int64),
+    "reliable": ((), np.bool_),
+}
+
+
 @dataclass
-class VideoRun:
-    """What one pass over a video produced (all arrays compact: no images).
+class RunFrames:
+    """The run's per-frame records over processed frames ``start:start + F``.
 
     Attributes
     ----------
+    start : int
+        Position of the first of these frames among the run's processed frames.
     time : ndarray, shape (F,), s
-        Times of the processed frames.
+        Times of the frames.
     frame_index : ndarray, shape (F,), int
-        Decoder indices of the processed frames.
+        Decoder indices of the frames.
     R_world_from_camera : ndarray, shape (F, 3, 3)
         Camera orientation per frame (level at the start of each shot).
     segment : ndarray, shape (F,), int
         Shot number per frame.
-    tracks : list of Track
-        Tracks of at least ``min_track_s`` (compact per-frame landmark arrays).
-    corrupt_frames : list of int
-    timings : dict of str to float, s
+    reliable : ndarray, shape (F,), bool
+        The camera rotation was measured (see :class:`imusynth.camera.CameraStep`).
     """
 
+    start: int
     time: NDArray[np.float64]
     frame_index: NDArray[np.int64]
     R_world_from_camera: NDArray[np.float64]
     segment: NDArray[np.int64]
     reliable: NDArray[np.bool_]
-    tracks: list[Track]
+
+
+@dataclass
+class VideoRun:
+    """What one pass over a video produced: a handle on its frame store, plus a few scalars.
+
+    The per-frame records (:meth:`frames`) and the tracks (:meth:`track`) stay in ``store`` (on disk in
+    :func:`process_video`) and are read back a span or a track at a time; the store must stay open while
+    they are read.
+
+    Attributes
+    ----------
+    n_frames : int
+        Number of processed frames.
+    n_shots : int
+        Number of shots (segments between shot cuts).
+    store : FrameStore
+        Holds the table ``"frames"`` (:data:`FRAME_SCHEMA`) and the tracker's tables.
+    tracker : Tracker
+        The tracker after the last frame (reads its tracks from ``store``).
+    corrupt_frames : list of int
+    timings : dict of str to float, s
+    width, height : int, px
+    K : ndarray, shape (3, 3), px
+    fps : float, frames/s
+    """
+
+    n_frames: int
+    n_shots: int
+    store: FrameStore
+    tracker: Tracker
     corrupt_frames: list[int]
     timings: dict[str, float]
     width: int
     height: int
     K: NDArray[np.float64]
     fps: float
+
+    def frames(self, start: int = 0, stop: int | None = None) -> RunFrames:
+        """The per-frame records of processed frames ``start:stop`` (default: all)."""
+        a = self.store.read("frames", start, stop)
+        return RunFrames(start=int(start), time=a["time"], frame_index=a["frame_index"],
+                         R_world_from_camera=a["R_world_from_camera"], segment=a["segment"],
+                         reliable=a["reliable"])
+
+    def positions(self, frame_index: ArrayLike) -> NDArray[np.int64]:
+        """Positions among the processed frames of the frames with decoder indices ``frame_index``.
+
+        Reads the run's frame indices one stored chunk at a time (memory independent of the length).
+
+        Raises
+        ------
+        KeyError
+            An index is not one of the run's processed frames.
+        """
+        fi = np.asarray(frame_index, dtype=np.int64).ravel()
+        order = np.argsort(fi, kind="stable")
+        sorted_fi = fi[order]
+        pos = np.full(fi.shape, -1, dtype=np.int64)
+        for r0, chunk in self.store.iter_chunks("frames", fields=["frame_index"]):
+            c = chunk["frame_index"]               # increasing: decoder ordinals of processed frames
+            lo = int(np.searchsorted(sorted_fi, c[0], side="left"))
+            hi = int(np.searchsorted(sorted_fi, c[-1], side="right"))
+            if lo == hi:
+                continue
+            j = np.searchsorted(c, sorted_fi[lo:hi])
+            hit = c[np.minimum(j, len(c) - 1)] == sorted_fi[lo:hi]
+            pos[order[lo:hi][hit]] = r0 + j[hit]
+        if (pos < 0).any():
+            raise KeyError(f"frame {int(fi[pos < 0][0])} is not among the run's processed frames")
+        return pos.reshape(np.shape(frame_index))
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Ids of the tracks of at least ``tracking.min_track_s``, ascending."""
+        return self.tracker.track_ids()
+
+    def track(self, track_id: int) -> Track:
+        """One track, read back from the store."""
+        return self.tracker.track(track_id)
 
 
 def intrinsics_for(info: Any, fov_deg: float) -> CameraIntrinsics:
@@ -109,10 +197,14 @@ def mediapipe_detector(cfg: PipelineConfig) -> Detector:
 
 
 def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
-               detector_factory: Callable[[PipelineConfig], Detector] = mediapipe_detector) -> VideoRun:
+               detector_factory: Callable[[PipelineConfig], Detector] = mediapipe_detector,
+               store: FrameStore | None = None) -> VideoRun:
     """One streaming pass: decode, detect, track and estimate the camera, frame by frame.
 
     ``detector_factory`` builds the pose backend (MediaPipe by default; tests pass synthetic detectors).
+    Every frame's rows (its camera record, its people's landmarks) are appended to ``store`` (default: a
+    store in memory; :func:`process_video` passes one that spills to a temporary file), which must stay
+    open while the returned :class:`VideoRun` is used. Nothing else grows with the video's length.
     """
     from .video import iter_frames
 
@@ -120,19 +212,17 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
     intr = intrinsics_for(info, cfg.lift.fov_deg)
     K = intr.K
     fps = info.fps_nominal
+    store = store if store is not None else FrameStore(spill=False)
+    store.create("frames", FRAME_SCHEMA)
     tracker = Tracker(min_duration_s=cfg.tracking.min_track_s,
                       max_missed=max(1, int(round(cfg.tracking.max_missed_s * fps))),
-                      valid_threshold=cfg.pose.min_visibility)
+                      valid_threshold=cfg.pose.min_visibility, store=store)
     cam = CameraMotionEstimator(intr, static=cfg.camera.static, max_features=cfg.camera.max_features,
                                 ransac_threshold_px=cfg.camera.ransac_threshold_px,
                                 shot_cut_threshold=cfg.camera.shot_cut_threshold)
     end = None if cfg.video.end_s < 0 else cfg.video.end_s
     reader = iter_frames(video, start_s=cfg.video.start_s or None, end_s=end)
-    times: list[float] = []
-    indices: list[int] = []
-    R_wc: list[NDArray[np.float64]] = []
-    segment: list[int] = []
-    reliable: list[bool] = []
+    n_segments = 0
     timings = {"decode": 0.0, "pose": 0.0, "track": 0.0, "camera": 0.0}
     bar = None
     if progress:
@@ -145,15 +235,18 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
         timings["camera"] += time.perf_counter() - t_cam
         return step
 
-    def record(step: Any) -> None:
-        R_wc.append(step.R_world_from_camera)
-        segment.append(step.segment)
-        reliable.append(step.reliable)
+    def record(time_s: float, index: int, result: Future[Any]) -> None:
+        nonlocal n_segments
+        step = result.result()
+        store.append("frames", {"time": time_s, "frame_index": index,
+                                "R_world_from_camera": step.R_world_from_camera, "segment": step.segment,
+                                "reliable": step.reliable})
+        n_segments = max(n_segments, int(step.segment) + 1)
 
     # The camera stage of frame k runs on a second thread while the pose model works on frame k+1
     # (both release the GIL); results are collected in frame order, and only one frame is in flight.
     with detector_factory(cfg) as estimator, ThreadPoolExecutor(max_workers=1) as pool:
-        pending: Future[Any] | None = None
+        pending: tuple[float, int, Future[Any]] | None = None
         t0 = time.perf_counter()
         for frame in reader:
             t1 = time.perf_counter()
@@ -164,25 +257,23 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
             t3 = time.perf_counter()
             boxes = np.array([d.bbox for d in dets], dtype=np.float64).reshape(-1, 4)
             if pending is not None:
-                record(pending.result())
-            pending = pool.submit(camera_step, frame.time_s, frame.image, boxes)
-            times.append(frame.time_s)
-            indices.append(frame.index)
+                record(*pending)
+            pending = (frame.time_s, frame.index, pool.submit(camera_step, frame.time_s, frame.image, boxes))
             timings["pose"] += t2 - t1
             timings["track"] += t3 - t2
             if bar is not None:
                 bar.update(1)
             t0 = time.perf_counter()
         if pending is not None:
-            record(pending.result())
+            record(*pending)
     if bar is not None:
         bar.close()
-    if not times:
+    n_frames = store.n_rows("frames")
+    if not n_frames:
         raise InputError(f"{video}: no frame could be decoded in the requested span")
+    store.seal("frames")
     return VideoRun(
-        time=np.asarray(times), frame_index=np.asarray(indices, dtype=np.int64),
-        R_world_from_camera=np.asarray(R_wc), segment=np.asarray(segment, dtype=np.int64),
-        reliable=np.asarray(reliable, dtype=bool), tracks=tracker.tracks(),
+        n_frames=n_frames, n_shots=n_segments, store=store, tracker=tracker,
         corrupt_frames=list(reader.corrupt_indices), timings=timings, width=info.width, height=info.height,
         K=K, fps=fps,
     )
@@ -194,7 +285,7 @@ class PersonSegment:
 
     track_id: int
     segment: int
-    frames: NDArray[np.int64]            # positions into VideoRun arrays, (F,)
+    frames: NDArray[np.int64]            # positions among the run's processed frames, (F,)
     motion: Motion
     pose: dict[str, NDArray[Any]]
 
@@ -264,7 +355,7 @@ def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float) -
 
 
 def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], trans: NDArray[np.float64],
-                           ok: NDArray[np.bool_], *, cutoff_hz: float
+                           ok: NDArray[np.bool_], *, cutoff_hz: float, max_gap_s: float = 0.0
                            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Low-pass the body's placement in the camera (rotation and depth) within each run of lifted frames.
 
@@ -272,11 +363,12 @@ def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], tra
     the camera; it jitters by ~2 deg from frame to frame, which moves the feet by several cm a metre away
     from the hips. The body's own motion is in the world landmarks, so the placement is smoothed:
     quaternion components (sign-continuous) and the depth by the zero-phase filter at ``cutoff_hz``
-    (:func:`imusynth.lift.smooth_depth` for the translation), then renormalised.
+    (:func:`imusynth.lift.smooth_depth` for the translation, which joins runs across gaps of at most
+    ``max_gap_s``: the kinematics stage bridges those), then renormalised.
 
     Parameters
     ----------
-    t : (T,) s; rot : (T, 3, 3); trans : (T, 3) m; ok : (T,) bool; cutoff_hz : Hz
+    t : (T,) s; rot : (T, 3, 3); trans : (T, 3) m; ok : (T,) bool; cutoff_hz : Hz; max_gap_s : s
 
     Returns
     -------
@@ -290,17 +382,24 @@ def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], tra
             rate = float(1.0 / np.median(np.diff(t[a:b])))
             q = lowpass(q, rate_hz=rate, cutoff_hz=min(cutoff_hz, 0.25 * rate))
         rot_s[a:b] = matrix_from_quat(q / np.linalg.norm(q, axis=1, keepdims=True))
-    return rot_s, smooth_depth(t, trans, ok, cutoff_hz=cutoff_hz)
+    return rot_s, smooth_depth(t, trans, ok, cutoff_hz=cutoff_hz, max_gap_s=max_gap_s)
 
 
-def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_visibility: float
-                    ) -> list[PersonSegment]:
-    """Split a track at shot cuts and place it in the z-up world frame (camera rotation removed)."""
+def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_visibility: float,
+                    max_gap_s: float = 0.2, leg_length_tolerance: float = 0.15) -> list[PersonSegment]:
+    """Split a track at shot cuts and place it in the z-up world frame (camera rotation removed).
+
+    Frames whose world skeleton has implausible legs (:func:`imusynth.lift.leg_length_outliers`,
+    ``leg_length_tolerance``) count as not lifted; the depth is smoothed across gaps of at most
+    ``max_gap_s`` s (the kinematics stage's ``max_gap_s``, which bridges them).
+    """
     lt = lift_track(track, run.K, min_visibility=min_visibility)
-    n = len(run.time)
-    by_index = {int(fi): k for k, fi in enumerate(run.frame_index)}
-    pos = np.array([by_index[int(fi)] for fi in track.frame_index], dtype=np.int64)
-    # full-frame arrays over the video (NaN / 0 where the person was not detected)
+    lt.ok &= ~leg_length_outliers(track.world_xyz, tolerance=leg_length_tolerance)   # collapsed skeletons
+    pos = run.positions(track.frame_index)
+    fr = run.frames(int(pos[0]), int(pos[-1]) + 1)   # the run's records over the track's span only
+    pos -= fr.start
+    n = len(fr.time)
+    # arrays over the track's span of frames (NaN / 0 where the person was not detected)
     world = np.full((n, 33, 3), np.nan, dtype=np.float32)
     rot = np.full((n, 3, 3), np.nan)
     trans = np.full((n, 3), np.nan)
@@ -319,33 +418,65 @@ def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_
     image_xy = np.full((n, 33, 2), np.nan, dtype=np.float32)
     image_xy[pos] = apply_swaps(track.image_xy, lt.swaps)
     out = []
-    for seg in np.unique(run.segment[pos]):
-        in_seg = np.flatnonzero((run.segment == seg) & ok)
+    for seg in np.unique(fr.segment[pos]):
+        in_seg = np.flatnonzero((fr.segment == seg) & ok)
         if in_seg.size < 2:
             continue
-        span = np.arange(in_seg[0], in_seg[-1] + 1)
-        t = run.time[span]
+        span = slice(int(in_seg[0]), int(in_seg[-1]) + 1)   # views, not copies, of the span arrays
+        t = fr.time[span]
         rot_s, trans_s = smooth_rigid_placement(t, rot[span], trans[span], ok[span],
-                                                cutoff_hz=depth_cutoff_hz)
+                                                cutoff_hz=depth_cutoff_hz, max_gap_s=max_gap_s)
         cam_pts = np.einsum("tij,tpj->tpi", rot_s, world[span].astype(np.float64)) + trans_s[:, None, :]
-        R_wc = run.R_world_from_camera[span]
+        R_wc = fr.R_world_from_camera[span]
         up_cam = cam_pts[:, _SHOULDERS].mean(axis=1) - cam_pts[:, _HIPS].mean(axis=1)
         R_up = refine_up(np.transpose(R_wc, (0, 2, 1)), up_cam)
         R_ref = R_up @ R_wc
-        world_pts = camera_to_world_points(cam_pts, R_ref)
-        seg_conf = conf[span].copy()
-        seg_conf[hampel_outliers(world_pts, min_scale=0.02).any(axis=2)] = 0.0   # isolated jumps -> gaps
-        motion = Motion(time=t, names=MEDIAPIPE_33, xyz=world_pts, confidence=seg_conf.astype(np.float64),
-                        skeleton="mediapipe")
         pose = {
-            "time": t, "frame_index": run.frame_index[span], "image_xy": image_xy[span],
+            "time": t, "frame_index": fr.frame_index[span], "image_xy": image_xy[span],
             "world_landmarks": world[span], "visibility": conf[span], "left_right_swapped": swapped[span],
             "camera_points": cam_pts.astype(np.float32),
             "camera_rotation": R_ref.astype(np.float32), "camera_K": run.K, "lift_ok": ok[span],
-            "camera_reliable": run.reliable[span],
+            "camera_reliable": fr.reliable[span],
         }
-        out.append(PersonSegment(track.track_id, int(seg), span, motion, pose))
+        motion = motion_from_pose(pose, camera_points=cam_pts, camera_rotation=R_ref)
+        out.append(PersonSegment(track.track_id, int(seg), fr.start + np.arange(span.start, span.stop),
+                                 motion, pose))
     return out
+
+
+def motion_from_pose(pose: dict[str, NDArray[Any]], *, camera_points: NDArray[np.float64] | None = None,
+                     camera_rotation: NDArray[np.float64] | None = None) -> Motion:
+    """The landmarks' motion in the z-up world frame from a clip's stored ``pose`` group.
+
+    ``xyz = camera_rotation @ camera_points`` and ``confidence = visibility``, with the isolated 3-D
+    jumps that :func:`imusynth.pose.cleaning.hampel_outliers` finds set to 0 (they become gaps). This is
+    how the pipeline makes a video clip's motion, so sensors for other placements, rates or cut-offs can
+    be recomputed from a file without running the pose model again (``read_clips(..., with_pose=True)``,
+    then :func:`imusynth.motion_job.sensors_for_motion`).
+
+    Parameters
+    ----------
+    pose : dict
+        The ``/clips/<id>/pose`` arrays (``docs/video_and_pose.md``); uses ``time`` (F,) s,
+        ``camera_points`` (F, 33, 3) m, ``camera_rotation`` (F, 3, 3) and ``visibility`` (F, 33).
+    camera_points : ndarray, shape (F, 33, 3), m, optional
+        Replaces ``pose["camera_points"]`` (e.g. landmarks with depth from another source; the pipeline
+        passes its float64 arrays, the file holds float32 copies).
+    camera_rotation : ndarray, shape (F, 3, 3), optional
+        Replaces ``pose["camera_rotation"]``.
+
+    Returns
+    -------
+    Motion
+        MediaPipe-33 landmarks, metres, world frame z up.
+    """
+    pts = np.asarray(pose["camera_points"] if camera_points is None else camera_points, dtype=np.float64)
+    rot = pose["camera_rotation"] if camera_rotation is None else camera_rotation
+    world_pts = camera_to_world_points(pts, np.asarray(rot, dtype=np.float64))
+    conf = np.asarray(pose["visibility"], dtype=np.float64).copy()
+    conf[hampel_outliers(world_pts, min_scale=0.02).any(axis=2)] = 0.0   # isolated jumps -> gaps
+    return Motion(time=np.asarray(pose["time"], dtype=np.float64), names=MEDIAPIPE_33, xyz=world_pts,
+                  confidence=conf, skeleton="mediapipe")
 
 
 def longest_run_s(time: NDArray[np.float64], *, max_gap_s: float) -> float:
@@ -453,60 +584,70 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     body = _load_body_model(cfg)
     t_start = time.perf_counter()
-    run = run_stages(video, cfg, progress=progress, detector_factory=detector_factory)
-    candidates = [tr for tr in run.tracks
-                  if longest_run_s(tr.time, max_gap_s=cfg.kinematics.max_gap_s) >= cfg.tracking.min_track_s]
-    if not candidates:
-        raise NoPersonError(f"{video}: no person tracked for at least {cfg.tracking.min_track_s} s")
-    if cfg.tracking.person == "main":
-        tracks = [select_main_track(candidates, (run.width, run.height))]
-    else:
-        tracks = candidates
-    segments = [ps for tr in tracks
-                for ps in person_segments(run, tr, depth_cutoff_hz=cfg.lift.depth_cutoff_hz,
-                                          min_visibility=cfg.pose.min_visibility)]
-    if not segments:
-        raise NoPersonError(f"{video}: no person could be placed in 3-D (too few visible landmarks)")
-    n_shots = int(run.segment.max()) + 1
-    sha = sha256_file(video)
-    config_text = to_toml(cfg)
-    clips = []
-    for ps in segments:
-        if ps.motion.n_frames < 12:
-            continue
-        groups: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-        if body is None:
-            sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
-                                         require_valid=False)
+    out_dir = Path(out_path).parent
+    # the per-frame rows spill to an unnamed temporary file beside the output, gone when the block ends
+    with FrameStore(out_dir if out_dir.is_dir() else None) as store:
+        run = run_stages(video, cfg, progress=progress, detector_factory=detector_factory, store=store)
+        summaries = []                                  # one track in memory at a time
+        for track_id in run.track_ids:
+            tr = run.track(track_id)
+            if longest_run_s(tr.time, max_gap_s=cfg.kinematics.max_gap_s) >= cfg.tracking.min_track_s:
+                summaries.append(track_summary(tr, (run.width, run.height)))
+            del tr
+        if not summaries:
+            raise NoPersonError(f"{video}: no person tracked for at least {cfg.tracking.min_track_s} s")
+        if cfg.tracking.person == "main":
+            track_ids = [main_track_id(summaries)]
         else:
-            sensors, record = _smpl_sensors(ps, body, run.K, cfg)
-            groups["smpl"] = (record.datasets, record.attrs)
-        attrs: dict[str, Any] = {
-            "track_id": ps.track_id, "shot": ps.segment, "n_shots": n_shots,
-            "corrupt_frames": np.asarray(run.corrupt_frames, dtype=np.int64),
-            "fov_deg_assumed": cfg.lift.fov_deg, "camera_static": cfg.camera.static,
-            "pose_model": cfg.pose.model,
-        }
-        attrs.update(extra_attrs or {})
-        clips.append(Clip(
-            clip_id=_clip_id(video.stem, ps, n_shots, cfg.tracking.person == "all"),
-            source=str(video), source_sha256=sha, source_kind="video", source_rate_hz=float(run.fps),
-            duration_s=ps.motion.duration_s, config=config_text, sensors=sensors,
-            motion=ps.motion if cfg.output.store_motion else None, label=label, group=group, attrs=attrs,
-            pose=ps.pose, groups=groups,
-        ))
-    if not clips:
-        raise NoPersonError(f"{video}: every tracked person segment is too short to differentiate")
-    write_clips(out_path, clips)
-    run.timings["total"] = time.perf_counter() - t_start
-    log.info("%s: %d frames, %d clips, timings %s", video, len(run.time), len(clips), run.timings)
-    if plot_path is not None:
-        from .inspect import plot_file
+            track_ids = [s.track_id for s in summaries]
+        segments = [ps for tid in track_ids
+                    for ps in person_segments(run, run.track(tid), depth_cutoff_hz=cfg.lift.depth_cutoff_hz,
+                                              min_visibility=cfg.pose.min_visibility,
+                                              max_gap_s=cfg.kinematics.max_gap_s,
+                                              leg_length_tolerance=cfg.lift.leg_length_tolerance)]
+        if not segments:
+            raise NoPersonError(f"{video}: no person could be placed in 3-D (too few visible landmarks)")
+        n_shots = run.n_shots
+        sha = sha256_file(video)
+        config_text = to_toml(cfg)
+        clips = []
+        for ps in segments:
+            if ps.motion.n_frames < 12:
+                continue
+            groups: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+            if body is None:
+                sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
+                                             require_valid=False)
+            else:
+                sensors, record = _smpl_sensors(ps, body, run.K, cfg)
+                groups["smpl"] = (record.datasets, record.attrs)
+            attrs: dict[str, Any] = {
+                "track_id": ps.track_id, "shot": ps.segment, "n_shots": n_shots,
+                "corrupt_frames": np.asarray(run.corrupt_frames, dtype=np.int64),
+                "fov_deg_assumed": cfg.lift.fov_deg, "camera_static": cfg.camera.static,
+                "pose_model": cfg.pose.model,
+            }
+            attrs.update(extra_attrs or {})
+            clips.append(Clip(
+                clip_id=_clip_id(video.stem, ps, n_shots, cfg.tracking.person == "all"),
+                source=str(video), source_sha256=sha, source_kind="video", source_rate_hz=float(run.fps),
+                duration_s=ps.motion.duration_s, config=config_text, sensors=sensors,
+                motion=ps.motion if cfg.output.store_motion else None, label=label, group=group, attrs=attrs,
+                pose=ps.pose, groups=groups,
+            ))
+        if not clips:
+            raise NoPersonError(f"{video}: every tracked person segment is too short to differentiate")
+        write_clips(out_path, clips)
+        run.timings["total"] = time.perf_counter() - t_start
+        log.info("%s: %d frames, %d clips, timings %s", video, run.n_frames, len(clips), run.timings)
+        del segments, clips
+        if plot_path is not None:
+            from .inspect import plot_file
 
-        plot_file(out_path, plot_path)
-    if overlay_path is not None:
-        from .overlay import write_overlay
+            plot_file(out_path, plot_path)
+        if overlay_path is not None:
+            from .overlay import write_overlay
 
-        write_overlay(video, out_path, overlay_path, run, placements, start_s=cfg.video.start_s,
-                      end_s=None if cfg.video.end_s < 0 else cfg.video.end_s)
+            write_overlay(video, out_path, overlay_path, run, placements, start_s=cfg.video.start_s,
+                          end_s=None if cfg.video.end_s < 0 else cfg.video.end_s)
     return Path(out_path)

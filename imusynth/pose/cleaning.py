@@ -42,6 +42,7 @@ instead of differentiating them.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -397,6 +398,10 @@ def swap_in_camera(points: NDArray[np.floating], swaps: NDArray[np.bool_]) -> ND
     return out
 
 
+#: Samples per block of :func:`hampel_outliers` (bounds its temporaries on long tracks).
+_HAMPEL_BLOCK = 1024
+
+
 def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float = 4.0,
                     min_scale: float = 0.0) -> NDArray[np.bool_]:
     """Samples further than ``n_sigma`` robust standard deviations from their running median.
@@ -416,11 +421,25 @@ def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float 
     -------
     ndarray, shape (T, ...), bool
     """
-    a = np.asarray(x, dtype=np.float64)
+    a = np.asarray(x)
     size = (window,) + (1,) * (a.ndim - 1)
-    filled = np.where(np.isfinite(a), a, np.nanmedian(a, axis=0, keepdims=True))
-    med = median_filter(filled, size=size, mode="nearest")
-    mad = median_filter(np.abs(filled - med), size=size, mode="nearest")
-    scale = np.maximum(1.4826 * mad, min_scale)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(a) & (np.abs(a - med) > n_sigma * scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN columns: their fill is NaN
+        fill = np.nanmedian(a, axis=0, keepdims=True).astype(np.float64)
+    # Blocks of _HAMPEL_BLOCK samples, each read with 2 * (window // 2) samples of context on each side
+    # (the median of the deviations needs the medians of its whole window): the flags are those of one
+    # pass over the whole array, while the float64 temporaries stay those of one block.
+    h = 2 * (window // 2)
+    out = np.zeros(a.shape, dtype=bool)
+    for s in range(0, a.shape[0], _HAMPEL_BLOCK):
+        e = min(a.shape[0], s + _HAMPEL_BLOCK)
+        lo, hi = max(0, s - h), min(a.shape[0], e + h)
+        blk = a[lo:hi].astype(np.float64)
+        filled = np.where(np.isfinite(blk), blk, fill)
+        med = median_filter(filled, size=size, mode="nearest")
+        mad = median_filter(np.abs(filled - med), size=size, mode="nearest")
+        scale = np.maximum(1.4826 * mad, min_scale)
+        with np.errstate(invalid="ignore"):
+            flags = np.isfinite(blk) & (np.abs(blk - med) > n_sigma * scale)
+        out[s:e] = flags[s - lo: s - lo + (e - s)]
+    return out

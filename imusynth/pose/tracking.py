@@ -32,7 +32,11 @@ Combining the shape of the whole skeleton, its size and its predicted motion kee
 when people cross: two people of different sizes, or moving in different directions, cost
 little to keep and much to swap.
 
-A track holds only the frames where its person was detected, in compact float32 arrays.
+A track holds only the frames where its person was detected, in compact float32 arrays. While the
+video streams, each track's rows go into a table of a :class:`~imusynth.framestore.FrameStore` (by
+default one held in memory; the video pipeline passes one that spills to a temporary file), so a
+:class:`Tracker` keeps only a fixed amount of state per live track, and :meth:`Tracker.track` reads one
+finished track back at a time.
 """
 
 from __future__ import annotations
@@ -46,9 +50,11 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError, NoPersonError
+from ..framestore import FrameStore
 from .detection import N_LANDMARKS, PoseDetection
 
-__all__ = ["Track", "Tracker", "select_main_track", "track_score"]
+__all__ = ["TRACK_SCHEMA", "Track", "TrackSummary", "Tracker", "main_track_id", "select_main_track",
+           "track_score", "track_summary"]
 
 #: MediaPipe indices of the shoulders and hips (the torso centre used for velocity).
 _TORSO = np.array([11, 12, 23, 24])
@@ -122,26 +128,29 @@ class Track:
         )
 
 
+#: One row of a track's table in the frame store: the fields of :class:`Track` stored per detection.
+TRACK_SCHEMA: dict[str, tuple[tuple[int, ...], type]] = {
+    "frame_index": ((), np.int64),
+    "time": ((), np.float64),
+    "image_xy": ((N_LANDMARKS, 2), np.float32),
+    "image_z": ((N_LANDMARKS,), np.float32),
+    "visibility": ((N_LANDMARKS,), np.float32),
+    "presence": ((N_LANDMARKS,), np.float32),
+    "world_xyz": ((N_LANDMARKS, 3), np.float32),
+    "bbox": ((4,), np.float32),
+}
+
+
 class _TrackBuilder:
-    """A live track: growable float32 buffers plus the motion state used for prediction."""
+    """A live track: its rows go to a table of the frame store; here only the motion state for prediction."""
 
-    _FIELDS: dict[str, tuple[tuple[int, ...], type]] = {
-        "frame_index": ((), np.int64),
-        "time": ((), np.float64),
-        "image_xy": ((N_LANDMARKS, 2), np.float32),
-        "image_z": ((N_LANDMARKS,), np.float32),
-        "visibility": ((N_LANDMARKS,), np.float32),
-        "presence": ((N_LANDMARKS,), np.float32),
-        "world_xyz": ((N_LANDMARKS, 3), np.float32),
-        "bbox": ((4,), np.float32),
-    }
-
-    def __init__(self, track_id: int, capacity: int = 64) -> None:
+    def __init__(self, track_id: int, store: FrameStore, table: str) -> None:
         self.track_id = track_id
+        self.store = store
+        self.table = table
+        store.create(table, TRACK_SCHEMA)
         self.n = 0
-        self.buf: dict[str, NDArray] = {
-            k: np.empty((capacity, *shape), dtype) for k, (shape, dtype) in self._FIELDS.items()
-        }
+        self.first_time = math.nan
         self.last: PoseDetection | None = None
         self.last_time = -math.inf
         self.velocity = np.zeros(2)  # torso centre, px/s
@@ -149,20 +158,14 @@ class _TrackBuilder:
         self.missed = 0
 
     def append(self, frame_index: int, time_s: float, det: PoseDetection, *, smoothing: float) -> None:
-        if self.n == self.buf["time"].shape[0]:
-            self.buf = {k: np.concatenate([v, np.empty_like(v)]) for k, v in self.buf.items()}
-        i = self.n
-        b = self.buf
-        b["frame_index"][i] = frame_index
-        b["time"][i] = time_s
-        b["image_xy"][i] = det.image_xy
-        b["image_z"][i] = det.image_z
-        b["visibility"][i] = det.visibility
-        b["presence"][i] = det.presence
-        b["world_xyz"][i] = det.world_xyz
-        b["bbox"][i] = det.bbox
+        self.store.append(self.table, {
+            "frame_index": frame_index, "time": time_s, "image_xy": det.image_xy, "image_z": det.image_z,
+            "visibility": det.visibility, "presence": det.presence, "world_xyz": det.world_xyz,
+            "bbox": det.bbox,
+        })
         if self.last is None:
             self.size = det.size
+            self.first_time = time_s
         elif time_s > self.last_time:
             v_new = (_torso_center(det) - _torso_center(self.last)) / (time_s - self.last_time)
             self.velocity = v_new if self.n == 1 else smoothing * v_new + (1.0 - smoothing) * self.velocity
@@ -182,10 +185,15 @@ class _TrackBuilder:
 
     @property
     def duration_s(self) -> float:
-        return float(self.buf["time"][self.n - 1] - self.buf["time"][0]) if self.n else 0.0
+        return float(self.last_time - self.first_time) if self.n else 0.0
+
+    def finish(self) -> None:
+        """The track has ended: write its buffered rows out and drop the prediction state."""
+        self.store.seal(self.table)
+        self.last = None
 
     def build(self, *, valid_threshold: float, min_valid_fraction: float) -> Track:
-        a = {k: v[: self.n].copy() for k, v in self.buf.items()}
+        a = self.store.read(self.table)
         lv = (a["visibility"] >= valid_threshold) & (a["presence"] >= valid_threshold)
         return Track(
             track_id=self.track_id,
@@ -240,6 +248,9 @@ class Tracker:
         Landmark validity threshold on both visibility and presence.
     min_valid_fraction : float, default 0.5, in [0, 1]
         Fraction of valid landmarks a frame needs to be valid.
+    store : FrameStore, optional
+        Where the tracks' rows go, one table ``"track/<id>"`` per track (the caller keeps it open
+        while tracks are read, and closes it). Default: a store held in memory.
     """
 
     def __init__(
@@ -257,6 +268,7 @@ class Tracker:
         smoothing: float = 0.5,
         valid_threshold: float = 0.5,
         min_valid_fraction: float = 0.5,
+        store: FrameStore | None = None,
     ) -> None:
         if isinstance(max_missed, bool) or not isinstance(max_missed, int) or max_missed < 0:
             raise InputError(f"max_missed must be an integer >= 0 frames, got {max_missed!r}")
@@ -285,6 +297,7 @@ class Tracker:
         self.smoothing = float(smoothing)
         self.valid_threshold = float(valid_threshold)
         self.min_valid_fraction = float(min_valid_fraction)
+        self.store = store if store is not None else FrameStore(spill=False)
         self._active: list[_TrackBuilder] = []
         self._ended: list[_TrackBuilder] = []
         self._next_id = 0
@@ -365,7 +378,7 @@ class Tracker:
         for j, det in enumerate(dets):
             track = assignment.get(j)
             if track is None:
-                track = _TrackBuilder(self._next_id)
+                track = _TrackBuilder(self._next_id, self.store, f"track/{self._next_id}")
                 self._next_id += 1
                 self._active.append(track)
             track.append(idx, float(time_s), det, smoothing=self.smoothing)
@@ -384,20 +397,86 @@ class Tracker:
 
     def _end(self, track: _TrackBuilder) -> None:
         if track.duration_s >= self.min_duration_s:
-            self._ended.append(track)  # short tracks are forgotten at once (bounded memory)
+            track.finish()
+            self._ended.append(track)
+        else:
+            self.store.drop(track.table)  # short tracks are forgotten at once (bounded memory)
+
+    def _kept(self) -> list[_TrackBuilder]:
+        builders = [t for t in self._ended + self._active if t.duration_s >= self.min_duration_s]
+        return sorted(builders, key=lambda t: t.track_id)
+
+    def track_ids(self) -> list[int]:
+        """Ids of the tracks so far (ended and live) spanning at least ``min_duration_s``, ascending."""
+        return [b.track_id for b in self._kept()]
+
+    def track(self, track_id: int) -> Track:
+        """One track of :meth:`track_ids`, read back from the store (fresh arrays).
+
+        Raises
+        ------
+        KeyError
+            No such track among :meth:`track_ids`.
+        """
+        for b in self._kept():
+            if b.track_id == track_id:
+                return b.build(valid_threshold=self.valid_threshold,
+                               min_valid_fraction=self.min_valid_fraction)
+        raise KeyError(f"no track {track_id} spanning at least {self.min_duration_s} s")
 
     def tracks(self) -> list[Track]:
         """All tracks so far (ended and live) spanning at least ``min_duration_s``, by id.
 
-        The arrays are copied out of the growing buffers: call this once, at the end (or
-        rarely), not every frame.
+        Every track is read into memory at once; to keep memory bounded on long videos, loop over
+        :meth:`track_ids` and :meth:`track` instead.
         """
-        builders = [t for t in self._ended + self._active if t.duration_s >= self.min_duration_s]
-        builders.sort(key=lambda t: t.track_id)
         return [
             b.build(valid_threshold=self.valid_threshold, min_valid_fraction=self.min_valid_fraction)
-            for b in builders
+            for b in self._kept()
         ]
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What the main-person choice needs of a track (a few numbers: no per-frame arrays).
+
+    Attributes
+    ----------
+    track_id : int
+    n_valid : int
+        Number of valid frames.
+    size : float
+        Median box height (clipped to the frame) over the frame height, over the valid frames (all
+        frames if none is valid); 0 for an empty track.
+    centrality : float
+        One minus the median distance of the box centre from the frame centre over the
+        half-diagonal, over the same frames; 0 for an empty track.
+    """
+
+    track_id: int
+    n_valid: int
+    size: float
+    centrality: float
+
+    def score(self, max_valid_frames: int) -> float:
+        """``coverage * size * centrality`` (see :func:`track_score`), each clipped to [0, 1]."""
+        coverage = self.n_valid / max_valid_frames if max_valid_frames > 0 else 1.0
+        return float(min(coverage, 1.0) * np.clip(self.size, 0.0, 1.0) * np.clip(self.centrality, 0.0, 1.0))
+
+
+def track_summary(track: Track, frame_size: tuple[int, int]) -> TrackSummary:
+    """The :class:`TrackSummary` of ``track`` in frames of ``frame_size = (width, height)``, px."""
+    w, h = float(frame_size[0]), float(frame_size[1])
+    if track.n_frames == 0:
+        return TrackSummary(track.track_id, 0, 0.0, 0.0)
+    sel = track.valid if track.valid.any() else np.ones(track.n_frames, bool)
+    box = track.bbox[sel].astype(np.float64)
+    box = np.clip(box, [0.0, 0.0, 0.0, 0.0], [w, h, w, h])
+    size = float(np.median((box[:, 3] - box[:, 1]) / h))
+    centre = (box[:, :2] + box[:, 2:]) * 0.5
+    dist = np.hypot(centre[:, 0] - w / 2, centre[:, 1] - h / 2) / math.hypot(w / 2, h / 2)
+    centrality = 1.0 - float(np.median(dist))
+    return TrackSummary(track.track_id, int(track.valid.sum()), size, centrality)
 
 
 def track_score(track: Track, frame_size: tuple[int, int], *, max_valid_frames: int) -> float:
@@ -420,22 +499,30 @@ def track_score(track: Track, frame_size: tuple[int, int], *, max_valid_frames: 
         *centrality* one minus the median distance of the box centre from the frame centre
         over the half-diagonal.
     """
-    w, h = float(frame_size[0]), float(frame_size[1])
     if track.n_frames == 0:
         return 0.0
-    sel = track.valid if track.valid.any() else np.ones(track.n_frames, bool)
-    box = track.bbox[sel].astype(np.float64)
-    box = np.clip(box, [0.0, 0.0, 0.0, 0.0], [w, h, w, h])
-    coverage = int(track.valid.sum()) / max_valid_frames if max_valid_frames > 0 else 1.0
-    size = float(np.median((box[:, 3] - box[:, 1]) / h))
-    centre = (box[:, :2] + box[:, 2:]) * 0.5
-    dist = np.hypot(centre[:, 0] - w / 2, centre[:, 1] - h / 2) / math.hypot(w / 2, h / 2)
-    centrality = 1.0 - float(np.median(dist))
-    return float(min(coverage, 1.0) * np.clip(size, 0.0, 1.0) * np.clip(centrality, 0.0, 1.0))
+    return track_summary(track, frame_size).score(max_valid_frames)
+
+
+def main_track_id(summaries: Sequence[TrackSummary]) -> int:
+    """Id of the main person's track among ``summaries``: the highest score (ties: the lower id).
+
+    Raises
+    ------
+    imusynth.errors.NoPersonError
+        ``summaries`` is empty.
+    """
+    if not summaries:
+        raise NoPersonError("no person tracked for long enough in the video")
+    max_valid = max(s.n_valid for s in summaries)
+    return max(summaries, key=lambda s: (s.score(max_valid), -s.track_id)).track_id
 
 
 def select_main_track(tracks: Sequence[Track], frame_size: tuple[int, int]) -> Track:
     """The track of the main person: the longest, largest, most central one.
+
+    For long videos, :func:`main_track_id` on :func:`track_summary` of one track at a time makes
+    the same choice without holding every track.
 
     Parameters
     ----------
@@ -456,7 +543,5 @@ def select_main_track(tracks: Sequence[Track], frame_size: tuple[int, int]) -> T
     """
     if not tracks:
         raise NoPersonError("no person tracked for long enough in the video")
-    max_valid = max(int(t.valid.sum()) for t in tracks)
-    scores = [track_score(t, frame_size, max_valid_frames=max_valid) for t in tracks]
-    best = max(range(len(tracks)), key=lambda i: (scores[i], -tracks[i].track_id))
-    return tracks[best]
+    best = main_track_id([track_summary(t, frame_size) for t in tracks])
+    return next(t for t in tracks if t.track_id == best)
