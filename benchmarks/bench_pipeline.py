@@ -1,7 +1,8 @@
 """End-to-end speed and peak memory of the video job, against pose-only and decode-only on the same frames.
 
-One run of each measurement, each in its own subprocess (so each peak-memory figure is that of one
-measurement alone):
+Each measurement runs in its own subprocess (so each peak-memory figure is that of one measurement
+alone); on the short video, pose-only and e2e alternate ``--repeat`` times (default 3) and the run of
+median frames/s is reported, because a shared machine's speed drifts by +-15 % between runs:
 
 - ``decode``: :func:`imusynth.video.iter_frames` over every frame (decode, colour conversion);
 - ``pose``: decode + MediaPipe ``PoseLandmarker.detect`` (VIDEO mode, the pipeline's ``[pose]``
@@ -78,10 +79,17 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+#: ``pose.num_poses`` of the measured runs (``--num-poses``; the configuration's default when None).
+NUM_POSES: int | None = None
+
+
 def _config(model: str) -> Any:
     from imusynth.config import load_pipeline_config, with_overrides
 
-    return with_overrides(load_pipeline_config(), {"pose.model": model, "output.placements": PLACEMENTS})
+    over: dict[str, Any] = {"pose.model": model, "output.placements": PLACEMENTS}
+    if NUM_POSES is not None:
+        over["pose.num_poses"] = NUM_POSES
+    return with_overrides(load_pipeline_config(), over)
 
 
 def _measure_decode(video: Path) -> dict[str, Any]:
@@ -270,6 +278,8 @@ def run_worker(kind: str, video: Path, model: str, out_dir: Path) -> dict[str, A
     env.setdefault("IMUSYNTH_MODEL_DIR", str(ROOT.parent / "shared" / "models"))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--video", str(video),
            "--models", model, "--tmp", str(out_dir)]
+    if NUM_POSES is not None:
+        cmd += ["--num-poses", str(NUM_POSES)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     if r.returncode != 0 or not lines:
@@ -336,8 +346,16 @@ def main() -> None:
                          "one long track)")
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()),
                     help="folder for the looped video and the temporary HDF5 outputs")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of pose-only and e2e per model on the short video (alternating); the median "
+                         "run is reported")
+    ap.add_argument("--num-poses", type=int, default=None,
+                    help="pose.num_poses of the pose and e2e runs (default: the configuration's, 4; "
+                         "1 as in pipelines/single_person_fast.toml)")
     ap.add_argument("--worker", choices=["decode", "pose", "e2e", "synth"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global NUM_POSES
+    NUM_POSES = args.num_poses
 
     if args.worker:
         print(json.dumps(worker(args.worker, args.video, args.models[0], args.tmp)))
@@ -349,8 +367,18 @@ def main() -> None:
     t_start = time.time()
     rows = [run_worker("decode", args.video, "-", args.tmp)]
     for model in args.models:
-        rows.append(run_worker("pose", args.video, model, args.tmp))
-        rows.append(run_worker("e2e", args.video, model, args.tmp))
+        # pose-only and e2e alternate, --repeat times each; the row kept is the run of median wall-clock
+        # frames/s (the machine's speed drifts by +-15 % between runs a minute apart), with every run's
+        # figures listed under "repeats"
+        runs: dict[str, list[dict[str, Any]]] = {"pose": [], "e2e": []}
+        for _ in range(args.repeat):
+            for kind in ("pose", "e2e"):
+                runs[kind].append(run_worker(kind, args.video, model, args.tmp))
+        for rs in runs.values():
+            ordered = sorted(rs, key=lambda r: r["fps_wall"])
+            row = dict(ordered[len(ordered) // 2])
+            row["repeats"] = [{k: r[k] for k in ("fps_wall", "fps_cpu", "peak_rss_mib")} for r in rs]
+            rows.append(row)
     long_row = None
     synth_rows: list[dict[str, Any]] = []
     if args.long_minutes > 0 or args.synth:
@@ -434,10 +462,11 @@ def main() -> None:
         "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "load_average_before": load_before, "load_average_after": load_after,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t_start)),
-        "duration_s": time.time() - t_start,
+        "duration_s": time.time() - t_start, "num_poses": NUM_POSES,
     }
-    (RESULTS / "bench_pipeline.json").write_text(json.dumps(payload, indent=2))
-    print(f"wrote {RESULTS / 'bench_pipeline.json'}")
+    name = "bench_pipeline.json" if NUM_POSES is None else f"bench_pipeline_num_poses{NUM_POSES}.json"
+    (RESULTS / name).write_text(json.dumps(payload, indent=2))
+    print(f"wrote {RESULTS / name}")
 
 
 if __name__ == "__main__":

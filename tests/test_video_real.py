@@ -237,3 +237,21 @@ def test_demo_person_all_thigh_acc_within_physical_bound(demo_all: list[Clip]) -
             k = int(np.argmax(acc))
             assert acc[k] <= THIGH_ACC_MAX, (
                 f"{clip.clip_id} {p}: |acc| {acc[k]:.0f} m/s^2 at {sig.time[sig.valid][k]:.2f} s")
+
+
+def test_single_person_recipe_keeps_the_walking_cadence(tmp_path: Path) -> None:
+    """pipelines/single_person_fast.toml (num_poses = 1, the fast setting for one-person videos): the same
+    first pass of demo4_walking gives one clip whose thigh sensors keep the walking cadence (1.4-2.2 steps/s).
+    """
+    recipe = Path(__file__).resolve().parents[1] / "pipelines" / "single_person_fast.toml"
+    cfg = with_overrides(load_pipeline_config(recipe),
+                         {"output.placements": ["left_thigh", "right_thigh"], "video.end_s": 6.5})
+    assert cfg.pose.num_poses == 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
+        h5 = process_video(shared_path("videos", "sports2d", "demo4_walking.mp4"), tmp_path / "w.h5",
+                           config=cfg)
+    (clip,) = read_clips(h5)
+    for p in ("left_thigh", "right_thigh"):
+        cadence = 2.0 / stride_period_s(clip.sensors[p])
+        assert 1.4 <= cadence <= 2.2, f"{p}: {cadence:.2f} steps/s"
