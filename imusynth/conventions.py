@@ -84,13 +84,14 @@ def from_si(values: ArrayLike, quantity: str, unit: str) -> NDArray[np.float64]:
     return np.asarray(values, dtype=np.float64) / unit_factor(quantity, unit)
 
 
-def ios_sign(acc_si: ArrayLike) -> NDArray[np.float64]:
+def ios_sign(acc_si: ArrayLike, unit: str = "g") -> NDArray[np.float64]:
     """Return accelerometer values in the iOS convention (Core Motion).
 
     iOS reports ``-specific force / g0``: a device at rest reads -1 g on the axis
-    that points up. Input in m/s^2 (specific force, internal convention); output in g.
+    that points up. Input in m/s^2 (specific force, internal convention); output in ``unit``
+    (g by default, as Core Motion; any acceleration unit of :func:`unit_factor`).
     """
-    return -np.asarray(acc_si, dtype=np.float64) / G0
+    return -from_si(acc_si, "acc", unit)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import h5py
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import conventions
 from .calibrate import CHANNELS, ImuSeries, resample_series
 from .conventions import from_si
 from .errors import InputError
@@ -409,8 +410,10 @@ def convert_units(ws: WindowSet, *, acc_unit: str = "m/s^2", gyro_unit: str = "r
     acc = np.array([k.startswith("acc") for k in kinds], dtype=bool)
     gyro = np.array([k.startswith("gyro") for k in kinds], dtype=bool)
     X = ws.X.astype(np.float64)
-    sign = -1.0 if ios_sign else 1.0
-    X[..., acc] = sign * from_si(X[..., acc], "acc", acc_unit)
+    if ios_sign:
+        X[..., acc] = conventions.ios_sign(X[..., acc], unit=acc_unit)
+    else:
+        X[..., acc] = from_si(X[..., acc], "acc", acc_unit)
     X[..., gyro] = from_si(X[..., gyro], "gyro", gyro_unit)
     return replace(ws, X=X.astype(np.float32), acc_unit=acc_unit, gyro_unit=gyro_unit,
                    acc_sign="ios" if ios_sign else "specific_force")
