@@ -41,6 +41,7 @@ from scipy.signal import correlate
 from .conventions import quat_from_matrix
 from .errors import InputError
 from .kinematics import lowpass as kinematics_lowpass
+from .kinematics import sections_padlen
 
 __all__ = [
     "AXES",
@@ -218,7 +219,7 @@ def lowpass(
         raise CompareError(
             f"cutoff_hz must be in (0, {rate / 2:g}) Hz for a {rate:g} Hz signal, got {cutoff_hz}"
         )
-    padlen = 3 * (2 * ((order + 1) // 2) + 1)      # scipy's default for second-order sections
+    padlen = sections_padlen(order)
     out = np.full_like(x, np.nan)
     for s, e in _runs(t, _ok_mask(x, valid), _default_gap(t, max_gap_s)):
         if e - s > padlen:

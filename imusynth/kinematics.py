@@ -182,6 +182,15 @@ def _butter_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
     return np.asarray(butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos"))
 
 
+def sections_padlen(order: int) -> int:
+    """scipy's default edge padding of a zero-phase filter of ``order`` in second-order sections, samples.
+
+    ``3 * (2 * n_sections + 1)`` with ``n_sections = ceil(order / 2)`` (``sosfiltfilt``'s default): the
+    ``padlen`` of :func:`lowpass` for the calibration's and compare's filters, and the lifting's minimum.
+    """
+    return 3 * (2 * ((int(order) + 1) // 2) + 1)
+
+
 def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: int = 2,
             axis: int = 0, padlen: int | None = None) -> NDArray[np.float64]:
     """Zero-phase Butterworth low-pass along ``axis`` (the time axis, 0 by default).

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import InputError
-from .kinematics import lowpass
+from .kinematics import lowpass, sections_padlen
 from .skeletons import MEDIAPIPE_33
 
 __all__ = [
@@ -649,7 +649,7 @@ def smooth_depth(
             # pad (odd extension, which keeps a linear trend) by about one cut-off period to tame the
             # edge transients; a run shorter than that (or than 3x the filter length) cannot be
             # filtered meaningfully: a low-pass that slow sees only its straight-line trend
-            pad = max(3 * (2 * ((order + 1) // 2) + 1), round(fs / cutoff_hz))
+            pad = max(sections_padlen(order), round(fs / cutoff_hz))
             if cutoff_hz >= 0.5 * fs:
                 pass  # nothing to remove below the Nyquist frequency
             elif b - a <= pad:

@@ -57,9 +57,8 @@ def lowpass(values: ArrayLike, *, rate_hz: float, cutoff_hz: float, order: int =
     x = np.asarray(values, dtype=np.float64)
     if cutoff_hz >= 0.5 * rate_hz or x.shape[0] < 2:
         return x.copy()
-    # scipy's default padding for second-order sections: 3 * (2 * n_sections + 1) samples
     return kinematics.lowpass(x, rate_hz=rate_hz, cutoff_hz=cutoff_hz, order=order,
-                              padlen=3 * (2 * ((order + 1) // 2) + 1))
+                              padlen=kinematics.sections_padlen(order))
 
 
 def resample(
