@@ -30,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,31 @@ def _cfg(model: str, cutoff: float | None, extra: dict[str, Any]) -> PipelineCon
     return with_overrides(load_pipeline_config(), over)
 
 
+def _stats_table(out: dict[str, Any], placements: tuple[str, ...],
+                 pairs: Callable[[str], dict[str, tuple[SensorSignals, SensorSignals]]]) -> list[np.ndarray]:
+    """Print a markdown table of per-axis r and RMSE (median over the pairs) for each placement.
+
+    ``pairs(p)`` names the signal pairs to compare for placement ``p``; every pair's figures go into
+    ``out[p][kind][name]``. Returns the gyroscope r of every pair, one (n_pairs, 3) array per placement.
+    """
+    print("| sensor | gyro r | gyro RMSE | acc r | acc RMSE |\n|---|---|---|---|---|")
+    gyro_r = []
+    for p in placements:
+        row = []
+        for kind in ("gyro", "acc"):
+            st = {name: _pair_stats(a, b, kind) for name, (a, b) in pairs(p).items()}
+            out.setdefault(p, {})[kind] = {k: {"r": v[0].tolist(), "rmse": v[1].tolist()}
+                                           for k, v in st.items()}
+            r = np.array([v[0] for v in st.values()])
+            e = np.array([v[1] for v in st.values()])
+            if kind == "gyro":
+                gyro_r.append(r)
+            row += [" / ".join(f"{x:+.2f}" for x in np.median(r, axis=0)),
+                    " / ".join(f"{x:.2f}" for x in np.median(e, axis=0))]
+        print(f"| {p} | " + " | ".join(row) + " |")
+    return gyro_r
+
+
 def four_views(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
     root = SHARED / "videos" / "pose2sim"
     (work / "cmp.toml").write_text(_CMP_PLACEMENTS)
@@ -99,40 +125,14 @@ def four_views(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
                                                       "output.placements_file": str(work / "cmp.toml")})
     trc = root / "reference_pose3d_from_history" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
     (ref,) = read_clips(run_motion_job(trc, work / "ref.h5", cfg=ref_cfg))
-    out: dict[str, Any] = {"pairwise": {}, "vs_reference": {}}
-    gyro_r = []
+    out: dict[str, Any] = {}
     print("\nview vs view (median over the 6 pairs): r x/y/z | RMSE x/y/z (gyro rad/s, acc m/s^2)")
-    print("| sensor | gyro r | gyro RMSE | acc r | acc RMSE |\n|---|---|---|---|---|")
-    for p in VIEW_PLACEMENTS:
-        row = []
-        for kind in ("gyro", "acc"):
-            st = {f"{a}-{b}": _pair_stats(views[a].sensors[p], views[b].sensors[p], kind)
-                  for a, b in itertools.combinations(CAMS, 2)}
-            out["pairwise"].setdefault(p, {})[kind] = {k: {"r": v[0].tolist(), "rmse": v[1].tolist()}
-                                                      for k, v in st.items()}
-            r = np.array([v[0] for v in st.values()])
-            e = np.array([v[1] for v in st.values()])
-            if kind == "gyro":
-                gyro_r.append(r)
-            row += [" / ".join(f"{x:+.2f}" for x in np.median(r, axis=0)),
-                    " / ".join(f"{x:.2f}" for x in np.median(e, axis=0))]
-        print(f"| {p} | " + " | ".join(row) + " |")
-    ref_r = []
+    gyro_r = _stats_table(out.setdefault("pairwise", {}), VIEW_PLACEMENTS,
+                          lambda p: {f"{a}-{b}": (views[a].sensors[p], views[b].sensors[p])
+                                     for a, b in itertools.combinations(CAMS, 2)})
     print("\nview vs triangulated reference (median over the 4 views)")
-    print("| sensor | gyro r | gyro RMSE | acc r | acc RMSE |\n|---|---|---|---|---|")
-    for p in CMP_PLACEMENTS:
-        row = []
-        for kind in ("gyro", "acc"):
-            st = {cam: _pair_stats(views[cam].sensors[p], ref.sensors[p], kind) for cam in CAMS}
-            out["vs_reference"].setdefault(p, {})[kind] = {k: {"r": v[0].tolist(), "rmse": v[1].tolist()}
-                                                          for k, v in st.items()}
-            r = np.array([v[0] for v in st.values()])
-            e = np.array([v[1] for v in st.values()])
-            if kind == "gyro":
-                ref_r.append(r)
-            row += [" / ".join(f"{x:+.2f}" for x in np.median(r, axis=0)),
-                    " / ".join(f"{x:.2f}" for x in np.median(e, axis=0))]
-        print(f"| {p} | " + " | ".join(row) + " |")
+    ref_r = _stats_table(out.setdefault("vs_reference", {}), CMP_PLACEMENTS,
+                         lambda p: {cam: (views[cam].sensors[p], ref.sensors[p]) for cam in CAMS})
     out["median_pairwise_gyro_r"] = float(np.median(gyro_r))
     out["median_gyro_r_vs_reference"] = float(np.median(ref_r))
     print(f"\nmedian pairwise gyro r {out['median_pairwise_gyro_r']:.2f} (target 0.8); "
