@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,28 +156,38 @@ class _Timings(logging.Handler):
             self.timings = {k: float(v) for k, v in args[3].items()}
 
 
-def _measure_e2e(video: Path, model: str, out_dir: Path) -> dict[str, Any]:
+def _run_job(video: Path, out: Path, cfg: Any, factory: Callable[[Any], Any]) -> dict[str, Any]:
+    """:func:`imusynth.pipeline.process_video` into ``out`` (deleted afterwards), with its figures:
+    clips, clip frames, output bytes, the frame store's file size and the pipeline's stage timings."""
+    import h5py
+
     from imusynth.pipeline import process_video
 
+    handler = _Timings()
+    log = logging.getLogger("imusynth.pipeline")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with _store_bytes() as store_bytes:
+            process_video(video, out, config=cfg, detector_factory=factory)
+        size = out.stat().st_size
+        with h5py.File(out, "r") as f:
+            clip_frames = sum(int(g["pose"]["time"].shape[0]) for g in f["clips"].values())
+    finally:
+        out.unlink(missing_ok=True)
+    return {"clips": handler.clips, "clip_frames": clip_frames, "h5_bytes": size,
+            "store_file_bytes": store_bytes[0], "stage_s": handler.timings}
+
+
+def _measure_e2e(video: Path, model: str, out_dir: Path) -> dict[str, Any]:
     counters: list[_Counting] = []
 
     def factory(cfg: Any) -> _Counting:
         counters.append(_Counting(cfg))
         return counters[-1]
 
-    handler = _Timings()
-    log = logging.getLogger("imusynth.pipeline")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    out = out_dir / f"bench_{os.getpid()}.h5"
-    try:
-        with _store_bytes() as store_bytes:
-            process_video(video, out, config=_config(model), detector_factory=factory)
-        size = out.stat().st_size
-    finally:
-        out.unlink(missing_ok=True)
-    return {"frames": sum(c.frames for c in counters), "clips": handler.clips, "h5_bytes": size,
-            "store_file_bytes": store_bytes[0], "stage_s": handler.timings,
+    res = _run_job(video, out_dir / f"bench_{os.getpid()}.h5", _config(model), factory)
+    return {"frames": sum(c.frames for c in counters), **res,
             "load_wall_s": sum(c.load_wall_s for c in counters),
             "load_cpu_s": sum(c.load_cpu_s for c in counters)}
 
@@ -209,7 +219,6 @@ def _measure_synth(video: Path, out_dir: Path) -> dict[str, Any]:
     """
     sys.path.insert(0, str(ROOT))
     from imusynth.config import load_pipeline_config, with_overrides
-    from imusynth.pipeline import process_video
     from tests.synthetic_body import BodyPath, SyntheticDetector, TrackingCamera
     from tests.synthetic_scene import intrinsics_matrix
 
@@ -224,23 +233,8 @@ def _measure_synth(video: Path, out_dir: Path) -> dict[str, Any]:
 
     cfg = with_overrides(load_pipeline_config(), {"output.placements": PLACEMENTS, "camera.static": True,
                                                   "lift.fov_deg": SYNTH_FOV_DEG})
-    handler = _Timings()
-    log = logging.getLogger("imusynth.pipeline")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    out = out_dir / f"bench_synth_{os.getpid()}.h5"
-    try:
-        with _store_bytes() as store_bytes:
-            process_video(video, out, config=cfg, detector_factory=factory)
-        size = out.stat().st_size
-        import h5py
-
-        with h5py.File(out, "r") as f:
-            clip_frames = sum(int(g["pose"]["time"].shape[0]) for g in f["clips"].values())
-    finally:
-        out.unlink(missing_ok=True)
-    return {"frames": sum(d.calls for d in detectors), "clips": handler.clips, "clip_frames": clip_frames,
-            "h5_bytes": size, "store_file_bytes": store_bytes[0], "stage_s": handler.timings}
+    res = _run_job(video, out_dir / f"bench_synth_{os.getpid()}.h5", cfg, factory)
+    return {"frames": sum(d.calls for d in detectors), **res}
 
 
 def worker(kind: str, video: Path, model: str, out_dir: Path) -> dict[str, Any]:
