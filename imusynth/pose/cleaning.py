@@ -425,7 +425,7 @@ def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float 
     size = (window,) + (1,) * (a.ndim - 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN columns: their fill is NaN
-        fill = np.nanmedian(a, axis=0, keepdims=True).astype(np.float64)
+        fill = np.nanmedian(np.asarray(a, dtype=np.float64), axis=0, keepdims=True)   # no copy if float64
     # Blocks of _HAMPEL_BLOCK samples, each read with 2 * (window // 2) samples of context on each side
     # (the median of the deviations needs the medians of its whole window): the flags are those of one
     # pass over the whole array, while the float64 temporaries stay those of one block.
