@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from imusynth.calibrate import ImuSeries, apply_profile, device_preset, fit_profile
-from imusynth.conventions import G0
+from imusynth.core.conventions import G0
 
 
 def recording(

@@ -1,7 +1,8 @@
-"""Speed of stage 4: :meth:`imusynth.camera.CameraMotionEstimator.update` on real 1280x720 frames.
+"""Speed of stage 4: :meth:`imusynth.video.camera.CameraMotionEstimator.update` on real 1280x720 frames.
 
 Target: at least 60 frames/s on one core, so that adding the camera stage keeps the whole video
-pipeline at >= 0.9x the pose-only throughput. Frames are decoded with :func:`imusynth.video.iter_frames`
+pipeline at >= 0.9x the pose-only throughput. Frames are decoded with
+:func:`imusynth.video.decode.iter_frames`
 (RGB, as the pipeline passes them); only ``update`` is timed. OpenCV runs single-threaded
 (``cv2.setNumThreads(1)``) to measure one core; both wall-clock and process-CPU frames/s are reported
 (on a shared machine the CPU time is what the work costs).
@@ -35,8 +36,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from imusynth.camera import CameraIntrinsics, CameraMotionEstimator
-from imusynth.video import iter_frames, open_video
+from imusynth.video.camera import CameraIntrinsics, CameraMotionEstimator
+from imusynth.video.decode import iter_frames, open_video
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -1,4 +1,4 @@
-"""Speed of stage 3 (imusynth.lift): frames per second of lift_frame, and the trajectory pass.
+"""Speed of stage 3 (imusynth.video.lift): frames per second of lift_frame, and the trajectory pass.
 
 Target: lift_frame > 500 frames/s on one core, so that lifting costs < 10 % of the pose stage
 (MediaPipe's PoseLandmarker runs at ~20-50 frames/s on a CPU core).
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from imusynth.camera import CameraIntrinsics
-from imusynth.lift import body_trajectory, lift_frame, standing_pose
+from imusynth.video.camera import CameraIntrinsics
+from imusynth.video.lift import body_trajectory, lift_frame, standing_pose
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,4 +1,4 @@
-"""Speed of the physics core (stage 5, :func:`imusynth.sensors.simulate`).
+"""Speed of the physics core (stage 5, :func:`imusynth.core.sensors.simulate`).
 
 Target (issue 2, acceptance 5): one hour of 30 Hz motion for 10 placements in under 2 s.
 
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.motion import Motion
-from imusynth.placements import resolve_placements
-from imusynth.sensors import simulate
-from imusynth.skeletons import MEDIAPIPE_33
+from imusynth.core.motion import Motion
+from imusynth.core.placements import resolve_placements
+from imusynth.core.sensors import simulate
+from imusynth.core.skeletons import MEDIAPIPE_33
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -165,7 +165,7 @@ def main() -> None:
     valid = {k: float(s.valid.mean()) for k, s in out.items()}
     best = min(walls)
     result = {
-        "benchmark": "physics core: imusynth.sensors.simulate",
+        "benchmark": "physics core: imusynth.core.sensors.simulate",
         "target_s": 2.0,
         "motion": {"skeleton": "mediapipe (33 landmarks)", "frames": motion.n_frames, "rate_hz": 30.0,
                    "duration_s": motion.duration_s, "nan_fraction": float(np.isnan(motion.xyz).mean()),

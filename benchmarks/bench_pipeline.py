@@ -4,10 +4,10 @@ Each measurement runs in its own subprocess (so each peak-memory figure is that 
 alone); on the short video, pose-only and e2e alternate ``--repeat`` times (default 3) and the run of
 median frames/s is reported, because a shared machine's speed drifts by +-15 % between runs:
 
-- ``decode``: :func:`imusynth.video.iter_frames` over every frame (decode, colour conversion);
+- ``decode``: :func:`imusynth.video.decode.iter_frames` over every frame (decode, colour conversion);
 - ``pose``: decode + MediaPipe ``PoseLandmarker.detect`` (VIDEO mode, the pipeline's ``[pose]``
   settings), model loading included;
-- ``e2e``: :func:`imusynth.pipeline.process_video` (decode, pose, tracking, camera motion, lifting,
+- ``e2e``: :func:`imusynth.video.job.process_video` (decode, pose, tracking, camera motion, lifting,
   sensors for wrist and thigh, HDF5 write), model loading included;
 
 on ``../shared/videos/sports2d/demo4_walking.mp4`` (1280x720, 401 frames) with the lite and full
@@ -93,7 +93,7 @@ def _config(model: str) -> Any:
 
 
 def _measure_decode(video: Path) -> dict[str, Any]:
-    from imusynth.video import iter_frames
+    from imusynth.video.decode import iter_frames
 
     n = 0
     for _ in iter_frames(video):
@@ -102,8 +102,8 @@ def _measure_decode(video: Path) -> dict[str, Any]:
 
 
 def _measure_pose(video: Path, model: str) -> dict[str, Any]:
-    from imusynth.pipeline import mediapipe_detector
-    from imusynth.video import iter_frames
+    from imusynth.video.decode import iter_frames
+    from imusynth.video.job import mediapipe_detector
 
     n = 0
     n_det = 0
@@ -120,7 +120,7 @@ class _Counting:
     """Builds and wraps the pipeline's pose backend; counts the frames given to it and times the loading."""
 
     def __init__(self, cfg: Any) -> None:
-        from imusynth.pipeline import mediapipe_detector
+        from imusynth.video.job import mediapipe_detector
 
         self._w0, self._c0 = time.perf_counter(), time.process_time()
         self.inner = mediapipe_detector(cfg)
@@ -157,14 +157,14 @@ class _Timings(logging.Handler):
 
 
 def _run_job(video: Path, out: Path, cfg: Any, factory: Callable[[Any], Any]) -> dict[str, Any]:
-    """:func:`imusynth.pipeline.process_video` into ``out`` (deleted afterwards), with its figures:
+    """:func:`imusynth.video.job.process_video` into ``out`` (deleted afterwards), with its figures:
     clips, clip frames, output bytes, the frame store's file size and the pipeline's stage timings."""
     import h5py
 
-    from imusynth.pipeline import process_video
+    from imusynth.video.job import process_video
 
     handler = _Timings()
-    log = logging.getLogger("imusynth.pipeline")
+    log = logging.getLogger("imusynth.video.job")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
@@ -195,7 +195,7 @@ def _measure_e2e(video: Path, model: str, out_dir: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def _store_bytes() -> Iterator[list[int]]:
     """Records the size the frame store's temporary file reached (bytes) when the job closes it."""
-    from imusynth.framestore import FrameStore
+    from imusynth.video.framestore import FrameStore
 
     seen = [0]
     close = FrameStore.close

@@ -32,8 +32,8 @@ def main() -> None:
 
     import torch
 
-    from imusynth.smpl import fit as F
-    from imusynth.smpl.synthetic import synthetic_model, synthetic_motion
+    from imusynth.body.smpl import fit as F
+    from imusynth.body.smpl.synthetic import synthetic_model, synthetic_motion
 
     torch.set_num_threads(args.threads)
     model = synthetic_model()

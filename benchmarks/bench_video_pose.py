@@ -1,11 +1,11 @@
-"""Speed and memory of stages 1-2: decoding (imusynth.video), MediaPipe pose, tracking.
+"""Speed and memory of stages 1-2: decoding (imusynth.video.decode), MediaPipe pose, tracking.
 
 For each video (default: the Sports2D clips in ../shared/videos/sports2d) and each model variant,
 the script measures, frame by frame:
 
-- decode: :func:`imusynth.video.iter_frames` alone (decode, colour conversion, rotation);
-- pose: :meth:`imusynth.pose.mediapipe_backend.PoseEstimator.detect` (num_poses 4);
-- track: :meth:`imusynth.pose.tracking.Tracker.update`;
+- decode: :func:`imusynth.video.decode.iter_frames` alone (decode, colour conversion, rotation);
+- pose: :meth:`imusynth.video.pose.mediapipe_backend.PoseEstimator.detect` (num_poses 4);
+- track: :meth:`imusynth.video.pose.tracking.Tracker.update`;
 
 as frames per second of wall-clock and of process CPU time (on a shared machine CPU time is
 what the work costs), plus the peak resident memory of the process (ru_maxrss; decoding holds one
@@ -29,9 +29,9 @@ import resource
 import time
 from pathlib import Path
 
-from imusynth.pose.mediapipe_backend import PoseEstimator
-from imusynth.pose.tracking import Tracker
-from imusynth.video import iter_frames, open_video
+from imusynth.video.decode import iter_frames, open_video
+from imusynth.video.pose.mediapipe_backend import PoseEstimator
+from imusynth.video.pose.tracking import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

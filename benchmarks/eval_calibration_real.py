@@ -33,9 +33,9 @@ from imusynth.calibrate import (
     fit_profile,
     resample_series,
 )
-from imusynth.placements import load_placements, resolve_placements
-from imusynth.readers import read_azure_kinect, read_imu, read_motion
-from imusynth.sensors import simulate
+from imusynth.core.placements import load_placements, resolve_placements
+from imusynth.core.sensors import simulate
+from imusynth.io.readers import read_azure_kinect, read_imu, read_motion
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "imu"

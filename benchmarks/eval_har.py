@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from imusynth.calibrate import ImuSeries, apply_profile, fit_profile
+from imusynth.cli.har import har_eval_files
+from imusynth.core.placements import resolve_placements
+from imusynth.core.sensors import simulate
 from imusynth.har import WindowSet, evaluate, make_windows, stack_placements
-from imusynth.har_cli import har_eval_files
-from imusynth.placements import resolve_placements
-from imusynth.readers import read_azure_kinect, read_imu
-from imusynth.sensors import simulate
+from imusynth.io.readers import read_azure_kinect, read_imu
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "imu"

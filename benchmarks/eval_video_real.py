@@ -1,7 +1,7 @@
 """Real-video figures of the video pipeline (issue 3, acceptance 2 and 3), reproducibly.
 
 1. **Four views** (``../shared/videos/pose2sim/Demo_SinglePerson``): each view through
-   :func:`imusynth.pipeline.process_video`; pairwise per-axis Pearson r and RMSE between views for the
+   :func:`imusynth.video.job.process_video`; pairwise per-axis Pearson r and RMSE between views for the
    forearm, wrist and thigh sensors, and r / RMSE against the ``imusynth motion`` job on Pose2Sim's
    triangulated TRC, with forearm and wrist frames built the same way on both sides (elbow -> wrist and
    the shoulder line, as in ``tests/test_video_views.py``).
@@ -44,10 +44,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from imusynth.config import PipelineConfig, load_pipeline_config, with_overrides  # noqa: E402
-from imusynth.io_hdf5 import read_clips  # noqa: E402
-from imusynth.motion_job import run_motion_job  # noqa: E402
-from imusynth.pipeline import process_video  # noqa: E402
-from imusynth.sensors import SensorSignals  # noqa: E402
+from imusynth.core.sensors import SensorSignals  # noqa: E402
+from imusynth.io.hdf5 import read_clips  # noqa: E402
+from imusynth.io.motion_job import run_motion_job  # noqa: E402
+from imusynth.video.job import process_video  # noqa: E402
 from tests.test_video_real import (  # noqa: E402
     QS_MIN_S,
     STAND_PLACEMENTS,

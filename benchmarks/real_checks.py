@@ -11,7 +11,7 @@
 
 Sevivi method (see docs/validation.md for the reasoning):
 
-* virtual sensors by :func:`imusynth.sensors.simulate` at 50 Hz with the default pipeline settings
+* virtual sensors by :func:`imusynth.core.sensors.simulate` at 50 Hz with the default pipeline settings
   (6 Hz cut-off, confidence >= 0.5); the candidates are the left/right forearm and wrist placements without
   hand joints (the built-ins' hand-free fallback: forearm roll from the shoulder line) and, as a variant,
   the built-ins with the thumb (Azure reports the hand joints with confidence NONE throughout two of the
@@ -55,11 +55,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from imusynth.compare import CompareError, CompareResult, compare_signals  # noqa: E402
-from imusynth.motion import Motion  # noqa: E402
-from imusynth.placements import Placement, builtin_placements  # noqa: E402
-from imusynth.readers import read_motion  # noqa: E402
-from imusynth.readers.imu import RealIMU, read_imu  # noqa: E402
-from imusynth.sensors import SensorSignals, simulate  # noqa: E402
+from imusynth.core.motion import Motion  # noqa: E402
+from imusynth.core.placements import Placement, builtin_placements  # noqa: E402
+from imusynth.core.sensors import SensorSignals, simulate  # noqa: E402
+from imusynth.io.readers import read_motion  # noqa: E402
+from imusynth.io.readers.imu import RealIMU, read_imu  # noqa: E402
 
 AXES = ("x", "y", "z")
 

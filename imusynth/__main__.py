@@ -1,5 +1,5 @@
 """``python -m imusynth`` is the ``imusynth`` command."""
 
-from imusynth.cli import main
+from imusynth.cli.main import main
 
 main()

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from imusynth.errors import InputError
 
 
 class ConfigError(InputError):

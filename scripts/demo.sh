@@ -8,6 +8,6 @@ bash scripts/setup.sh
 if [ -z "${IMUSYNTH_MODEL_DIR:-}" ] && [ -d ../shared/models ]; then
   export IMUSYNTH_MODEL_DIR="$(cd ../shared/models && pwd)"
 fi
-video=$(.venv/bin/python -m imusynth.samples fetch demo)
+video=$(.venv/bin/python -m imusynth.io.samples fetch demo)
 .venv/bin/imusynth "$video" --placement wrist --placement thigh -o demo.h5 --plot demo.png
 .venv/bin/imusynth inspect demo.h5

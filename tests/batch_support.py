@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from imusynth.conventions import G0
+from imusynth.core.conventions import G0
 
 # ---------------------------------------------------------------------------------------------------
 # a fake processor: decodes the video with OpenCV and writes one tiny, valid clip
@@ -37,7 +37,7 @@ def fake_process_video(
     extra_attrs: dict[str, str] | None = None,
     progress: bool = False,
 ) -> Path:
-    """Stand-in for ``imusynth.pipeline.process_video`` with its signature.
+    """Stand-in for ``imusynth.video.job.process_video`` with its signature.
 
     The clip is a sensor at rest with its z axis up over the decoded span: acc = (0, 0, +G0) m/s^2,
     gyro = 0 rad/s, so every output is checkable in closed form. ``IMUSYNTH_FAKE_DELAY_S`` adds a
@@ -46,8 +46,8 @@ def fake_process_video(
     import cv2
 
     from imusynth.config import to_toml
-    from imusynth.io_hdf5 import Clip, write_clips
-    from imusynth.sensors import SensorSignals
+    from imusynth.core.sensors import SensorSignals
+    from imusynth.io.hdf5 import Clip, write_clips
 
     if "crash" in Path(video_path).name:
         os._exit(3)  # like a segmentation fault in native code

@@ -8,7 +8,7 @@ Frames (z-up world, OpenCV camera: x right, y down, z forward; see :mod:`synthet
 ------------------------------------------------------------------------------------------
 - The camera's optical centre is the world origin; its orientation follows :class:`TrackingCamera`.
 - The body's own frame ``B`` is MediaPipe's world-landmark frame of a body facing a level camera
-  that looks along world +y: ``X_B`` = :func:`imusynth.lift.standing_pose` (x to the image right,
+  that looks along world +y: ``X_B`` = :func:`imusynth.video.lift.standing_pose` (x to the image right,
   y down, z away from the camera, origin at the hip centre). Body points in the world are
   ``p_i(t) = c(t) + R_wb(t) X_B,i`` with ``R_wb(t) = Rz(-psi(t)) R_LEVEL``: the body turns about
   the vertical by ``psi`` (positive to the right, like the camera's pan) and stays upright.
@@ -42,11 +42,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
-from imusynth.conventions import G0
-from imusynth.lift import standing_pose
-from imusynth.placements import Placement, Vector
-from imusynth.pose.detection import PoseDetection
-from imusynth.skeletons import MEDIAPIPE_33
+from imusynth.core.conventions import G0
+from imusynth.core.placements import Placement, Vector
+from imusynth.core.skeletons import MEDIAPIPE_33
+from imusynth.video.lift import standing_pose
+from imusynth.video.pose.detection import PoseDetection
 
 from .synthetic_scene import R_LEVEL, SphereRenderer
 

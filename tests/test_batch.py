@@ -41,8 +41,8 @@ from imusynth.batch.runner import (
     run_batch,
 )
 from imusynth.config import config_hash, load_pipeline_config, with_overrides
-from imusynth.conventions import G0
-from imusynth.io_hdf5 import read_clips, validate_file
+from imusynth.core.conventions import G0
+from imusynth.io.hdf5 import read_clips, validate_file
 from tests.batch_support import (
     PROXY_VARIABLES,
     LocalSite,
@@ -521,8 +521,8 @@ def test_cli_commands_help_and_dry_run(folder: Path, tmp_path: Path):
     import typer
     from typer.testing import CliRunner
 
-    from imusynth.batch_cli import batch
-    from imusynth.batch_cli import gather as gather_cmd
+    from imusynth.cli.batch import batch
+    from imusynth.cli.batch import gather as gather_cmd
 
     app = typer.Typer()
     app.command("batch")(batch)

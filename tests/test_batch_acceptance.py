@@ -21,7 +21,7 @@ from imusynth.batch.ingest import DownloadOptions, LabelRow
 from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Status
 from imusynth.batch.runner import Action, run_batch
 from imusynth.config import load_pipeline_config
-from imusynth.io_hdf5 import read_clips, validate_file
+from imusynth.io.hdf5 import read_clips, validate_file
 from tests.batch_support import (
     PROXY_VARIABLES,
     LocalSite,
@@ -120,7 +120,7 @@ def test_playlist_rerun_retry_gather_and_windows(site: LocalSite, tmp_path: Path
     assert summary.clips == len(clips) >= 4 and summary.groups == 4
     assert {c.label for c in clips} == {None, *LABELS.values()}  # the repaired link has no label row
 
-    from imusynth.har_cli import windows_from_files
+    from imusynth.cli.har import windows_from_files
 
     windows = windows_from_files([dataset], window_s=0.5, overlap=0.5, rate_hz=50.0)
     assert len(windows) > 0 and windows.X.shape[1:] == (25, 6)
@@ -130,7 +130,7 @@ def test_playlist_rerun_retry_gather_and_windows(site: LocalSite, tmp_path: Path
 
 def test_killed_batch_resumes_without_duplicates_or_corrupt_files(site: LocalSite, tmp_path: Path):
     out = tmp_path / "out"
-    code = "import typer; from imusynth.batch_cli import batch; typer.run(batch)"
+    code = "import typer; from imusynth.cli.batch import batch; typer.run(batch)"
     labels = tmp_path / "labels.csv"
     labels.write_text("source,label\n" + "".join(f"{site.url(n)},{lab}\n" for n, lab in LABELS.items()))
     args = [site.url("playlist.html"), "-o", str(out), "--labels", str(labels), "--workers", "1",

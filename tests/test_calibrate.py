@@ -32,7 +32,7 @@ from imusynth.calibrate import (
     rotation_between,
     save_profile,
 )
-from imusynth.conventions import G0
+from imusynth.core.conventions import G0
 
 N = 100_000
 

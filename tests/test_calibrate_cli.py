@@ -11,10 +11,10 @@ from scipy.spatial.transform import Rotation
 from typer.testing import CliRunner
 
 from imusynth.calibrate import CalibrationError, distribution_distances, load_profile, profile_from_toml
-from imusynth.calibrate_cli import apply_file, calibrate_app, fit_files
-from imusynth.conventions import G0
-from imusynth.io_hdf5 import Clip, read_clips, validate_file, write_clips
-from imusynth.sensors import SensorSignals
+from imusynth.cli.calibrate import apply_file, calibrate_app, fit_files
+from imusynth.core.conventions import G0
+from imusynth.core.sensors import SensorSignals
+from imusynth.io.hdf5 import Clip, read_clips, validate_file, write_clips
 
 TILT = Rotation.from_rotvec([math.radians(30.0), 0.0, 0.0]).as_matrix()
 

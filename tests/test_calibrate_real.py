@@ -34,9 +34,9 @@ def _half(s: ImuSeries, second: bool) -> ImuSeries:
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_gaitmap_half_fit_improves_the_other_half(side: str) -> None:
-    from imusynth.placements import load_placements
-    from imusynth.readers import read_imu, read_motion
-    from imusynth.sensors import simulate
+    from imusynth.core.placements import load_placements
+    from imusynth.core.sensors import simulate
+    from imusynth.io.readers import read_imu, read_motion
 
     d = shared_path("imu", "gaitmap")
     motion = read_motion(d / "mocap_sample.csv", length_unit="mm", rate_hz=100.0)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from imusynth.camera import (
+from imusynth.errors import InputError
+from imusynth.video.camera import (
     DEFAULT_HFOV_DEG,
     R_WORLD_FROM_LEVEL_CAMERA,
     CameraError,
@@ -27,7 +28,6 @@ from imusynth.camera import (
     kabsch_rotation,
     refine_up,
 )
-from imusynth.errors import InputError
 
 from .conftest import shared_path
 from .synthetic_scene import (

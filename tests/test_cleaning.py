@@ -1,6 +1,6 @@
-"""Left/right identity cleaning (imusynth.pose.cleaning) on synthetic tracks with known label errors.
+"""Left/right identity cleaning (imusynth.video.pose.cleaning) on synthetic tracks with known label errors.
 
-The synthetic body is :func:`imusynth.lift.standing_pose` (facing the camera, metric, MediaPipe world
+The synthetic body is :func:`imusynth.video.lift.standing_pose` (facing the camera, metric, MediaPipe world
 axes) walking across the image with its legs and arms swinging, seen by a pinhole camera 4 m away
 (f = 1000 px, so the hips are ~50 px apart and the body ~420 px tall). Label errors are injected
 the way the model makes them (docs/validation.md): the image positions of a group's pairs are
@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imusynth.lift import standing_pose
-from imusynth.pose.cleaning import (
+from imusynth.core.skeletons import MEDIAPIPE_33
+from imusynth.video.lift import standing_pose
+from imusynth.video.pose.cleaning import (
     ARMS,
     LEGS,
     LIMB_GROUPS,
@@ -25,7 +26,6 @@ from imusynth.pose.cleaning import (
     identity_swaps,
     swap_in_camera,
 )
-from imusynth.skeletons import MEDIAPIPE_33
 
 I = {n: i for i, n in enumerate(MEDIAPIPE_33)}
 F_PX, DEPTH_M, FPS = 1000.0, 4.0, 30.0

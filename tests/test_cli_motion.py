@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from imusynth.conventions import G0
-from imusynth.io_hdf5 import validate_file
+from imusynth.core.conventions import G0
+from imusynth.io.hdf5 import validate_file
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

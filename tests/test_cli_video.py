@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from imusynth.io_hdf5 import validate_file
+from imusynth.io.hdf5 import validate_file
 
 from .conftest import REPO, shared_path
 from .synthetic_scene import CameraPath, SphereRenderer, intrinsics_matrix, make_panorama, render_sequence

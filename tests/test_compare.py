@@ -24,7 +24,7 @@ from imusynth.compare import (
     lowpass,
     resample,
 )
-from imusynth.conventions import G0
+from imusynth.core.conventions import G0
 from imusynth.errors import InputError
 
 OFFSET_S = 1.2345  # real clock minus virtual clock
@@ -376,8 +376,8 @@ def test_bad_shapes_are_an_input_error(motion: Motion3) -> None:
 
 
 def _write_files(tmp_path, motion: Motion3, *, n_clips: int = 1):  # noqa: ANN001, ANN202 - test helper
-    from imusynth.io_hdf5 import Clip, write_clips
-    from imusynth.sensors import SensorSignals
+    from imusynth.core.sensors import SensorSignals
+    from imusynth.io.hdf5 import Clip, write_clips
 
     n = T_V.size
     valid = np.ones(n, dtype=bool)
@@ -407,7 +407,7 @@ def _write_files(tmp_path, motion: Motion3, *, n_clips: int = 1):  # noqa: ANN00
 def _cli():  # noqa: ANN202 - test helper
     import typer
 
-    from imusynth.compare_cli import compare_cmd
+    from imusynth.cli.compare import compare_cmd
 
     app = typer.Typer()
     app.command("compare")(compare_cmd)
@@ -436,7 +436,7 @@ def test_compare_command_json_and_table(tmp_path, motion: Motion3) -> None:  # n
 
 
 def test_compare_files_errors(tmp_path, motion: Motion3) -> None:  # noqa: ANN001
-    from imusynth.compare_cli import compare_files
+    from imusynth.cli.compare import compare_files
 
     h5, csv = _write_files(tmp_path, motion, n_clips=2)
     with pytest.raises(InputError, match="--clip"):
@@ -455,7 +455,7 @@ def test_compare_files_errors(tmp_path, motion: Motion3) -> None:  # noqa: ANN00
 
 
 def test_gaitmap_recording_against_itself_in_another_frame(shared_dir) -> None:  # noqa: ANN001
-    from imusynth.readers.imu import read_imu
+    from imusynth.io.readers.imu import read_imu
 
     d = shared_dir / "imu" / "gaitmap"
     foot = read_imu(d / "imu_sample.csv", preset="gaitmap", sensor="left_sensor")  # gaitmap's foot frame

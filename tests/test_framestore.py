@@ -1,4 +1,4 @@
-"""The append-only frame store (:mod:`imusynth.framestore`) and its use by the tracker and the video job.
+"""The append-only frame store (:mod:`imusynth.video.framestore`), used by the tracker and the video job.
 
 Every value written is a closed-form function of its row number, so what is read back is checked
 exactly (``assert_array_equal``: the store copies bytes, there is no tolerance to allow for); the only
@@ -18,10 +18,10 @@ from numpy.typing import NDArray
 
 from imusynth.config import load_pipeline_config, with_overrides
 from imusynth.errors import NoPersonError
-from imusynth.framestore import FrameStore
-from imusynth.pipeline import process_video, run_stages
-from imusynth.pose.detection import N_LANDMARKS, PoseDetection
-from imusynth.pose.tracking import TRACK_SCHEMA, Tracker
+from imusynth.video.framestore import FrameStore
+from imusynth.video.job import process_video, run_stages
+from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
+from imusynth.video.pose.tracking import TRACK_SCHEMA, Tracker
 
 SCHEMA = {"t": ((), np.float64), "xy": ((3, 2), np.float32), "k": ((), np.int64), "ok": ((), np.bool_)}
 

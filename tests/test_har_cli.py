@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from imusynth.cli.har import export_cmd, har_eval_cmd, har_eval_files
+from imusynth.core.sensors import SensorSignals
 from imusynth.har import load_windows
-from imusynth.har_cli import export_cmd, har_eval_cmd, har_eval_files
-from imusynth.io_hdf5 import Clip, write_clips
-from imusynth.sensors import SensorSignals
+from imusynth.io.hdf5 import Clip, write_clips
 from tests.conftest import shared_path
 
 app = typer.Typer()

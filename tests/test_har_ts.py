@@ -7,9 +7,9 @@ import gzip
 import numpy as np
 import pytest
 
-from imusynth.conventions import G0
-from imusynth.readers._table import ReadError
-from imusynth.readers.ts import read_ts, ts_to_series
+from imusynth.core.conventions import G0
+from imusynth.io.readers._table import ReadError
+from imusynth.io.readers.ts import read_ts, ts_to_series
 from tests.conftest import shared_path
 
 HEADER = """# a comment

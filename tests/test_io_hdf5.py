@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from imusynth.io_hdf5 import SCHEMA, Clip, SchemaError, atomic_path, read_clips, validate_file, write_clips
-from imusynth.motion import Motion
-from imusynth.sensors import SensorSignals
+from imusynth.core.motion import Motion
+from imusynth.core.sensors import SensorSignals
+from imusynth.io.hdf5 import SCHEMA, Clip, SchemaError, atomic_path, read_clips, validate_file, write_clips
 
 
 def _signals(n=100, rate=50.0, name="wrist"):

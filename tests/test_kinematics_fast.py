@@ -14,12 +14,12 @@ import pytest
 from scipy.interpolate import CubicSpline, make_interp_spline
 from scipy.spatial.transform import Rotation
 
-from imusynth import sensors
-from imusynth.conventions import quat_from_columns, quat_from_matrix
-from imusynth.kinematics import QuinticFit, Trajectory, bridge_gaps, segment_frames
-from imusynth.motion import Motion
-from imusynth.placements import resolve_placements
-from imusynth.sensors import simulate
+from imusynth.core import sensors
+from imusynth.core.conventions import quat_from_columns, quat_from_matrix
+from imusynth.core.kinematics import QuinticFit, Trajectory, bridge_gaps, segment_frames
+from imusynth.core.motion import Motion
+from imusynth.core.placements import resolve_placements
+from imusynth.core.sensors import simulate
 
 
 @pytest.mark.parametrize("n", [140, 1000, 20000])

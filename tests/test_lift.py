@@ -1,6 +1,6 @@
-"""Tests of stage 3 (imusynth.lift): PnP placement of metric landmarks and depth smoothing.
+"""Tests of stage 3 (imusynth.video.lift): PnP placement of metric landmarks and depth smoothing.
 
-The synthetic body is :func:`imusynth.lift.standing_pose` (33 MediaPipe landmarks, about 1.7 m tall),
+The synthetic body is :func:`imusynth.video.lift.standing_pose` (33 MediaPipe landmarks, about 1.7 m tall),
 moved by a known rigid motion and projected by a known camera (1280x720, 60 deg horizontal FOV).
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from imusynth.camera import CameraIntrinsics
-from imusynth.lift import (
+from imusynth.video.camera import CameraIntrinsics
+from imusynth.video.lift import (
     LiftedFrame,
     LiftError,
     body_trajectory,
@@ -128,7 +128,7 @@ def test_fallback_start_without_sqpnp_or_prev(monkeypatch):
     def broken(*args, **kwargs):
         raise cv2.error("SQPnP unavailable")
 
-    monkeypatch.setattr("imusynth.lift.cv2.solvePnP", broken)
+    monkeypatch.setattr("imusynth.video.lift.cv2.solvePnP", broken)
     for yaw in (-50.0, 0.0, 50.0):
         R, t = pose((yaw, 10.0, 5.0), (-0.4, 0.3, 3.0))
         Xc = BODY @ R.T + t
@@ -445,8 +445,8 @@ def test_real_view_depth_matches_the_triangulated_reference(cam, monkeypatch):
     (1 sd), so the mean depth error must stay within 12 % of the distance (3 sd); every 5th frame
     is used to keep the test short.
     """
-    from imusynth.pose.mediapipe_backend import PoseEstimator
-    from imusynth.video import iter_frames
+    from imusynth.video.decode import iter_frames
+    from imusynth.video.pose.mediapipe_backend import PoseEstimator
 
     from .conftest import shared_path
 

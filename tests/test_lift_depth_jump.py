@@ -1,10 +1,10 @@
 """The depth jump of a newly lifted track (docs/lifting.md, "Depth jumps"): both repairs, synthetic data.
 
-1. :func:`imusynth.lift.smooth_depth` with ``max_gap_s``: a depth step across a gap that the kinematics
+1. :func:`imusynth.video.lift.smooth_depth` with ``max_gap_s``: a depth step across a gap that the kinematics
    stage bridges is low-passed like any other depth change, instead of reaching the accelerometer as a
    step between two runs smoothed apart.
-2. :func:`imusynth.lift.leg_length_outliers`: frames whose world skeleton has collapsed (legs much shorter
-   than the person's usual legs) are found; a fast but real movement with rigid bones is left alone.
+2. :func:`~imusynth.video.lift.leg_length_outliers`: frames whose world skeleton has collapsed (legs much
+   shorter than the person's usual legs) are found; a fast but real movement with rigid bones is left alone.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 from scipy.spatial.transform import Rotation
 
-from imusynth.kinematics import bridge_gaps
-from imusynth.lift import LiftError, leg_length_outliers, smooth_depth, standing_pose
-from imusynth.skeletons import MEDIAPIPE_33
+from imusynth.core.kinematics import bridge_gaps
+from imusynth.core.skeletons import MEDIAPIPE_33
+from imusynth.video.lift import LiftError, leg_length_outliers, smooth_depth, standing_pose
 
 FS = 30.0
 DT = 1.0 / FS

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from imusynth.conventions import G0
-from imusynth.kinematics import bridge_gaps, effective_cutoff, lowpass, segment_frames
-from imusynth.motion import Motion
-from imusynth.placements import placements_from_dict
-from imusynth.sensors import simulate
+from imusynth.core.conventions import G0
+from imusynth.core.kinematics import bridge_gaps, effective_cutoff, lowpass, segment_frames
+from imusynth.core.motion import Motion
+from imusynth.core.placements import placements_from_dict
+from imusynth.core.sensors import simulate
 
 R_CIRCLE, W_CIRCLE = 1.0, 2 * np.pi * 0.5  # m, rad/s
 A_RATE, B_RATE = 1.2, 0.7  # rad/s about world z and body x
@@ -106,7 +106,7 @@ def test_orientation_matches_closed_form():
     t = np.arange(0.0, 8.0, 1 / SOURCE_HZ)
     out = simulate(rigid_motion(t), [sensor()], rate_hz=OUT_HZ, cutoff_hz=None)["s"]
     _, R, _, _ = truth(out.time)
-    from imusynth.conventions import matrix_from_quat
+    from imusynth.core.conventions import matrix_from_quat
 
     m = interior(out.time)
     R_est = matrix_from_quat(out.orientation[m])

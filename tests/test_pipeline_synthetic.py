@@ -1,11 +1,11 @@
 """Acceptance 1 of the video job: synthetic ground truth for everything after pose estimation.
 
-The scene (:mod:`synthetic_body`): a rigid upright body (:func:`imusynth.lift.standing_pose`) walks
+The scene (:mod:`synthetic_body`): a rigid upright body (:func:`imusynth.video.lift.standing_pose`) walks
 on a circle 4 m around a hand-held camera, bobbing by 8 cm at 0.5 Hz and turning by +-35 deg at 0.25 Hz,
 while the camera follows it (pan 20 deg/s plus a 6-deg sway at 0.35 Hz), tilts (3 deg + 4 deg at
 0.3 Hz: the first frame is *not* level) and rolls (2 deg at 0.5 Hz). The frames, a textured
 background at infinity with the body drawn as a stick figure, are written as a 480x270 mp4v video
-(4 s at 30 fps) and run through :func:`imusynth.pipeline.process_video` with a synthetic pose
+(4 s at 30 fps) and run through :func:`imusynth.video.job.process_video` with a synthetic pose
 backend that returns the ideal detection of each frame (projected landmarks, camera-aligned
 hip-centred world landmarks, visibility 1). Everything else is the real pipeline: decoding,
 tracking, PnP lifting, background optical flow and RANSAC for the camera, the body's vertical for
@@ -28,12 +28,12 @@ from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from imusynth.config import PipelineConfig, load_pipeline_config, with_overrides
-from imusynth.io_hdf5 import Clip, read_clips, validate_file
-from imusynth.motion import Motion
-from imusynth.pipeline import process_video
-from imusynth.placements import resolve_placements
-from imusynth.sensors import simulate
-from imusynth.skeletons import MEDIAPIPE_33
+from imusynth.core.motion import Motion
+from imusynth.core.placements import resolve_placements
+from imusynth.core.sensors import simulate
+from imusynth.core.skeletons import MEDIAPIPE_33
+from imusynth.io.hdf5 import Clip, read_clips, validate_file
+from imusynth.video.job import process_video
 
 from .synthetic_body import BodyPath, SyntheticDetector, TrackingCamera, closed_form_sensor, render_video
 from .synthetic_scene import SphereRenderer, intrinsics_matrix, make_panorama

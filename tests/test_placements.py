@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imusynth.conventions import G0, matrix_from_quat
-from imusynth.motion import Motion
-from imusynth.placements import (
+from imusynth.core.conventions import G0, matrix_from_quat
+from imusynth.core.motion import Motion
+from imusynth.core.placements import (
     PlacementError,
     builtin_placements,
     load_placements,
     parse_axes,
     resolve_placements,
 )
-from imusynth.sensors import simulate
-from imusynth.skeletons import KINECT_V1_20, SKELETONS, to_canonical
+from imusynth.core.sensors import simulate
+from imusynth.core.skeletons import KINECT_V1_20, SKELETONS, to_canonical
 
 # A person standing at rest, facing world +Y, world +X to their right, arms hanging with the palms
 # facing the thighs (neutral forearm rotation). Coordinates in metres, z up.
@@ -86,7 +86,7 @@ def _motion(
 
 
 def _mediapipe_motion() -> Motion:
-    from imusynth.skeletons import MEDIAPIPE_33
+    from imusynth.core.skeletons import MEDIAPIPE_33
 
     pts = dict(STANDING)
     for name in MEDIAPIPE_33:  # landmarks the table above does not place: near the head

@@ -1,4 +1,4 @@
-"""Model lookup (imusynth.pose.models): explicit path, env folder, cache, download from 127.0.0.1."""
+"""Model lookup (imusynth.video.pose.models): explicit path, env folder, cache, download from 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from imusynth.errors import InputError, ModelNotFoundError
-from imusynth.pose import models
-from imusynth.pose.models import (
+from imusynth.video.pose import models
+from imusynth.video.pose.models import (
     ENV_MODEL_DIR,
     ENV_MODEL_URL,
     MODEL_SHA256,

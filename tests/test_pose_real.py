@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.errors import InputError
-from imusynth.pose.mediapipe_backend import PoseEstimator
-from imusynth.pose.tracking import Track, Tracker, select_main_track
-from imusynth.skeletons import MEDIAPIPE_33
-from imusynth.video import VideoInfo, iter_frames
+from imusynth.video.decode import VideoInfo, iter_frames
+from imusynth.video.pose.mediapipe_backend import PoseEstimator
+from imusynth.video.pose.tracking import Track, Tracker, select_main_track
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.slow

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imusynth.conventions import G0, UP_AXIS_TO_Z_UP
+from imusynth.core.conventions import G0, UP_AXIS_TO_Z_UP
+from imusynth.core.skeletons import AZURE_KINECT_32, KINECT_V1_20
 from imusynth.errors import InputError
-from imusynth.readers import (
+from imusynth.io.readers import (
     MOTION_FORMATS,
     ReadError,
     RealIMU,
@@ -30,7 +31,6 @@ from imusynth.readers import (
     read_motion,
     read_trc,
 )
-from imusynth.skeletons import AZURE_KINECT_32, KINECT_V1_20
 
 TOL = 1e-9  # see the module docstring
 

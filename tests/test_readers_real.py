@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imusynth.conventions import G0
-from imusynth.readers import read_imu, read_motion
+from imusynth.core.conventions import G0
+from imusynth.io.readers import read_imu, read_motion
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from imusynth.errors import InputError
-from imusynth.samples import fetch, manifest
+from imusynth.io.samples import fetch, manifest
 from tests.conftest import shared_path
 
 

@@ -15,10 +15,10 @@ else:
     pytest.importorskip("smplx", reason="needs the optional extra imusynth[smpl] (torch, smplx)")
     import torch
 
+from imusynth.body.smpl import fit as F
+from imusynth.body.smpl._lbs import SubsetLBS
+from imusynth.body.smpl.synthetic import synthetic_model, synthetic_motion
 from imusynth.errors import InputError
-from imusynth.smpl import fit as F
-from imusynth.smpl._lbs import SubsetLBS
-from imusynth.smpl.synthetic import synthetic_model, synthetic_motion
 
 MODEL = synthetic_model()
 #: Segments whose world orientation the 33 landmarks determine (with the knee/elbow/wrist prior):

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from imusynth.errors import InputError
-from imusynth.smpl.loading import (
+from imusynth.body.smpl.loading import (
     SMPL_PARENTS,
     ChumpyFreeUnpickler,
     SmplModelError,
@@ -23,7 +22,8 @@ from imusynth.smpl.loading import (
     model_from_dict,
     read_model_dict,
 )
-from imusynth.smpl.synthetic import REST_JOINTS, synthetic_model_data, write_synthetic_model
+from imusynth.body.smpl.synthetic import REST_JOINTS, synthetic_model_data, write_synthetic_model
+from imusynth.errors import InputError
 
 
 def _write_chumpy_pickle(path: Path, data: dict) -> None:

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from imusynth.conventions import G0, matrix_from_quat
-from imusynth.smpl.loading import SMPL_JOINT_NAMES
-from imusynth.smpl.mesh_placements import (
+from imusynth.body.smpl.loading import SMPL_JOINT_NAMES
+from imusynth.body.smpl.mesh_placements import (
     BUILTIN_ANCHORS,
     MeshPlacement,
     MeshPlacementError,
@@ -19,7 +18,8 @@ from imusynth.smpl.mesh_placements import (
     mesh_sensor_motion,
     mesh_sensor_trajectories,
 )
-from imusynth.smpl.synthetic import synthetic_model
+from imusynth.body.smpl.synthetic import synthetic_model
+from imusynth.core.conventions import G0, matrix_from_quat
 
 MODEL = synthetic_model()
 
@@ -111,7 +111,7 @@ def test_rigid_body_sensors_match_closed_form() -> None:
         np.testing.assert_allclose(Rs, R @ Rs0, atol=1e-12)
 
     # the same through the physics core: accelerometer and gyroscope against the closed form
-    from imusynth.sensors import simulate
+    from imusynth.core.sensors import simulate
 
     motion, placements = mesh_sensor_motion(t, verts, MODEL.faces, list(pl.values()))
     signals = simulate(motion, placements, rate_hz=30.0)
@@ -155,7 +155,7 @@ def test_mesh_placements_from_toml_tables() -> None:
 @pytest.mark.skipif(not os.environ.get("CI") and __import__("importlib").util.find_spec("smplx") is None,
                     reason="needs the optional extra imusynth[smpl] (torch, smplx)")
 def test_smplx_mesh_of_a_rigid_body_is_rigid() -> None:
-    from imusynth.smpl.fit import posed_vertices
+    from imusynth.body.smpl.fit import posed_vertices
 
     t = np.arange(0.0, 1.0, 1.0 / 30.0)
     R, transl, _ = _rigid_motion(t, 0.8, 0.5, 1.3)
@@ -170,7 +170,7 @@ def test_smplx_mesh_of_a_rigid_body_is_rigid() -> None:
 @pytest.mark.skipif(not os.environ.get("CI") and __import__("importlib").util.find_spec("smplx") is None,
                     reason="needs the optional extra imusynth[smpl] (torch, smplx)")
 def test_fit_sensors_skin_only_what_they_need(rng: np.random.Generator) -> None:
-    from imusynth.smpl.fit import SmplFit, fit_sensor_motion, fit_sensor_trajectories, posed_vertices
+    from imusynth.body.smpl.fit import SmplFit, fit_sensor_motion, fit_sensor_trajectories, posed_vertices
 
     T = 6
     pose = rng.normal(0.0, 0.3, (T, 72))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 import pytest
 
-from imusynth.io_hdf5 import validate_file
+from imusynth.io.hdf5 import validate_file
 from tests.conftest import shared_path
 from tests.test_cli_motion import run
 
@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 
 @pytest.mark.slow
 def test_video_pipeline_with_smpl_body_model(tmp_path, monkeypatch):
-    from imusynth.smpl import write_synthetic_model
+    from imusynth.body.smpl import write_synthetic_model
 
     video = shared_path("videos", "sports2d", "demo3_running.mp4")
     monkeypatch.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))

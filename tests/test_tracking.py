@@ -1,4 +1,4 @@
-"""Tracking (imusynth.pose.tracking) on synthetic walkers with known identities."""
+"""Tracking (imusynth.video.pose.tracking) on synthetic walkers with known identities."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.errors import InputError, NoPersonError
-from imusynth.pose.detection import N_LANDMARKS, PoseDetection
-from imusynth.pose.tracking import Track, Tracker, select_main_track, track_score
-from imusynth.skeletons import MEDIAPIPE_33
+from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
+from imusynth.video.pose.tracking import Track, Tracker, select_main_track, track_score
 
 FPS = 30.0
 

@@ -1,4 +1,4 @@
-"""Stage 1 (imusynth.video): decoding, timestamps, rotation, corrupt frames, bad input.
+"""Stage 1 (imusynth.video.decode): decoding, timestamps, rotation, corrupt frames, bad input.
 
 Test clips are written into tmp_path with cv2.VideoWriter; the rotation and variable-frame-rate
 clips need ffmpeg (skipped without it, failing when CI is set). ffmpeg/ffprobe serve as the
@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-from imusynth import video
 from imusynth.errors import InputError
-from imusynth.video import Frame, VideoReader, iter_frames, open_video
+from imusynth.video import decode as video
+from imusynth.video.decode import Frame, VideoReader, iter_frames, open_video
 
 W, H, FPS, N = 96, 64, 30.0, 24
 

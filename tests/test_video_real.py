@@ -29,11 +29,11 @@ import numpy as np
 import pytest
 
 from imusynth.config import load_pipeline_config, with_overrides
-from imusynth.conventions import G0
-from imusynth.io_hdf5 import Clip, read_clips
-from imusynth.kinematics import runs
-from imusynth.pipeline import process_video
-from imusynth.sensors import SensorSignals
+from imusynth.core.conventions import G0
+from imusynth.core.kinematics import runs
+from imusynth.core.sensors import SensorSignals
+from imusynth.io.hdf5 import Clip, read_clips
+from imusynth.video.job import process_video
 
 from .conftest import shared_path
 

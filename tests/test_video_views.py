@@ -4,7 +4,7 @@ Data: ``../shared/videos/pose2sim/Demo_SinglePerson`` (4 calibrated portrait cam
 of one person balancing; a bystander in the background of some views) and Pose2Sim's triangulation of
 the same take (``reference_pose3d_from_history/*BalancingTrial_0-100_filt_butterworth.trc``).
 
-Each view goes through the whole pipeline (:func:`imusynth.pipeline.process_video`, default settings:
+Each view goes through the whole pipeline (:func:`imusynth.video.job.process_video`, default settings:
 lite model, camera-motion estimation on, 60 deg field of view); the reference goes through the
 ``imusynth motion`` job. Every view's world frame is its own camera's level frame, so headings differ
 between views, but the sensor-frame signals are defined by the body and must agree.
@@ -28,10 +28,10 @@ import numpy as np
 import pytest
 
 from imusynth.config import load_pipeline_config, with_overrides
-from imusynth.io_hdf5 import Clip, read_clips
-from imusynth.motion_job import run_motion_job, sensors_for_motion
-from imusynth.pipeline import motion_from_pose, process_video
-from imusynth.sensors import SensorSignals
+from imusynth.core.sensors import SensorSignals
+from imusynth.io.hdf5 import Clip, read_clips
+from imusynth.io.motion_job import run_motion_job, sensors_for_motion
+from imusynth.video.job import motion_from_pose, process_video
 
 from .conftest import shared_path
 
@@ -228,7 +228,7 @@ def test_views_agree_with_triangulated_depth(views: dict[str, Clip], reference: 
 
     Each view's landmarks keep the model's own 2-D rays (``image_xy`` through ``camera_K``) but take
     their depth (camera z) from the triangulated joints put in that camera; the clip's camera rotation,
-    world frame, filter and sensors are the pipeline's (:func:`imusynth.pipeline.motion_from_pose`).
+    world frame, filter and sensors are the pipeline's (:func:`imusynth.video.job.motion_from_pose`).
     Sensors: the hand-free forearm/wrist placements and the thighs (the TRC has no hand points). The
     issue's target (median pairwise gyroscope r >= 0.8) must then be met; with the model's own depth the
     same computation gives 0.27 (docs/validation.md "depth oracles"), so depth is the whole gap.

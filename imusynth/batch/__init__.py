@@ -13,10 +13,18 @@ Importing this package loads no numeric library (spawned workers set their threa
 
 from __future__ import annotations
 
-from .executors import DaskExecutor, LocalExecutor, Outcome
-from .ingest import DownloadOptions, Item, LabelRow, expand_sources, fetch, read_labels, read_url_list
-from .manifest import Manifest, Record, Status
-from .runner import BatchError, BatchSummary, run_batch
+from imusynth.batch.executors import DaskExecutor, LocalExecutor, Outcome
+from imusynth.batch.ingest import (
+    DownloadOptions,
+    Item,
+    LabelRow,
+    expand_sources,
+    fetch,
+    read_labels,
+    read_url_list,
+)
+from imusynth.batch.manifest import Manifest, Record, Status
+from imusynth.batch.runner import BatchError, BatchSummary, run_batch
 
 __all__ = [
     "BatchError",

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..io_hdf5 import Clip, read_clips, validate_file, write_clips
-from .manifest import MANIFEST_NAME, Manifest, Record, Status
+from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Record, Status
+from imusynth.errors import InputError
+from imusynth.io.hdf5 import Clip, read_clips, validate_file, write_clips
 
 GROUP_BY = ("video", "uploader")
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from ..errors import InputError
+from imusynth.errors import InputError
 
 #: File name of the manifest inside OUTDIR.
 MANIFEST_NAME = "manifest.sqlite"

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from .executors import DaskExecutor, Executor, LocalExecutor
-from .ingest import DownloadOptions, Item, LabelRow, expand_sources, is_url, safe_name
-from .manifest import MANIFEST_NAME, Manifest, Record, Status
-from .tasks import FetchTask, ProcessFn, ProcessTask, TaskResult, run_fetch, run_process
+from imusynth.batch.executors import DaskExecutor, Executor, LocalExecutor
+from imusynth.batch.ingest import DownloadOptions, Item, LabelRow, expand_sources, is_url, safe_name
+from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Record, Status
+from imusynth.batch.tasks import FetchTask, ProcessFn, ProcessTask, TaskResult, run_fetch, run_process
+from imusynth.errors import InputError
 
 #: Folder of OUTDIR holding one HDF5 file per item.
 VIDEOS_DIR = "videos"
@@ -177,7 +177,7 @@ def outdir_lock(outdir: Path) -> Iterator[None]:
 
 def output_matches(path: Path, *, key: str, config_hash: str | None) -> bool:
     """Whether ``path`` is a valid ``imusynth/1`` file written for item ``key`` with ``config_hash``."""
-    from ..io_hdf5 import SchemaError, read_clips
+    from imusynth.io.hdf5 import SchemaError, read_clips
 
     try:
         clips = read_clips(path, with_motion=False)
@@ -268,8 +268,8 @@ def make_executor(kind: str, *, workers: int, scheduler: str | None = None) -> E
 
 
 def default_process_fn() -> ProcessFn:
-    """The real video pipeline, :func:`imusynth.pipeline.process_video`."""
-    from ..pipeline import process_video
+    """The real video pipeline, :func:`imusynth.video.job.process_video`."""
+    from imusynth.video.job import process_video
 
     return process_video
 
@@ -329,7 +329,7 @@ def run_batch(
     config : imusynth.config.PipelineConfig
         Pipeline configuration; its hash decides what is already done.
     process_fn : ProcessFn or None
-        Per-video function (default :func:`imusynth.pipeline.process_video`); module level, so that
+        Per-video function (default :func:`imusynth.video.job.process_video`); module level, so that
         spawned workers can import it.
     labels, default_label
         See :func:`imusynth.batch.ingest.expand_sources`.
@@ -360,7 +360,7 @@ def run_batch(
     KeyboardInterrupt
         Re-raised after a clean stop (tasks in flight put back, summary echoed).
     """
-    from ..config import config_hash as compute_hash
+    from imusynth.config import config_hash as compute_hash
 
     if workers < 1:
         raise BatchError(f"--workers must be >= 1, got {workers}")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ingest import DownloadOptions, FetchError, FetchResult, fetch
+from imusynth.batch.ingest import DownloadOptions, FetchError, FetchResult, fetch
 
-#: Signature of the per-video processing function (``imusynth.pipeline.process_video``):
+#: Signature of the per-video processing function (``imusynth.video.job.process_video``):
 #: ``fn(video_path, out_path, *, config, label, group, extra_attrs, progress) -> Path``; it must
 #: write ``out_path`` atomically (temporary file in the same folder, then rename).
 ProcessFn = Callable[..., Path]

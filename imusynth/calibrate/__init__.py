@@ -41,7 +41,7 @@ metrics
 
 from __future__ import annotations
 
-from .alignment import (
+from imusynth.calibrate.alignment import (
     Alignment,
     GravityEstimate,
     fit_alignment,
@@ -49,8 +49,8 @@ from .alignment import (
     quasi_static_mask,
     rotation_between,
 )
-from .device import DEVICE_PRESETS, DeviceModel, device_preset
-from .mapping import (
+from imusynth.calibrate.device import DEVICE_PRESETS, DeviceModel, device_preset
+from imusynth.calibrate.mapping import (
     TAILS,
     DistributionMapping,
     QuantileMap,
@@ -58,12 +58,18 @@ from .mapping import (
     fit_quantile_map,
     sorted_quantiles,
 )
-from .metrics import ChannelDistance, distribution_distances
-from .profile_toml import PROFILE_SCHEMA, load_profile, profile_from_toml, profile_to_toml, save_profile
-from .profiles import CalibrationProfile, apply_profile, clip_seed, fit_profile
-from .recordings import GROUP_BY, LoadedRecording, load_recordings, series_from_signals
-from .resampling import lowpass, resample, resample_series, valid_runs
-from .series import CHANNELS, CalibrationError, ImuSeries, dedupe_time
+from imusynth.calibrate.metrics import ChannelDistance, distribution_distances
+from imusynth.calibrate.profile_toml import (
+    PROFILE_SCHEMA,
+    load_profile,
+    profile_from_toml,
+    profile_to_toml,
+    save_profile,
+)
+from imusynth.calibrate.profiles import CalibrationProfile, apply_profile, clip_seed, fit_profile
+from imusynth.calibrate.recordings import GROUP_BY, LoadedRecording, load_recordings, series_from_signals
+from imusynth.calibrate.resampling import lowpass, resample, resample_series, valid_runs
+from imusynth.core.imu_series import CHANNELS, CalibrationError, ImuSeries, dedupe_time
 
 __all__ = [
     "CHANNELS",

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
-from ..conventions import G0
-from .series import CalibrationError, ImuSeries
+from imusynth.core.conventions import G0
+from imusynth.core.imu_series import CalibrationError, ImuSeries
 
 
 def quasi_static_mask(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..conventions import G0
-from .series import CalibrationError
+from imusynth.core.conventions import G0
+from imusynth.core.imu_series import CalibrationError
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .series import CHANNELS, CalibrationError
+from imusynth.core.imu_series import CHANNELS, CalibrationError
 
 #: Allowed tail behaviours of a quantile map.
 TAILS = ("linear", "clamp")

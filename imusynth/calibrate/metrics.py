@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from .series import CHANNELS, CalibrationError
+from imusynth.core.imu_series import CHANNELS, CalibrationError
 
 
 @dataclass(frozen=True)

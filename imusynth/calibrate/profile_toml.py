@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..conventions import ACC_UNIT, GYRO_UNIT
-from .alignment import Alignment
-from .device import DeviceModel
-from .mapping import DistributionMapping, QuantileMap
-from .profiles import CalibrationProfile
-from .series import CHANNELS, CalibrationError
+from imusynth.calibrate.alignment import Alignment
+from imusynth.calibrate.device import DeviceModel
+from imusynth.calibrate.mapping import DistributionMapping, QuantileMap
+from imusynth.calibrate.profiles import CalibrationProfile
+from imusynth.core.conventions import ACC_UNIT, GYRO_UNIT
+from imusynth.core.imu_series import CHANNELS, CalibrationError
 
 #: Schema name written into every profile.
 PROFILE_SCHEMA = "imusynth-calibration/1"

@@ -2,7 +2,7 @@
 
 :func:`fit_profile` resamples both sides, fits the alignment and the quantile maps;
 :func:`apply_profile` runs resample -> alignment -> mapping -> device model on one
-:class:`~imusynth.calibrate.series.ImuSeries`, with noise seeded per clip by :func:`clip_seed`.
+:class:`~imusynth.core.imu_series.ImuSeries`, with noise seeded per clip by :func:`clip_seed`.
 The profile's file format lives in :mod:`imusynth.calibrate.profile_toml`.
 """
 
@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .alignment import Alignment, fit_alignment
-from .device import DeviceModel
-from .mapping import DistributionMapping, fit_mapping
-from .resampling import resample_series
-from .series import CalibrationError, ImuSeries
+from imusynth.calibrate.alignment import Alignment, fit_alignment
+from imusynth.calibrate.device import DeviceModel
+from imusynth.calibrate.mapping import DistributionMapping, fit_mapping
+from imusynth.calibrate.resampling import resample_series
+from imusynth.core.imu_series import CalibrationError, ImuSeries
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Loading recordings from files (HDF5 clips, real-IMU CSV, sktime .ts) as :class:`ImuSeries`.
 
-Holds :data:`GROUP_BY`, :func:`series_from_signals` (from :class:`imusynth.sensors.SensorSignals`),
+Holds :data:`GROUP_BY`, :func:`series_from_signals` (from :class:`imusynth.core.sensors.SensorSignals`),
 the :class:`LoadedRecording` record and :func:`load_recordings`. Everything read is converted to SI
 (acc m/s^2, gyro rad/s) by the readers.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..conventions import ACC_UNIT, GYRO_UNIT
-from .series import CalibrationError, ImuSeries
+from imusynth.core.conventions import ACC_UNIT, GYRO_UNIT
+from imusynth.core.imu_series import CalibrationError, ImuSeries
 
 #: How group keys are made for files that carry none.
 GROUP_BY = ("file", "parent")
@@ -29,7 +29,7 @@ def series_from_signals(
     group: str = "",
     name: str = "",
 ) -> ImuSeries:
-    """An :class:`ImuSeries` from an :class:`imusynth.sensors.SensorSignals` (label broadcast to samples)."""
+    """An :class:`ImuSeries` from a :class:`~imusynth.core.sensors.SensorSignals` (label per sample)."""
     n = np.asarray(sig.time).shape[0]
     labels = None if label is None else np.full(n, label)
     return ImuSeries(sig.time, sig.acc, sig.gyro, sig.valid, labels, group, name)
@@ -75,12 +75,12 @@ def load_recordings(
     ----------
     paths : sequence of path
         Files; the format is chosen by extension (``.h5``/``.hdf5``: clips; ``.ts``: sktime; anything else:
-        a delimited text file read by :func:`imusynth.readers.read_imu`).
+        a delimited text file read by :func:`imusynth.io.readers.read_imu`).
     placements : sequence of str, optional
         HDF5: the sensors to keep (default all; a clip lacking one is an error). Text files: the
         placement name given to the file's single sensor (default ``sensor`` or ``"imu"``).
     preset, sensor, rate_hz, acc_unit, gyro_unit
-        Options of :func:`imusynth.readers.read_imu` for text files (``rate_hz``, ``acc_unit``,
+        Options of :func:`imusynth.io.readers.read_imu` for text files (``rate_hz``, ``acc_unit``,
         ``gyro_unit`` also for ``.ts``: the format stores no rate and no units; SI assumed when omitted).
     label : str, optional
         Label for every sample of files without per-sample labels (overrides clip labels too).
@@ -99,7 +99,7 @@ def load_recordings(
         if suffix in (".h5", ".hdf5"):
             out += _load_clips(p, placements=placements, label=label)
         elif suffix == ".ts":
-            from ..readers.ts import read_ts, ts_to_series
+            from imusynth.io.readers.ts import read_ts, ts_to_series
 
             if rate_hz is None:
                 raise CalibrationError(f"{p}: .ts files store no sample rate; give it (--source-rate)")
@@ -112,7 +112,7 @@ def load_recordings(
                     s = replace(s, labels=np.full(s.n, label))
                 out.append(LoadedRecording(s.name, {names[0]: s}, str(p), "real"))
         else:
-            from ..readers import read_imu
+            from imusynth.io.readers import read_imu
 
             imu = read_imu(
                 p, preset=preset, sensor=sensor, rate_hz=rate_hz, acc_unit=acc_unit, gyro_unit=gyro_unit
@@ -130,7 +130,7 @@ def load_recordings(
 
 
 def _load_clips(path: Path, *, placements: Sequence[str] | None, label: str | None) -> list[LoadedRecording]:
-    from ..io_hdf5 import read_clips
+    from imusynth.io.hdf5 import read_clips
 
     out = []
     for clip in read_clips(path, with_motion=False):

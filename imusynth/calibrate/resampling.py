@@ -2,7 +2,7 @@
 
 Holds :func:`valid_runs`, :func:`lowpass` (zero-phase Butterworth, forward-backward), :func:`resample`
 (low-pass below the new Nyquist frequency, then linear interpolation; never across invalid gaps) and
-:func:`resample_series` (the same for an :class:`~imusynth.calibrate.series.ImuSeries`, labels
+:func:`resample_series` (the same for an :class:`~imusynth.core.imu_series.ImuSeries`, labels
 included). Times in s, rates in Hz.
 """
 
@@ -13,8 +13,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .. import kinematics
-from .series import CalibrationError, ImuSeries
+from imusynth.core import kinematics
+from imusynth.core.imu_series import CalibrationError, ImuSeries
 
 
 def valid_runs(valid: NDArray[np.bool_]) -> list[tuple[int, int]]:

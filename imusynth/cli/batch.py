@@ -1,0 +1,118 @@
+"""Typer commands ``imusynth batch`` and ``imusynth gather`` (wired into :mod:`.main`); no logic."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Sources = Annotated[list[str], typer.Argument(
+    help="Video or playlist URLs, text files of URLs (one per line, # comments), local videos or folders.")]
+OutDir = Annotated[Path, typer.Option("--output", "-o", help="Output folder (manifest, videos/, cache/).")]
+Label = Annotated[str | None, typer.Option("--label", help="Label of every video no labels.csv row names.")]
+Labels = Annotated[Path | None, typer.Option(
+    "--labels", help="CSV: source (URL, playlist URL, id or file), label, optional start and end (s).")]
+Placements = Annotated[list[str] | None, typer.Option(
+    "--placement", "-p", help="Sensor placement (repeatable); see `imusynth placements`.")]
+Rate = Annotated[float | None, typer.Option("--rate", help="Output rate, Hz (default 50).")]
+Model = Annotated[str | None, typer.Option("--model", help="Pose model: lite | full | heavy | PATH.")]
+Pipeline = Annotated[Path | None, typer.Option(
+    "--pipeline", help="Pipeline TOML (see pipelines/); CLI flags override it.")]
+Workers = Annotated[int, typer.Option("--workers", "-j", help="Parallel workers (one pose model each).")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local | dask.")]
+Scheduler = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address (tcp://host:8786); default: a local Dask cluster.")]
+RetryFailed = Annotated[bool, typer.Option("--retry-failed", help="Also retry the items that failed before.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="List what would be done; change nothing.")]
+CacheDir = Annotated[Path | None, typer.Option(
+    "--cache-dir", help="Download cache keyed by video id (default OUTPUT/cache); may be shared.")]
+MaxHeight = Annotated[int, typer.Option("--max-height", help="Highest video resolution fetched, px.")]
+Format = Annotated[str | None, typer.Option("--format", help="yt-dlp format selector replacing the default.")]
+Cookies = Annotated[Path | None, typer.Option("--cookies", help="Netscape cookies file passed to yt-dlp.")]
+RequireLicense = Annotated[str | None, typer.Option(
+    "--require-license", help="Skip videos whose licence does not match this regex ('creative commons').")]
+Retries = Annotated[int, typer.Option("--retries", help="Retries of a transient download error.")]
+Proxy = Annotated[str | None, typer.Option("--proxy", help="Proxy URL for yt-dlp ('' for no proxy).")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar.")]
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops as cleanly as Ctrl-C
+
+
+def batch(
+    sources: Sources,
+    output: OutDir,
+    label: Label = None,
+    labels: Labels = None,
+    placement: Placements = None,
+    rate: Rate = None,
+    model: Model = None,
+    pipeline: Pipeline = None,
+    workers: Workers = 1,
+    executor: ExecutorOpt = "local",
+    scheduler: Scheduler = None,
+    retry_failed: RetryFailed = False,
+    dry_run: DryRun = False,
+    cache_dir: CacheDir = None,
+    max_height: MaxHeight = 720,
+    fmt: Format = None,
+    cookies: Cookies = None,
+    require_license: RequireLicense = None,
+    retries: Retries = 3,
+    proxy: Proxy = None,
+    no_progress: NoProgress = False,
+) -> None:
+    """Convert many videos (YouTube playlists, URL lists, folders) into per-video HDF5 files, resumably.
+
+    Rerun the same command to resume: what is done with the same pipeline is kept. Then merge with
+    `imusynth gather OUTPUT -o dataset.h5`. Exit status 1 when some video failed.
+
+    Example: imusynth batch "https://www.youtube.com/playlist?list=..." --label running -p wrist -j 2 -o runs/
+    """
+    from imusynth.batch.ingest import DownloadOptions, read_labels
+    from imusynth.batch.runner import CACHE_DIR, run_batch
+    from imusynth.config import load_pipeline_config, with_overrides
+
+    cfg = with_overrides(load_pipeline_config(pipeline), {
+        "output.placements": placement, "output.rate_hz": rate, "pose.model": model,
+    })
+    download = DownloadOptions(
+        cache_dir=cache_dir or output / CACHE_DIR, max_height=max_height, format=fmt, cookies_file=cookies,
+        retries=retries, proxy=proxy, require_license=require_license,
+    )
+    rows = read_labels(labels) if labels is not None else ()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary = run_batch(
+            sources, output, config=cfg, labels=rows, default_label=label, download=download,
+            executor=executor, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
+            dry_run=dry_run, progress=not no_progress, echo=typer.echo,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if summary.failures and not summary.dry_run:
+        raise typer.Exit(1)
+
+
+GroupBy = Annotated[str, typer.Option("--group-by", help="Group key: video (video id) | uploader.")]
+ConfigHash = Annotated[str | None, typer.Option(
+    "--config-hash", help="Gather only items made with this pipeline hash (when there are several).")]
+
+
+def gather(
+    outdir: Annotated[Path, typer.Argument(help="Output folder of `imusynth batch`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (imusynth/1).")],
+    group_by: GroupBy = "video",
+    config_hash: ConfigHash = None,
+) -> None:
+    """Merge the per-video files of a batch into one labelled dataset with group keys.
+
+    Example: imusynth gather runs/ -o runs.h5 --group-by uploader
+    """
+    from imusynth.batch.gather import gather as gather_files
+
+    summary = gather_files(outdir, output, group_by=group_by, config_hash=config_hash)
+    typer.echo(summary.table())

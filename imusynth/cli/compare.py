@@ -1,0 +1,151 @@
+"""``imusynth compare``: a virtual sensor of an imusynth/1 file against a real IMU recording.
+
+:func:`compare_files` reads both files and calls :func:`imusynth.compare.compare_signals`;
+:func:`compare_cmd` is the typer command around it (registered as ``compare`` in :mod:`imusynth.cli.main`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from imusynth.compare import CompareError, CompareResult, compare_signals
+
+_opt = typer.Option
+
+
+def compare_files(
+    virtual_path: str | Path,
+    real_path: str | Path,
+    *,
+    placement: str,
+    clip_id: str | None = None,
+    real_preset: str | None = None,
+    real_sensor: str | None = None,
+    acc_unit: str | None = None,
+    gyro_unit: str | None = None,
+    time_column: str | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    cutoff_hz: float | None = None,
+    rate_hz: float | None = None,
+    max_lag_s: float = 10.0,
+    offset_guess_s: float = 0.0,
+    estimate_rotation: bool = True,
+    lever_arm: bool = False,
+) -> CompareResult:
+    """Compare one virtual sensor of an ``imusynth/1`` file with a real IMU file.
+
+    Parameters
+    ----------
+    virtual_path : str or Path
+        The ``imusynth/1`` HDF5 file.
+    real_path : str or Path
+        The real IMU file, read by :func:`imusynth.io.readers.imu.read_imu`.
+    placement : str
+        Name of the virtual sensor (placement) in the clip.
+    clip_id : str, optional
+        Clip to use; may be omitted when the file holds a single clip.
+    real_preset, real_sensor, acc_unit, gyro_unit, time_column : str, optional
+        Passed to :func:`~imusynth.io.readers.imu.read_imu` (``preset``, ``sensor``, ...).
+    start_s, end_s : float, optional
+        Keep only virtual samples with ``start_s <= t <= end_s`` (virtual clock, s).
+    cutoff_hz : float, optional
+        Cap on the comparison band, Hz. Default: the virtual sensor's own smoothing cut-off stored in the
+        file (``SensorSignals.cutoff_hz``), since above it the virtual signal has no content to compare;
+        :func:`~imusynth.compare.default_cutoff_hz` bounds it by ``0.8 x`` the lowest Nyquist frequency.
+    rate_hz, max_lag_s, offset_guess_s, estimate_rotation, lever_arm
+        As in :func:`~imusynth.compare.compare_signals`.
+
+    Returns
+    -------
+    CompareResult
+
+    Raises
+    ------
+    InputError
+        Unknown clip or placement, unreadable files, or any error of the comparison itself.
+    """
+    from imusynth.io.hdf5 import read_clips
+    from imusynth.io.readers.imu import read_imu
+
+    clips = read_clips(virtual_path, with_motion=False)
+    ids = [c.clip_id for c in clips]
+    if clip_id is None:
+        if len(clips) != 1:
+            raise CompareError(
+                f"{virtual_path} holds {len(clips)} clips ({', '.join(ids)}); choose one with --clip"
+            )
+        clip = clips[0]
+    elif clip_id in ids:
+        clip = clips[ids.index(clip_id)]
+    else:
+        raise CompareError(f"{virtual_path} has no clip {clip_id!r}; clips: {', '.join(ids)}")
+    if placement not in clip.sensors:
+        raise CompareError(
+            f"clip {clip.clip_id!r} has no sensor {placement!r}; sensors: {', '.join(clip.sensors)}"
+        )
+    sensor = clip.sensors[placement]
+    keep = np.ones(sensor.time.shape, dtype=bool)
+    if start_s is not None:
+        keep &= sensor.time >= start_s
+    if end_s is not None:
+        keep &= sensor.time <= end_s
+    if keep.sum() < 2:
+        raise CompareError(
+            f"no virtual samples between --start {start_s} and --end {end_s} s "
+            f"(the sensor spans {sensor.time[0]:.3f}..{sensor.time[-1]:.3f} s)"
+        )
+    if cutoff_hz is None and np.isfinite(sensor.cutoff_hz) and sensor.cutoff_hz > 0:
+        cutoff_hz = float(sensor.cutoff_hz)
+    real = read_imu(real_path, preset=real_preset, sensor=real_sensor, acc_unit=acc_unit, gyro_unit=gyro_unit,
+                    time_column=time_column)
+    return compare_signals(
+        sensor.time[keep], sensor.acc[keep], sensor.gyro[keep], sensor.valid[keep],
+        real.time, real.acc, real.gyro,
+        cutoff_hz=cutoff_hz, rate_hz=rate_hz, max_lag_s=max_lag_s, offset_guess_s=offset_guess_s,
+        estimate_rotation=estimate_rotation, lever_arm=lever_arm,
+    )
+
+
+def compare_cmd(
+    virtual: Annotated[Path, typer.Argument(help="imusynth/1 HDF5 file with the virtual sensor.")],
+    real: Annotated[Path, typer.Argument(help="Real IMU recording (CSV, gzip accepted).")],
+    placement: Annotated[str, _opt("--placement", "-p", help="Virtual sensor (placement) to compare.")],
+    clip: Annotated[str | None, _opt("--clip", help="Clip ID (needed when the file has several).")] = None,
+    as_json: Annotated[bool, _opt("--json", help="Print the result as JSON instead of a table.")] = False,
+    real_preset: Annotated[str | None, _opt("--real-preset", help="gaitmap | xsens_dot | spsw_har.")] = None,
+    real_sensor: Annotated[str | None, _opt("--real-sensor", help="Sensor in a multi-sensor file.")] = None,
+    acc_unit: Annotated[str | None, _opt("--acc-unit", help="Real acc unit: m/s^2 | g | mg.")] = None,
+    gyro_unit: Annotated[str | None, _opt("--gyro-unit", help="Real gyro unit: rad/s | deg/s.")] = None,
+    time_column: Annotated[str | None, _opt("--time-column", help="Real time column.")] = None,
+    max_lag: Annotated[float, _opt("--max-lag", help="Offset search half-width, s.")] = 10.0,
+    offset_guess: Annotated[float, _opt("--offset-guess", help="Search centre: real - virtual, s")] = 0.0,
+    lever_arm: Annotated[bool, _opt("--lever-arm", help="Also fit the sensor's lever arm.")] = False,
+    no_rotation: Annotated[bool, _opt("--no-rotation", help="Take the two sensor frames as equal.")] = False,
+    cutoff: Annotated[float | None, _opt("--cutoff", help="Band cap, Hz (default: the virtual's).")] = None,
+    rate: Annotated[float | None, _opt("--rate", help="Common rate, Hz (default: the virtual rate).")] = None,
+    start: Annotated[float | None, _opt("--start", help="First virtual time used, s.")] = None,
+    end: Annotated[float | None, _opt("--end", help="Last virtual time used, s.")] = None,
+) -> None:
+    """Align a virtual sensor with a real IMU recording (time offset, rotation) and print per-axis metrics.
+
+    Example: imusynth compare walk.h5 imu.csv -p left_foot --real-preset gaitmap --real-sensor left_sensor
+    """
+    result = compare_files(
+        virtual, real, placement=placement, clip_id=clip, real_preset=real_preset, real_sensor=real_sensor,
+        acc_unit=acc_unit, gyro_unit=gyro_unit, time_column=time_column, start_s=start, end_s=end,
+        cutoff_hz=cutoff, rate_hz=rate, max_lag_s=max_lag, offset_guess_s=offset_guess,
+        estimate_rotation=not no_rotation, lever_arm=lever_arm,
+    )
+    if as_json:
+        doc = {"virtual": str(virtual), "clip": clip, "placement": placement, "real": str(real),
+               **result.to_dict()}
+        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
+    else:
+        typer.echo(f"{virtual} [{placement}] vs {real}")
+        typer.echo(result.to_table())

@@ -1,0 +1,286 @@
+"""``imusynth export`` and ``imusynth har-eval``: windowed HAR datasets and the IMUTube-style evaluation.
+
+:func:`windows_from_files` and :func:`har_eval_files` hold the file handling; :func:`export_cmd` and
+:func:`har_eval_cmd` are the typer commands around them (registered in :mod:`imusynth.cli.main`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from imusynth.calibrate import load_recordings
+from imusynth.har import (
+    PROTOCOLS,
+    HarError,
+    HarReport,
+    WindowSet,
+    check_output_units,
+    concat_windows,
+    convert_units,
+    evaluate,
+    is_windows_file,
+    load_windows,
+    make_windows,
+    save_windows,
+    stack_placements,
+)
+
+_opt = typer.Option
+
+
+def windows_from_files(
+    paths: Sequence[Path],
+    *,
+    window_s: float = 2.56,
+    overlap: float = 0.5,
+    rate_hz: float = 50.0,
+    placements: Sequence[str] | None = None,
+    preset: str | None = None,
+    sensor: str | None = None,
+    source_rate_hz: float | None = None,
+    acc_unit: str | None = None,
+    gyro_unit: str | None = None,
+    label: str | None = None,
+    group_by: str = "file",
+) -> WindowSet:
+    """Windows from ``imusynth/1`` files, real-IMU CSV files, ``.ts`` files or windows files.
+
+    Windows files are loaded as they are (and must match the others' shape); every other file is read
+    with :func:`imusynth.calibrate.load_recordings` and cut by :func:`imusynth.har.make_windows`.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Input files.
+    window_s, overlap, rate_hz
+        Window length (s), overlap fraction in [0, 1), and rate (Hz) of the windows.
+    placements : sequence of str, optional
+        ``imusynth/1`` sensors stacked as channels, in this order (default: every sensor of the first
+        clip, sorted by name; every clip must have them).
+    preset, sensor, source_rate_hz, acc_unit, gyro_unit, label, group_by
+        How real files are read (see :func:`imusynth.calibrate.load_recordings`).
+    """
+    sets: list[WindowSet] = []
+    others: list[Path] = []
+    for p in paths:
+        if p.suffix.lower() in (".h5", ".hdf5") and is_windows_file(p):
+            sets.append(load_windows(p))
+        else:
+            others.append(p)
+    if others:
+        recs = load_recordings(
+            others,
+            placements=placements,
+            preset=preset,
+            sensor=sensor,
+            rate_hz=source_rate_hz,
+            acc_unit=acc_unit,
+            gyro_unit=gyro_unit,
+            label=label,
+            group_by=group_by,
+        )
+        names = list(placements) if placements else sorted(recs[0].series)
+        stacked = []
+        for r in recs:
+            if sorted(r.series) != sorted(names):
+                raise HarError(
+                    f"{r.source}: recording {r.name} has sensors {sorted(r.series)}, the first "
+                    f"had {names}; choose with --placement"
+                )
+            stacked.append(stack_placements([r.series[k] for k in names], names, rate_hz=rate_hz))
+        source = "; ".join(dict.fromkeys(str(p) for p in others))
+        sets.append(make_windows(stacked, window_s=window_s, overlap=overlap, rate_hz=rate_hz, source=source))
+    if not sets:
+        raise HarError("no input files")
+    return sets[0] if len(sets) == 1 else concat_windows(sets)
+
+
+def har_eval_files(
+    test: Sequence[Path],
+    *,
+    train: Sequence[Path] = (),
+    train_real: Sequence[Path] = (),
+    protocols: Sequence[str] = PROTOCOLS,
+    n_folds: int = 5,
+    seed: int = 0,
+    n_estimators: int = 300,
+    window_s: float = 2.56,
+    overlap: float = 0.5,
+    rate_hz: float = 50.0,
+    placements: Sequence[str] | None = None,
+    preset: str | None = None,
+    sensor: str | None = None,
+    source_rate_hz: float | None = None,
+    acc_unit: str | None = None,
+    gyro_unit: str | None = None,
+    group_by: str = "file",
+) -> HarReport:
+    """Run :func:`imusynth.har.evaluate` on windows made from files (see :func:`windows_from_files`)."""
+
+    def load(paths: Sequence[Path]) -> WindowSet:
+        return windows_from_files(
+            paths,
+            window_s=window_s,
+            overlap=overlap,
+            rate_hz=rate_hz,
+            placements=placements,
+            preset=preset,
+            sensor=sensor,
+            source_rate_hz=source_rate_hz,
+            acc_unit=acc_unit,
+            gyro_unit=gyro_unit,
+            group_by=group_by,
+        )
+
+    test_ws = load(test)
+    virtual = load(train) if train else None
+    real = load(train_real) if train_real else None
+    return evaluate(
+        test_ws,
+        virtual=virtual,
+        train_real=real,
+        protocols=protocols,
+        n_folds=n_folds,
+        seed=seed,
+        n_estimators=n_estimators,
+    )
+
+
+_H = {
+    "window": "Window length, s.",
+    "overlap": "Overlap between consecutive windows, fraction in [0, 1).",
+    "rate": "Rate of the windows, Hz (inputs are resampled, anti-aliased).",
+    "placement": "Sensor stacked as channels (repeatable; default: every sensor of the clip).",
+    "preset": "Real CSV layout: gaitmap | xsens_dot | spsw_har (default: detected).",
+    "sensor": "Sensor in a multi-sensor real CSV file.",
+    "source_rate": "Sample rate of real files, Hz (required for .ts; CSV without time column).",
+    "acc_unit": "Real acc unit: m/s^2 | g | mg (default m/s^2).",
+    "out_acc_unit": "Unit of the exported accelerometer channels: m/s^2 | g | mg.",
+    "out_gyro_unit": "Unit of the exported gyroscope channels: rad/s | deg/s.",
+    "ios_sign": "Export the accelerometer in the iOS (Core Motion) sign: -1 g on the up axis at rest "
+                "(default: specific force, +1 g up at rest, as Android and most IMUs).",
+    "gyro_unit": "Real gyro unit: rad/s | deg/s (default rad/s).",
+    "label": "Label for every sample of files without labels.",
+    "group_by": "Group key of real CSV files: file (its stem) | parent (its folder, e.g. a subject).",
+    "train": "Virtual training data: imusynth/1 or windows file (repeatable).",
+    "train_real": "Real training data (repeatable); without it the test set is split group-wise.",
+    "test": "Real test data: windows file, imusynth/1, CSV or .ts (repeatable).",
+    "protocol": "Comma-separated protocols: r2r, v2r, mix2r.",
+    "folds": "Group-wise folds when there is no --train-real.",
+    "seed": "Seed of the folds and the random forest.",
+    "trees": "Trees in the random forest.",
+    "json": "Write the report as JSON here.",
+}
+
+
+def export_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="imusynth/1 files, real CSV files or .ts files.")],
+    output: Annotated[Path, _opt("--output", "-o", help="Windows HDF5 file to write.")],
+    window: Annotated[float, _opt("--window", help=_H["window"])] = 2.56,
+    overlap: Annotated[float, _opt("--overlap", help=_H["overlap"])] = 0.5,
+    rate: Annotated[float, _opt("--rate", help=_H["rate"])] = 50.0,
+    placement: Annotated[list[str] | None, _opt("--placement", "-p", help=_H["placement"])] = None,
+    preset: Annotated[str | None, _opt("--preset", help=_H["preset"])] = None,
+    sensor: Annotated[str | None, _opt("--sensor", help=_H["sensor"])] = None,
+    source_rate: Annotated[float | None, _opt("--source-rate", help=_H["source_rate"])] = None,
+    acc_unit: Annotated[str | None, _opt("--acc-unit", help=_H["acc_unit"])] = None,
+    gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
+    label: Annotated[str | None, _opt("--label", help=_H["label"])] = None,
+    group_by: Annotated[str, _opt("--group-by", help=_H["group_by"])] = "file",
+    out_acc_unit: Annotated[str, _opt("--out-acc-unit", help=_H["out_acc_unit"])] = "m/s^2",
+    out_gyro_unit: Annotated[str, _opt("--out-gyro-unit", help=_H["out_gyro_unit"])] = "rad/s",
+    ios_sign: Annotated[bool, _opt("--ios-sign", help=_H["ios_sign"])] = False,
+) -> None:
+    """Cut labelled fixed-length windows: X (n, T, C) float32, y, class names, group keys.
+
+    Windows never cross a clip, an invalid gap or a label change. Channels are SI (acc m/s^2 specific
+    force, gravity included; gyro rad/s) unless --out-acc-unit, --out-gyro-unit or --ios-sign ask otherwise.
+    Example: imusynth export data.h5 --window 2.56 --overlap 0.5 --rate 50 -p left_wrist -o windows.h5
+    Phone-style: imusynth export data.h5 -p thigh --out-acc-unit g --out-gyro-unit deg/s --ios-sign -o w.h5
+    """
+    check_output_units(acc_unit=out_acc_unit, gyro_unit=out_gyro_unit)
+    ws = windows_from_files(
+        inputs,
+        window_s=window,
+        overlap=overlap,
+        rate_hz=rate,
+        placements=placement,
+        preset=preset,
+        sensor=sensor,
+        source_rate_hz=source_rate,
+        acc_unit=acc_unit,
+        gyro_unit=gyro_unit,
+        label=label,
+        group_by=group_by,
+    )
+    if len(ws) == 0:
+        raise HarError("no window fits: every labelled valid segment is shorter than the window")
+    if (out_acc_unit, out_gyro_unit, ios_sign) != ("m/s^2", "rad/s", False):
+        ws = convert_units(ws, acc_unit=out_acc_unit, gyro_unit=out_gyro_unit, ios_sign=ios_sign)
+    save_windows(ws, output)
+    counts = {c: int((ws.y == i).sum()) for i, c in enumerate(ws.class_names)}
+    typer.echo(
+        f"wrote {output}: {len(ws)} windows of {ws.X.shape[1]} samples x {ws.X.shape[2]} channels, "
+        f"{len(set(ws.group.tolist()))} groups; " + ", ".join(f"{c} {n}" for c, n in counts.items())
+    )
+
+
+def har_eval_cmd(
+    test: Annotated[list[Path], _opt("--test", help=_H["test"])],
+    train: Annotated[list[Path] | None, _opt("--train", help=_H["train"])] = None,
+    train_real: Annotated[list[Path] | None, _opt("--train-real", help=_H["train_real"])] = None,
+    protocol: Annotated[str, _opt("--protocol", help=_H["protocol"])] = "r2r,v2r,mix2r",
+    folds: Annotated[int, _opt("--folds", help=_H["folds"])] = 5,
+    seed: Annotated[int, _opt("--seed", help=_H["seed"])] = 0,
+    trees: Annotated[int, _opt("--trees", help=_H["trees"])] = 300,
+    json_out: Annotated[Path | None, _opt("--json", help=_H["json"])] = None,
+    window: Annotated[float, _opt("--window", help=_H["window"])] = 2.56,
+    overlap: Annotated[float, _opt("--overlap", help=_H["overlap"])] = 0.5,
+    rate: Annotated[float, _opt("--rate", help=_H["rate"])] = 50.0,
+    placement: Annotated[list[str] | None, _opt("--placement", "-p", help=_H["placement"])] = None,
+    preset: Annotated[str | None, _opt("--preset", help=_H["preset"])] = None,
+    sensor: Annotated[str | None, _opt("--sensor", help=_H["sensor"])] = None,
+    source_rate: Annotated[float | None, _opt("--source-rate", help=_H["source_rate"])] = None,
+    acc_unit: Annotated[str | None, _opt("--acc-unit", help=_H["acc_unit"])] = None,
+    gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
+    group_by: Annotated[str, _opt("--group-by", help=_H["group_by"])] = "file",
+) -> None:
+    """Macro-F1 of a random forest trained on real (r2r), virtual (v2r) or both (mix2r); tested on real.
+
+    Example: imusynth har-eval --train virtual.h5 --test real_windows.h5 --protocol r2r,v2r,mix2r
+    """
+    protocols = [p.strip() for p in protocol.split(",") if p.strip()]
+    report = har_eval_files(
+        test,
+        train=train or (),
+        train_real=train_real or (),
+        protocols=protocols,
+        n_folds=folds,
+        seed=seed,
+        n_estimators=trees,
+        window_s=window,
+        overlap=overlap,
+        rate_hz=rate,
+        placements=placement,
+        preset=preset,
+        sensor=sensor,
+        source_rate_hz=source_rate,
+        acc_unit=acc_unit,
+        gyro_unit=gyro_unit,
+        group_by=group_by,
+    )
+    typer.echo(report.table())
+    typer.echo(f"split: {report.split}")
+    typer.echo(f"classifier: {report.classifier}")
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    if json_out is not None:
+        from imusynth.io.hdf5 import atomic_path
+
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(report.to_json() + "\n", encoding="utf-8")
+        typer.echo(f"wrote {json_out}")

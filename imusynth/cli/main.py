@@ -1,0 +1,323 @@
+"""The ``imusynth`` command line (typer). No logic here: each command calls one stage's API.
+
+``imusynth VIDEO ...`` (a file or URL as the first argument) is the same as ``imusynth video VIDEO ...``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from imusynth.errors import InputError
+
+app = typer.Typer(
+    name="imusynth",
+    help=(
+        "Virtual IMU data (accelerometer, gyroscope, orientation) from videos of people and from "
+        "motion capture.\n\n"
+        "Main job:  imusynth VIDEO --placement wrist   (same as: imusynth video VIDEO ...)\n\n"
+        "Units everywhere: m/s^2 (specific force, gravity included), rad/s, seconds; quaternions w,x,y,z."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PlacementOpt = Annotated[
+    list[str] | None,
+    typer.Option("--placement", "-p", help="Sensor placement (repeatable); see `imusynth placements`."),
+]
+PlacementsFileOpt = Annotated[
+    Path | None, typer.Option("--placements-file", help="TOML file defining your own placements (see docs).")
+]
+RateOpt = Annotated[float | None, typer.Option("--rate", help="Output rate, Hz (default 50).")]
+PipelineOpt = Annotated[
+    Path | None, typer.Option("--pipeline", help="Pipeline TOML (see pipelines/); CLI flags override it.")
+]
+
+
+def _cfg(pipeline: Path | None, overrides: dict[str, object]):  # noqa: ANN202 - PipelineConfig
+    from imusynth.config import load_pipeline_config, with_overrides
+
+    return with_overrides(load_pipeline_config(pipeline), overrides)
+
+
+@app.command("motion")
+def motion_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="Motion file: .trc, .c3d, .csv[.gz] (points in columns), Azure Kinect CSV.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output HDF5 file (schema imusynth/1).")],
+    placement: PlacementOpt = None,
+    placements_file: PlacementsFileOpt = None,
+    rate: RateOpt = None,
+    pipeline: PipelineOpt = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="trc | c3d | csv | kinect (default: from the file).")
+    ] = None,
+    up_axis: Annotated[
+        str | None, typer.Option("--up-axis", help="Axis that points up in the file: x, y, z, -x, -y, -z.")
+    ] = None,
+    length_unit: Annotated[
+        str | None, typer.Option("--length-unit", help="mm | cm | m (CSV; TRC/C3D say it themselves).")
+    ] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column", help="CSV time column.")] = None,
+    time_unit: Annotated[str | None, typer.Option("--time-unit", help="CSV time unit: s | ms | us.")] = None,
+    source_rate: Annotated[
+        float | None, typer.Option("--source-rate", help="CSV sample rate, Hz, when it has no time column.")
+    ] = None,
+    cutoff: Annotated[
+        float | None,
+        typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default 12)."),
+    ] = None,
+    max_gap: Annotated[
+        float | None, typer.Option("--max-gap", help="Longest gap bridged, s (default 0.2).")
+    ] = None,
+    start: Annotated[float | None, typer.Option("--start", help="Start time, s.")] = None,
+    end: Annotated[float | None, typer.Option("--end", help="End time, s.")] = None,
+    clip_id: Annotated[
+        str | None, typer.Option("--clip-id", help="Clip name in the file (default: the file's stem).")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Activity label stored with the clip.")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Group key (subject) for group-wise splits.")
+    ] = None,
+) -> None:
+    """Virtual IMU signals from a motion-capture or skeleton file.
+
+    Example: imusynth motion walk.trc -p left_foot -p right_foot --rate 100 -o walk.h5
+    """
+    from imusynth.io.motion_job import run_motion_job
+
+    cfg = _cfg(
+        pipeline,
+        {
+            "output.rate_hz": rate,
+            "output.placements": placement,
+            "output.placements_file": str(placements_file) if placements_file else None,
+            "kinematics.cutoff_hz": cutoff,
+            "kinematics.max_gap_s": max_gap,
+        },
+    )
+    out = run_motion_job(
+        file,
+        output,
+        cfg=cfg,
+        fmt=fmt,
+        up_axis=up_axis,
+        length_unit=length_unit,
+        time_column=time_column,
+        time_unit=time_unit,
+        source_rate_hz=source_rate,
+        start_s=start,
+        end_s=end,
+        clip_id=clip_id,
+        label=label,
+        group=group,
+    )
+    typer.echo(f"wrote {out}")
+
+
+@app.command("video")
+def video_cmd(
+    video: Annotated[str, typer.Argument(help="Video file (or URL, fetched with yt-dlp).")],
+    placement: PlacementOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output HDF5 (default: VIDEO name with .h5).")
+    ] = None,
+    rate: RateOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Pose model: lite | full | heavy | PATH to a .task file.")
+    ] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="main (the main subject) | all (one clip per person).")
+    ] = None,
+    start: Annotated[float | None, typer.Option("--start", help="Start of the processed span, s.")] = None,
+    end: Annotated[float | None, typer.Option("--end", help="End of the processed span, s.")] = None,
+    static_camera: Annotated[
+        bool, typer.Option("--static-camera", help="Assume the camera does not move.")
+    ] = False,
+    fov: Annotated[
+        float | None,
+        typer.Option(
+            "--fov", help="Horizontal field of view, degrees, when the video has no intrinsics (default 60)."
+        ),
+    ] = None,
+    overlay: Annotated[
+        Path | None,
+        typer.Option("--overlay", help="Write a QA video with skeleton, track ids and sensor axes."),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the signals.")] = None,
+    placements_file: PlacementsFileOpt = None,
+    pipeline: PipelineOpt = None,
+    body_model: Annotated[
+        str | None, typer.Option("--body-model", help="skeleton (default) | smpl: fit the SMPL body mesh.")
+    ] = None,
+    smpl_dir: Annotated[
+        Path | None,
+        typer.Option("--smpl-dir", help="Folder of your licensed SMPL model files (docs/smpl.md)."),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="Activity label stored with the clip(s).")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Group key (subject or video id).")] = None,
+) -> None:
+    """Virtual IMU signals from a video of people (pose, 3-D lifting, camera compensation).
+
+    Example: imusynth clip.mp4 --placement wrist --placement thigh --plot clip.png
+    """
+    from imusynth.video.job import process_video, resolve_video_input
+
+    cfg = _cfg(
+        pipeline,
+        {
+            "output.rate_hz": rate,
+            "output.placements": placement,
+            "output.placements_file": str(placements_file) if placements_file else None,
+            "pose.model": model,
+            "tracking.person": person,
+            "video.start_s": start,
+            "video.end_s": end,
+            "camera.static": True if static_camera else None,
+            "lift.fov_deg": fov,
+            "smpl.body_model": body_model,
+            "smpl.smpl_dir": str(smpl_dir) if smpl_dir else None,
+        },
+    )
+    path, provenance = resolve_video_input(video)
+    out = output or Path(path.name).with_suffix(".h5")
+    process_video(
+        path,
+        out,
+        config=cfg,
+        label=label,
+        group=group,
+        extra_attrs=provenance,
+        progress=True,
+        overlay_path=overlay,
+        plot_path=plot,
+    )
+    typer.echo(f"wrote {out}")
+
+
+@app.command("placements")
+def placements_cmd(
+    placements_file: PlacementsFileOpt = None,
+) -> None:
+    """List the built-in placements (and those of a placements file) with their sensor axes."""
+    from imusynth.core.placements import builtin_placements, load_placements
+
+    table = builtin_placements()
+    if placements_file:
+        table.update(load_placements(placements_file))
+    width = max(len(n) for n in table)
+    for name, p in table.items():
+        typer.echo(f"{name:<{width}}  {p.description}")
+
+
+@app.command("inspect")
+def inspect_cmd(
+    file: Annotated[Path, typer.Argument(help="An imusynth/1 HDF5 file.")],
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a PNG with every sensor's signals.")
+    ] = None,
+) -> None:
+    """Summary table of an imusynth/1 file; optionally a PNG of every sensor's signals."""
+    from imusynth.io.inspect import plot_file, summary_table
+
+    typer.echo(summary_table(file))
+    if plot:
+        plot_file(file, plot)
+        typer.echo(f"wrote {plot}")
+
+
+@app.command("info")
+def info_cmd() -> None:
+    """Versions of imusynth and its dependencies (paste this into bug reports)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for pkg in (
+        "imusynth",
+        "numpy",
+        "scipy",
+        "h5py",
+        "mediapipe",
+        "opencv-contrib-python",
+        "ezc3d",
+        "typer",
+        "yt-dlp",
+        "scikit-learn",
+        "dask",
+        "torch",
+        "smplx",
+    ):
+        try:
+            v = version(pkg)
+        except PackageNotFoundError:
+            v = "not installed"
+        typer.echo(f"{pkg:<24} {v}")
+    typer.echo(f"{'python':<24} {sys.version.split()[0]}")
+
+
+def _register_optional_commands() -> None:
+    """Commands whose modules live with their stage (each module only imports light things at top level)."""
+    import importlib
+
+    from imusynth.cli.calibrate import calibrate_app
+
+    if not any(g.name == "calibrate" for g in app.registered_groups):
+        app.add_typer(calibrate_app, name="calibrate")
+    for module, func, name in _OPTIONAL_COMMANDS:
+        if any(c.name == name for c in app.registered_commands):
+            continue
+        app.command(name)(getattr(importlib.import_module(module), func))
+
+
+_OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
+    ("imusynth.cli.compare", "compare_cmd", "compare"),
+    ("imusynth.cli.har", "export_cmd", "export"),
+    ("imusynth.cli.har", "har_eval_cmd", "har-eval"),
+    ("imusynth.cli.batch", "batch", "batch"),
+    ("imusynth.cli.batch", "gather", "gather"),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: dispatch the bare ``imusynth VIDEO`` form, run the app, print input errors on one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # OpenCV/FFmpeg's own warnings about unreadable input would bury the one-line error below
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    _register_optional_commands()
+    commands = {c.name for c in app.registered_commands if c.name}
+    commands |= {g.name for g in app.registered_groups if g.name}
+    if args and not args[0].startswith("-") and args[0] not in commands:
+        args.insert(0, "video")
+    try:
+        app(args, standalone_mode=False)
+    except InputError as exc:
+        typer.echo(f"imusynth: error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except OSError as exc:  # unreadable files, permissions, full disk
+        typer.echo(f"imusynth: error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Checks and conversions shared by the readers: time columns, units, up axis, the final Motion.
+
+Every motion reader ends in :func:`build_motion`, so the rules a Motion from a file obeys
+(at least two samples, strictly increasing time, known units and up axis, no point that is
+never seen) are checked in this one place with the same messages for every format.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from imusynth.core.conventions import UP_AXIS_TO_Z_UP, to_si, to_z_up
+from imusynth.core.motion import Motion
+from imusynth.core.skeletons import SKELETONS, detect_skeleton
+from imusynth.io.readers._table import ReadError, Table, parse_datetimes
+
+EmptyPoints = Literal["error", "drop"]
+AXES = ("x", "y", "z")
+
+
+def si(values: ArrayLike, quantity: str, unit: str, *, option: str, source: str) -> NDArray[np.float64]:
+    """:func:`imusynth.core.conventions.to_si`, with an unknown unit reported as a :class:`ReadError`.
+
+    ``option`` names the keyword argument that carried the unit, for the message.
+    """
+    try:
+        return to_si(values, quantity, unit)
+    except ValueError as exc:
+        raise ReadError(f"{source}: {option}: {exc}") from None
+
+
+def check_up_axis(up_axis: str, source: str) -> str:
+    """Return ``up_axis`` if it is one of :data:`imusynth.core.conventions.UP_AXIS_TO_Z_UP`."""
+    if up_axis not in UP_AXIS_TO_Z_UP:
+        raise ReadError(f"{source}: unknown up_axis {up_axis!r}; allowed: {', '.join(UP_AXIS_TO_Z_UP)}")
+    return up_axis
+
+
+def check_rate(rate_hz: float, source: str) -> float:
+    """Return ``rate_hz`` as float if it is finite and positive."""
+    rate = float(rate_hz)
+    if not np.isfinite(rate) or rate <= 0:
+        raise ReadError(f"{source}: rate_hz must be a positive number of Hz, got {rate_hz!r}")
+    return rate
+
+
+def check_time(time: NDArray[np.float64], source: str, what: str = "time") -> None:
+    """Require at least two samples, finite values and strictly increasing time.
+
+    Raises
+    ------
+    ReadError
+        Naming the first offending sample.
+    """
+    if time.shape[0] < 2:
+        raise ReadError(f"{source}: {time.shape[0]} sample(s); at least 2 are needed")
+    bad = np.flatnonzero(~np.isfinite(time))
+    if bad.size:
+        raise ReadError(f"{source}: {what} is missing or not finite at data row {bad[0] + 1}")
+    step = np.diff(time)
+    bad = np.flatnonzero(step <= 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ReadError(
+            f"{source}: {what} must be strictly increasing; data row {i + 2} has {time[i + 1]!r} "
+            f"after {time[i]!r}"
+        )
+
+
+def table_time(
+    table: Table,
+    *,
+    time_column: str | None,
+    rate_hz: float | None,
+    time_unit: str,
+) -> NDArray[np.float64]:
+    """Timestamps (s) of a table's rows, shape (N,), float64 (not yet checked for order).
+
+    Rules (the same for motion and IMU tables):
+
+    - ``time_column`` alone: the column holds times in ``time_unit`` (``"s"``, ``"ms"``, ``"us"``,
+      ``"ns"``), or ISO-8601 date-times, read as seconds since 1970-01-01 UTC (``time_unit`` unused);
+    - ``time_column`` and ``rate_hz``: the column holds sample numbers; time = number / ``rate_hz``;
+    - ``rate_hz`` alone: time = row / ``rate_hz``, starting at 0;
+    - neither: a column called ``"time"`` is used if there is one, else :class:`ReadError`.
+    """
+    rate = None if rate_hz is None else check_rate(rate_hz, table.source)
+    if time_column is None and rate is None:
+        if not table.has("time"):
+            raise ReadError(
+                f"{table.source}: no time: give time_column (the name of the time column) or rate_hz"
+            )
+        time_column = "time"
+    if time_column is None:
+        assert rate is not None
+        return np.arange(table.n_rows, dtype=np.float64) / rate
+    cells = table.text(time_column)
+    numeric = bool(cells.size) and _first_is_number(cells)
+    if rate is not None:
+        return table.numbers([time_column])[:, 0] / rate
+    if numeric:
+        return si(table.numbers([time_column])[:, 0], "time", time_unit, option="time_unit",
+                  source=table.source)
+    return parse_datetimes([str(c) for c in cells], time_column, table.source)
+
+
+def _first_is_number(cells: NDArray[np.str_]) -> bool:
+    try:
+        float(str(cells[0]))
+    except ValueError:
+        return False
+    return True
+
+
+def check_pattern(pattern: str, fields: Sequence[str], option: str, source: str) -> None:
+    """Require each ``{field}`` exactly once in a column pattern and no other ``{...}`` field."""
+    found = re.findall(r"\{([^{}]*)\}", pattern)
+    if sorted(found) != sorted(fields):
+        want = " and ".join("{" + f + "}" for f in fields)
+        raise ReadError(f"{source}: {option} {pattern!r} must contain {want} exactly once each")
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{point\}|\{axis\})", pattern)
+    out = []
+    for part in parts:
+        if part == "{point}":
+            out.append(r"(?P<point>.+)")
+        elif part == "{axis}":
+            out.append(r"(?P<axis>[xyzXYZ])")
+        else:
+            out.append(re.escape(part))
+    return re.compile("^" + "".join(out) + "$")
+
+
+def point_columns(
+    table: Table,
+    *,
+    column_pattern: str,
+    points: Sequence[str] | None = None,
+) -> tuple[tuple[str, ...], list[list[str]]]:
+    """Find the x, y, z columns of each point from a column-name pattern.
+
+    Parameters
+    ----------
+    table : Table
+        The table whose columns are searched.
+    column_pattern : str
+        Pattern with ``{point}`` and ``{axis}``, e.g. ``"{point}_{axis}"`` or ``"{point} ({axis})"``;
+        the axis is ``x``/``y``/``z`` (either case).
+    points : sequence of str, optional
+        Points to read; all points whose columns match the pattern when omitted.
+
+    Returns
+    -------
+    names : tuple of str, length P
+        Point names, in column order.
+    columns : list of [x, y, z] column names, length P
+
+    Raises
+    ------
+    ReadError
+        When a point lacks one of its three columns (the column is named), or nothing matches.
+    """
+    check_pattern(column_pattern, ("point", "axis"), "column_pattern", table.source)
+    if points is None:
+        regex = _pattern_regex(column_pattern)
+        found: dict[str, dict[str, str]] = {}
+        for col in table.columns:
+            m = regex.match(col)
+            if m:
+                found.setdefault(m.group("point"), {}).setdefault(m.group("axis").lower(), col)
+        if not found:
+            raise ReadError(
+                f"{table.source}: no column matches column_pattern {column_pattern!r}; "
+                f"the file has {', '.join(map(repr, table.columns[:12]))}"
+            )
+        names = tuple(found)
+    else:
+        names = tuple(points)
+        found = {p: {} for p in names}
+    columns = []
+    for name in names:
+        cols = []
+        for axis in AXES:
+            lower = column_pattern.format(point=name, axis=axis)
+            upper = column_pattern.format(point=name, axis=axis.upper())
+            fallback = upper if (table.has(upper) and not table.has(lower)) else lower
+            cols.append(found[name].get(axis, fallback))
+        columns.append(cols)
+    table.require([c for cols in columns for c in cols])
+    return names, columns
+
+
+def build_motion(
+    *,
+    time: NDArray[np.float64],
+    names: Sequence[str],
+    xyz: NDArray[np.float64],
+    length_unit: str,
+    up_axis: str,
+    source: str,
+    confidence: NDArray[np.float64] | None = None,
+    skeleton: str | None = None,
+    empty_points: EmptyPoints = "error",
+) -> Motion:
+    """Check a reader's arrays and return the :class:`Motion` in SI units and the z-up world frame.
+
+    Parameters
+    ----------
+    time : ndarray, shape (T,), s
+        Timestamps; at least 2, finite, strictly increasing.
+    names : sequence of str, length P
+        Point names; a repeated name gets a ``_2``, ``_3``... suffix.
+    xyz : ndarray, shape (T, P, 3), ``length_unit``
+        Positions in the source frame; NaN where missing.
+    length_unit : str
+        Unit of ``xyz`` (``"m"``, ``"cm"``, ``"mm"``).
+    up_axis : str
+        Axis of the source frame pointing up (see :func:`imusynth.core.conventions.to_z_up`).
+    source : str
+        Path of the file (provenance; its name is used in messages).
+    confidence : ndarray, shape (T, P), optional
+        Per-sample confidence in [0, 1].
+    skeleton : str, optional
+        Skeleton the names follow; detected from the names when omitted.
+    empty_points : {"error", "drop"}
+        What to do with a point that has no finite sample: refuse the file, or drop the point
+        with a warning.
+    """
+    name = source.rsplit("/", 1)[-1]
+    check_time(time, name)
+    check_up_axis(up_axis, name)
+    xyz = np.asarray(xyz, dtype=np.float64)
+    names = _unique(names)
+    if not names:
+        raise ReadError(f"{name}: the file names no point")
+    empty = [not np.isfinite(xyz[:, j]).any() for j in range(xyz.shape[1])]
+    if any(empty):
+        gone = [n for n, e in zip(names, empty, strict=True) if e]
+        if empty_points == "error":
+            raise ReadError(f"{name}: point(s) with no finite sample: {', '.join(gone)}")
+        if empty_points != "drop":
+            raise ReadError(f"{name}: empty_points must be 'error' or 'drop', got {empty_points!r}")
+        if all(empty):
+            raise ReadError(f"{name}: no point has a finite sample")
+        warnings.warn(f"{name}: dropped point(s) with no finite sample: {', '.join(gone)}", stacklevel=3)
+        keep = ~np.array(empty)
+        names = [n for n, k in zip(names, keep, strict=True) if k]
+        xyz = xyz[:, keep]
+        confidence = None if confidence is None else confidence[:, keep]
+    xyz = np.where(np.isfinite(xyz), xyz, np.nan)
+    xyz_m = si(xyz, "length", length_unit, option="length_unit", source=name)
+    if skeleton is None:
+        skeleton = detect_skeleton(names)
+    elif skeleton not in SKELETONS and skeleton != "canonical":
+        raise ReadError(f"{name}: unknown skeleton {skeleton!r}; known: {', '.join(SKELETONS)}, canonical")
+    return Motion(
+        time=time,
+        names=tuple(names),
+        xyz=to_z_up(xyz_m, up_axis),
+        confidence=np.ones(xyz.shape[:2]) if confidence is None else confidence,
+        source=source,
+        skeleton=skeleton,
+    )
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, raw in enumerate(names):
+        n = str(raw).strip() or f"point_{i + 1}"
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}_{seen[n]}"
+        else:
+            seen[n] = 1
+        out.append(n)
+    return out

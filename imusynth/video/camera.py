@@ -1,0 +1,953 @@
+"""Stage 4: camera rotation from background optical flow, shot cuts, and the gravity direction.
+
+A hand-held or tripod camera that pans, tilts or rolls makes a still body appear to move. This
+stage measures the camera's rotation frame by frame from the background (everything outside the
+people) so that body points measured in the camera frame can be expressed in a world frame with
+gravity along -z. The camera is modelled as rotating about its optical centre; its translation is
+ignored (see ``docs/camera.md`` for the limits of that model).
+
+Frames
+------
+camera
+    OpenCV convention: x right, y down, z forward (along the optical axis); pixel centres at integer
+    coordinates.
+world
+    The internal z-up frame of :mod:`imusynth.core.conventions`. At the first frame of every shot the
+    camera is assumed level and looking horizontally: camera x = world x, camera z = world y,
+    camera y = world -z (:data:`R_WORLD_FROM_LEVEL_CAMERA`). :func:`refine_up` can later correct the
+    tilt of that assumption from the body's long-run vertical.
+
+Rotations
+---------
+``R_world_from_camera(t)`` takes camera-frame vectors at frame ``t`` into the world frame; the
+relative rotation of a step is ``R_rel(t) = R_world_from_camera(t-1)^T R_world_from_camera(t)``
+(previous camera from current camera), so that ``R_world_from_camera(t) = R_world_from_camera(t-1)
+R_rel(t)`` and the camera's angular velocity in its own frame is ``rotvec(R_rel) / dt``. For a pure
+rotation a background pixel moves as ``x_t ~ K R_rel^T K^-1 x_{t-1}``.
+
+Algorithm (per frame, bounded memory: the previous working grey image, its features and histogram)
+---------------------------------------------------------------------------------------------------
+1. Grey image downscaled to ``work_width`` pixels (pyramid halving, then a linear resize), the
+   intrinsics mapped exactly to the working image.
+2. Background features: Shi-Tomasi corners outside the (dilated) person boxes or masks, tracked by
+   pyramidal Lucas-Kanade with a forward-backward check; new corners are added when too few remain.
+3. Rotation by RANSAC over minimal 2-point hypotheses on unit bearing vectors, scored by a truncated
+   (MSAC) reprojection error in pixels, then refined by weighted Kabsch (SVD) on the inliers.
+4. Shot cuts from the colour-histogram distance between consecutive frames together with the
+   collapse of the tracked features; the accumulated rotation restarts at a cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from imusynth.core.conventions import UP_AXIS_TO_Z_UP, quat_continuous, quat_from_matrix
+from imusynth.errors import InputError
+
+__all__ = [
+    "DEFAULT_HFOV_DEG",
+    "R_WORLD_FROM_LEVEL_CAMERA",
+    "CameraError",
+    "CameraIntrinsics",
+    "CameraMotionEstimator",
+    "CameraStep",
+    "CameraTrajectory",
+    "camera_to_world_points",
+    "estimate_rotation",
+    "kabsch_rotation",
+    "refine_up",
+]
+
+#: Horizontal field of view assumed when the camera is unknown, degrees: a phone main camera
+#: (about 26 mm full-frame equivalent, ~67 deg across a 4:3 sensor) recording 16:9 video with the
+#: small crop of electronic stabilisation. See ``docs/camera.md``.
+DEFAULT_HFOV_DEG: float = 60.0
+
+#: Rotation taking a level camera's vectors (x right, y down, z forward) into the z-up world frame:
+#: ``(x, y, z) -> (x, z, -y)``.
+R_WORLD_FROM_LEVEL_CAMERA: NDArray[np.float64] = UP_AXIS_TO_Z_UP["-y"].copy()
+
+
+class CameraError(InputError, ValueError):
+    """Bad input to the camera stage: image size, timestamps, boxes or masks, array shapes."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Intrinsics
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole camera (no lens distortion) in pixels.
+
+    Attributes
+    ----------
+    fx, fy : float, px
+        Focal lengths.
+    cx, cy : float, px
+        Principal point, with pixel centres at integer coordinates (the image centre is
+        ``((width - 1) / 2, (height - 1) / 2)``).
+    width, height : int, px
+        Image size the intrinsics refer to.
+    """
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        values = (self.fx, self.fy, self.cx, self.cy)
+        if not all(np.isfinite(v) for v in values) or self.fx <= 0 or self.fy <= 0:
+            raise CameraError(f"camera intrinsics must be finite with fx, fy > 0, got {values}")
+        size = (self.width, self.height)
+        if any(int(v) != v or v < 8 for v in size):
+            raise CameraError(f"image size must be integers >= 8 px, got {self.width}x{self.height}")
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, fov_deg: float = DEFAULT_HFOV_DEG) -> CameraIntrinsics:
+        """Square-pixel intrinsics from the horizontal field of view, principal point at the image centre.
+
+        Parameters
+        ----------
+        width, height : int, px
+            Image size.
+        fov_deg : float, deg
+            Horizontal field of view, in (0, 180). ``fx = fy = (width / 2) / tan(fov / 2)``.
+        """
+        if not np.isfinite(fov_deg) or not 0.0 < fov_deg < 180.0:
+            raise CameraError(f"horizontal field of view must be in (0, 180) deg, got {fov_deg}")
+        f = (width / 2.0) / float(np.tan(np.radians(fov_deg) / 2.0))
+        return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, int(width), int(height))
+
+    @property
+    def K(self) -> NDArray[np.float64]:
+        """Camera matrix, shape (3, 3), px."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    @property
+    def hfov_deg(self) -> float:
+        """Horizontal field of view, deg."""
+        return float(np.degrees(2.0 * np.arctan(self.width / (2.0 * self.fx))))
+
+    def mapped(self, ax: float, bx: float, ay: float, by: float, width: int, height: int) -> CameraIntrinsics:
+        """Intrinsics of an image whose pixel coordinates are ``x' = ax x + bx``, ``y' = ay y + by``.
+
+        With pixel centres at integer coordinates, a resize by a factor ``s`` is ``a = s``,
+        ``b = (s - 1) / 2``, and a pyramid halving (:func:`cv2.pyrDown`) is ``a = 0.5``, ``b = 0``.
+        """
+        return CameraIntrinsics(
+            self.fx * ax, self.fy * ay, self.cx * ax + bx, self.cy * ay + by, int(width), int(height)
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Rotation from correspondences
+# --------------------------------------------------------------------------------------------------
+
+
+def _bearings(points_px: NDArray[np.float64], K: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unit ray directions ``(N, 3)`` in the camera frame for pixel points ``(N, 2)``."""
+    x = (points_px[:, 0] - K[0, 2]) / K[0, 0]
+    y = (points_px[:, 1] - K[1, 2]) / K[1, 1]
+    b = np.stack([x, y, np.ones_like(x)], axis=1)
+    return b / np.linalg.norm(b, axis=1, keepdims=True)
+
+
+def kabsch_rotation(
+    a: ArrayLike, b: ArrayLike, weights: ArrayLike | None = None
+) -> NDArray[np.float64]:
+    """The rotation ``R`` minimising ``sum_i w_i |b_i - R a_i|^2`` (Kabsch / orthogonal Procrustes).
+
+    Parameters
+    ----------
+    a, b : array_like, shape (N, 3)
+        Corresponding vectors (here unit bearings), N >= 2 and not all parallel.
+    weights : array_like, shape (N,), optional
+        Non-negative weights; uniform when omitted.
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        A proper rotation (determinant +1).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    w = np.ones(len(a)) if weights is None else np.asarray(weights, dtype=np.float64)
+    M = np.einsum("ni,nj->ij", b * w[:, None], a)  # sum_i w_i b_i a_i^T (einsum: no BLAS threads)
+    U, _, Vt = np.linalg.svd(M)
+    d = np.sign(np.linalg.det(U @ Vt)) or 1.0
+    return U @ np.diag([1.0, 1.0, d]) @ Vt
+
+
+def _cross(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Row-wise cross product of (N, 3) arrays (numpy.cross has a large per-call overhead)."""
+    x = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    y = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    z = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return np.stack([x, y, z], axis=1)
+
+
+def _two_point_rotations(
+    a1: NDArray[np.float64], c1: NDArray[np.float64], a2: NDArray[np.float64], c2: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Rotations ``(H, 3, 3)`` taking ``a1 -> a2`` exactly and the plane ``(a1, c1)`` onto ``(a2, c2)``.
+
+    Each input is ``(H, 3)`` unit vectors; returns the rotations and a mask of well-conditioned pairs.
+    """
+
+    Triad = tuple[NDArray[np.float64], NDArray[np.float64]]
+
+    def triad(a: NDArray[np.float64], c: NDArray[np.float64]) -> Triad:
+        n = _cross(a, c)
+        norm = np.sqrt(np.sum(n * n, axis=1, keepdims=True))
+        n = n / np.maximum(norm, 1e-12)
+        return np.stack([a, n, _cross(a, n)], axis=2), norm[:, 0]
+
+    T1, s1 = triad(a1, c1)
+    T2, s2 = triad(a2, c2)
+    ok = (s1 > 0.02) & (s2 > 0.02)  # pairs at least ~1 deg apart
+    return np.einsum("hik,hjk->hij", T2, T1), ok  # T2 @ T1^T
+
+
+def _reprojection_errors(
+    R: NDArray[np.float64], b1: NDArray[np.float64], x2: NDArray[np.float64], K: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Pixel distances ``(H, N)`` between ``x2`` and the projections of ``R b1``, rotations ``(H, 3, 3)``."""
+    # explicit products: a (possibly multi-threaded) BLAS call costs more than it saves on 3x3 blocks
+    bx, by, bz = b1[:, 0], b1[:, 1], b1[:, 2]
+    px, py, pz = (R[:, k, 0:1] * bx + R[:, k, 1:2] * by + R[:, k, 2:3] * bz for k in range(3))
+    front = pz > 1e-9
+    zs = np.where(front, pz, 1.0)
+    u = K[0, 0] * (px / zs) + (K[0, 2] - x2[:, 0])
+    v = K[1, 1] * (py / zs) + (K[1, 2] - x2[:, 1])
+    return np.where(front, np.hypot(u, v), np.inf)
+
+
+def estimate_rotation(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    K: ArrayLike,
+    *,
+    threshold_px: float = 1.0,
+    iterations: int = 100,
+    rng: np.random.Generator | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Robust rotation between two views of a scene at infinity (or a camera rotating about its centre).
+
+    Finds ``R`` with ``x2 ~ K R K^-1 x1`` (``R`` takes camera-1 vectors into camera 2) by RANSAC over
+    minimal 2-point hypotheses scored with a truncated squared reprojection error (MSAC), then refines
+    it by Kabsch on the inlier bearings, twice.
+
+    Parameters
+    ----------
+    x1, x2 : array_like, shape (N, 2), px
+        Corresponding pixel positions in view 1 and view 2.
+    K : array_like, shape (3, 3), px
+        Camera matrix of both views.
+    threshold_px : float, px
+        Reprojection error below which a correspondence is an inlier.
+    iterations : int
+        Number of 2-point hypotheses.
+    rng : numpy.random.Generator, optional
+        Source of the random samples (seed 0 when omitted, so results are reproducible).
+
+    Returns
+    -------
+    R : ndarray, shape (3, 3)
+        The rotation; identity when fewer than 2 correspondences are given.
+    inliers : ndarray, shape (N,), bool
+        Correspondences within ``threshold_px`` of the refined rotation.
+    """
+    x1 = np.asarray(x1, dtype=np.float64).reshape(-1, 2)
+    x2 = np.asarray(x2, dtype=np.float64).reshape(-1, 2)
+    K = np.asarray(K, dtype=np.float64)
+    n = len(x1)
+    if n < 2:
+        return np.eye(3), np.zeros(n, dtype=bool)
+    rng = np.random.default_rng(0) if rng is None else rng
+    b1 = _bearings(x1, K)
+    b2 = _bearings(x2, K)
+    i = rng.integers(0, n, size=iterations)
+    j = (i + rng.integers(1, n, size=iterations)) % n  # j != i
+    hyps, ok = _two_point_rotations(b1[i], b1[j], b2[i], b2[j])
+    hyps = hyps[ok]
+    if len(hyps) == 0:
+        return np.eye(3), np.zeros(n, dtype=bool)
+    err = _reprojection_errors(hyps, b1, x2, K)
+    cost = np.minimum(err, threshold_px) ** 2
+    best = hyps[int(np.argmin(cost.sum(axis=1)))]
+    inliers = err[int(np.argmin(cost.sum(axis=1)))] < threshold_px
+    R = best
+    for _ in range(2):
+        if inliers.sum() < 2:
+            break
+        R = kabsch_rotation(b1[inliers], b2[inliers])
+        inliers = _reprojection_errors(R[None], b1, x2, K)[0] < threshold_px
+    return R, inliers
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-frame record and trajectory
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CameraStep:
+    """What the camera did between the previous frame and this one.
+
+    Attributes
+    ----------
+    index : int
+        Frame index (0 for the first frame given to the estimator).
+    time_s : float, s
+        Timestamp of the frame.
+    R_rel : ndarray, shape (3, 3)
+        Previous camera from current camera (identity on the first frame of a shot).
+    q_rel : ndarray, shape (4,)
+        ``R_rel`` as a quaternion (w, x, y, z).
+    R_world_from_camera : ndarray, shape (3, 3)
+        Accumulated orientation in the z-up world frame (level camera at the start of the shot).
+    q_world_from_camera : ndarray, shape (4,)
+        The same as a quaternion (w, x, y, z), ``w >= 0``.
+    angular_velocity : ndarray, shape (3,), rad/s
+        Camera angular velocity in the current camera frame, ``rotvec(R_rel) / dt``; zeros on the
+        first frame of a shot.
+    n_tracked : int
+        Background features tracked from the previous frame (after the forward-backward check).
+    n_inliers : int
+        Features consistent with the estimated rotation.
+    reliable : bool
+        The relative rotation was measured from at least ``min_inliers`` inliers making at least
+        ``min_inlier_fraction`` of the tracked features, or the frame starts a shot (its orientation
+        is the reference by definition), or the estimator is in static mode. When False the step
+        repeats the last reliable relative rotation (constant angular velocity) for at most
+        ``max_hold_frames`` frames, then the identity.
+    shot_cut : bool
+        This frame is the first frame of a new shot (never True on frame 0).
+    segment : int
+        Shot number, 0 for the first shot; incremented at each cut.
+    hist_distance : float
+        Bhattacharyya distance in [0, 1] between this frame's colour histogram and the previous one.
+    """
+
+    index: int
+    time_s: float
+    R_rel: NDArray[np.float64]
+    q_rel: NDArray[np.float64]
+    R_world_from_camera: NDArray[np.float64]
+    q_world_from_camera: NDArray[np.float64]
+    angular_velocity: NDArray[np.float64]
+    n_tracked: int
+    n_inliers: int
+    reliable: bool
+    shot_cut: bool
+    segment: int
+    hist_distance: float
+
+
+@dataclass(frozen=True)
+class CameraTrajectory:
+    """Camera steps of a whole video stacked into arrays (small: 100 bytes per frame).
+
+    Attributes
+    ----------
+    time : ndarray, shape (T,), s
+    R_world_from_camera : ndarray, shape (T, 3, 3)
+    q_world_from_camera : ndarray, shape (T, 4)
+        (w, x, y, z), sign-continuous within each segment.
+    angular_velocity : ndarray, shape (T, 3), rad/s, camera frame
+    n_inliers : ndarray, shape (T,), int
+    reliable : ndarray, shape (T,), bool
+    shot_cut : ndarray, shape (T,), bool
+    segment : ndarray, shape (T,), int
+    """
+
+    time: NDArray[np.float64]
+    R_world_from_camera: NDArray[np.float64]
+    q_world_from_camera: NDArray[np.float64]
+    angular_velocity: NDArray[np.float64]
+    n_inliers: NDArray[np.int64]
+    reliable: NDArray[np.bool_]
+    shot_cut: NDArray[np.bool_]
+    segment: NDArray[np.int64]
+
+    @classmethod
+    def from_steps(cls, steps: Sequence[CameraStep]) -> CameraTrajectory:
+        """Stack the steps returned by :meth:`CameraMotionEstimator.update`."""
+        if len(steps) == 0:
+            raise CameraError("no camera steps to stack (the video had no frames)")
+        segment = np.array([s.segment for s in steps], dtype=np.int64)
+        q = np.array([s.q_world_from_camera for s in steps])
+        for k in np.unique(segment):
+            sel = segment == k
+            q[sel] = quat_continuous(q[sel])
+        return cls(
+            time=np.array([s.time_s for s in steps], dtype=np.float64),
+            R_world_from_camera=np.array([s.R_world_from_camera for s in steps]),
+            q_world_from_camera=q,
+            angular_velocity=np.array([s.angular_velocity for s in steps]),
+            n_inliers=np.array([s.n_inliers for s in steps], dtype=np.int64),
+            reliable=np.array([s.reliable for s in steps], dtype=bool),
+            shot_cut=np.array([s.shot_cut for s in steps], dtype=bool),
+            segment=segment,
+        )
+
+    def segment_slices(self) -> list[slice]:
+        """Index ranges of the shots, in order (the pipeline processes each as a separate clip)."""
+        starts = [0, *np.flatnonzero(np.diff(self.segment) != 0) + 1]
+        ends = [*starts[1:], len(self.segment)]
+        return [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _orthonormalise(R: NDArray[np.float64]) -> NDArray[np.float64]:
+    U, _, Vt = np.linalg.svd(R)
+    return U @ Vt
+
+
+def _rotvec(q: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Rotation vector (rad) of a quaternion with ``w >= 0``, accurate for small angles."""
+    s = float(np.linalg.norm(q[1:]))
+    if s < 1e-12:
+        return 2.0 * q[1:]
+    return 2.0 * np.arctan2(s, q[0]) * q[1:] / s
+
+
+# --------------------------------------------------------------------------------------------------
+# The streaming estimator
+# --------------------------------------------------------------------------------------------------
+
+
+class CameraMotionEstimator:
+    """Frame-by-frame camera rotation, shot cuts and accumulated orientation.
+
+    Parameters
+    ----------
+    intrinsics : CameraIntrinsics
+        Camera of the input frames (their size must match).
+    max_features : int, default 150
+        Background features kept per frame.
+    ransac_threshold_px : float, default 1.0, px of the working image
+        Reprojection error below which a feature is a rotation inlier.
+    min_inliers : int, default 20
+        Fewest inliers for a reliable step.
+    shot_cut_threshold : float, default 0.5, in (0, 1]
+        Colour-histogram Bhattacharyya distance that alone marks a cut; half of it marks a cut when
+        the tracked features also collapse (see ``collapse_fraction``).
+    collapse_fraction : float, default 0.2, in [0, 1)
+        Features collapse when fewer than this fraction of the previous frame's features survive as
+        inliers.
+    min_inlier_fraction : float, default 0.3, in [0, 1]
+        Fewest inliers, as a fraction of the tracked features, for a reliable step.
+    work_width : int, default 480, px
+        Width of the grey working image (the input is downscaled when wider).
+    person_margin : float, default 0.15
+        Person boxes are enlarged by this fraction of their width/height on every side; person masks
+        are dilated by the same fraction of the square root of their area.
+    min_distance_px : float, default 8, px of the working image
+        Minimum spacing between detected corners.
+    quality_level : float, default 0.001
+        Shi-Tomasi quality relative to the strongest corner (low, so that a plain wall next to a
+        high-contrast person still gets corners).
+    redetect_fraction : float, default 0.7, in [0, 1]
+        New corners are detected when fewer than ``redetect_fraction * max_features`` remain.
+    fb_threshold_px : float or None, default 1.0, px of the working image
+        Largest forward-backward tracking error kept; None skips the backward pass (about a third less
+        CPU time, leaving mis-tracks to RANSAC).
+    lk_window_px : int, default 15, px of the working image
+        Lucas-Kanade window side.
+    lk_levels : int, default 3
+        Extra pyramid levels for Lucas-Kanade (3 follows ~50 working-image px, ~7 deg, per frame).
+    lk_iterations : int, default 30
+        Most Lucas-Kanade iterations per pyramid level (each stops earlier below 0.01 px of change).
+    ransac_iterations : int, default 100
+        Two-point hypotheses per frame.
+    max_hold_frames : int, default 5
+        Unreliable frames that repeat the last reliable relative rotation before falling back to identity.
+    static : bool, default False
+        Static camera (``--static-camera``): identity rotation every frame, no feature tracking;
+        shot cuts come from the histogram distance alone.
+    seed : int, default 0
+        Seed of the RANSAC sampler (results are reproducible).
+    """
+
+    def __init__(
+        self,
+        intrinsics: CameraIntrinsics,
+        *,
+        max_features: int = 150,
+        ransac_threshold_px: float = 1.0,
+        min_inliers: int = 20,
+        shot_cut_threshold: float = 0.5,
+        collapse_fraction: float = 0.2,
+        min_inlier_fraction: float = 0.3,
+        work_width: int = 480,
+        person_margin: float = 0.15,
+        min_distance_px: float = 8.0,
+        quality_level: float = 0.001,
+        redetect_fraction: float = 0.7,
+        fb_threshold_px: float | None = 1.0,
+        lk_window_px: int = 15,
+        lk_levels: int = 3,
+        lk_iterations: int = 30,
+        ransac_iterations: int = 100,
+        max_hold_frames: int = 5,
+        static: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(intrinsics, CameraIntrinsics):
+            raise CameraError(f"intrinsics must be a CameraIntrinsics, got {type(intrinsics).__name__}")
+        checks = {
+            "max_features": max_features >= 3,
+            "ransac_threshold_px": ransac_threshold_px > 0,
+            "min_inliers": min_inliers >= 3,
+            "shot_cut_threshold": 0 < shot_cut_threshold <= 1,
+            "collapse_fraction": 0 <= collapse_fraction < 1,
+            "min_inlier_fraction": 0 <= min_inlier_fraction <= 1,
+            "work_width": work_width >= 64,
+            "person_margin": person_margin >= 0,
+            "min_distance_px": min_distance_px > 0,
+            "quality_level": 0 < quality_level < 1,
+            "redetect_fraction": 0 <= redetect_fraction <= 1,
+            "fb_threshold_px": fb_threshold_px is None or fb_threshold_px > 0,
+            "lk_iterations": lk_iterations >= 1,
+            "lk_window_px": lk_window_px >= 5,
+            "lk_levels": lk_levels >= 0,
+            "ransac_iterations": ransac_iterations >= 1,
+            "max_hold_frames": max_hold_frames >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise CameraError(f"invalid camera-motion parameter(s): {', '.join(bad)}")
+        self.intrinsics = intrinsics
+        self.max_features = int(max_features)
+        self.ransac_threshold_px = float(ransac_threshold_px)
+        self.min_inliers = int(min_inliers)
+        self.shot_cut_threshold = float(shot_cut_threshold)
+        self.collapse_fraction = float(collapse_fraction)
+        self.min_inlier_fraction = float(min_inlier_fraction)
+        self.person_margin = float(person_margin)
+        self.min_distance_px = float(min_distance_px)
+        self.quality_level = float(quality_level)
+        self.redetect_fraction = float(redetect_fraction)
+        self.fb_threshold_px = None if fb_threshold_px is None else float(fb_threshold_px)
+        self.lk_iterations = int(lk_iterations)
+        self.lk_window_px = int(lk_window_px)
+        self.lk_levels = int(lk_levels)
+        self.ransac_iterations = int(ransac_iterations)
+        self.max_hold_frames = int(max_hold_frames)
+        self.static = bool(static)
+        self._rng = np.random.default_rng(seed)
+
+        # working image: halve with pyrDown while at least twice too wide, then resize linearly
+        w, h = intrinsics.width, intrinsics.height
+        self._n_halvings = 0
+        ax, bx, ay, by = 1.0, 0.0, 1.0, 0.0
+        while w >= 2 * work_width:
+            w, h = (w + 1) // 2, (h + 1) // 2
+            ax, bx, ay, by = ax / 2, bx / 2, ay / 2, by / 2
+            self._n_halvings += 1
+        if w > work_width:
+            new_w = int(work_width)
+            new_h = max(int(round(h * new_w / w)), 8)
+            sx, sy = new_w / w, new_h / h
+            ax, bx = ax * sx, bx * sx + (sx - 1) / 2
+            ay, by = ay * sy, by * sy + (sy - 1) / 2
+            self._resize_to: tuple[int, int] | None = (new_w, new_h)
+            w, h = new_w, new_h
+        else:
+            self._resize_to = None
+        self._map = (ax, bx, ay, by)
+        self.work_intrinsics = intrinsics.mapped(ax, bx, ay, by, w, h)
+        self._K = self.work_intrinsics.K
+        border = max(self.lk_window_px // 2, 4)
+        self._base_mask = np.zeros((h, w), dtype=np.uint8)
+        self._base_mask[border : h - border, border : w - border] = 255
+
+        # state (bounded: one working image, its features, its histogram)
+        self._prev_grey: NDArray[np.uint8] | None = None
+        self._prev_hist: NDArray[np.float32] | None = None
+        self._pts = np.empty((0, 2), dtype=np.float32)
+        self._prev_time = -np.inf
+        self._index = 0
+        self._segment = 0
+        self._R = R_WORLD_FROM_LEVEL_CAMERA.copy()
+        self._last_good_rel = np.eye(3)
+        self._hold = 0
+
+    # ----------------------------------------------------------------------------------------------
+
+    @property
+    def features(self) -> NDArray[np.float64]:
+        """Current background features, shape (N, 2), in pixels of the input image."""
+        ax, bx, ay, by = self._map
+        pts = self._pts.astype(np.float64)
+        return np.stack([(pts[:, 0] - bx) / ax, (pts[:, 1] - by) / ay], axis=1)
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next frame starts a new shot at the level reference."""
+        self._prev_grey = None
+        self._prev_hist = None
+        self._pts = np.empty((0, 2), dtype=np.float32)
+        self._R = R_WORLD_FROM_LEVEL_CAMERA.copy()
+        self._last_good_rel = np.eye(3)
+        self._hold = 0
+
+    def update(
+        self,
+        time_s: float,
+        image: NDArray[np.uint8],
+        persons: ArrayLike | Sequence[ArrayLike] | None = None,
+    ) -> CameraStep:
+        """Process the next frame.
+
+        Parameters
+        ----------
+        time_s : float, s
+            Timestamp, strictly increasing from frame to frame.
+        image : ndarray, shape (H, W, 3) RGB or (H, W) grey, uint8
+            The frame, of the size given by the intrinsics.
+        persons : array_like or sequence, optional
+            Regions to exclude from the background: boxes ``(4,)`` or ``(N, 4)`` as
+            ``[x0, y0, x1, y1]`` in input pixels (rows with NaN are ignored), a mask ``(H, W)``
+            (non-zero on people), or a list mixing both. They are enlarged by ``person_margin``.
+
+        Returns
+        -------
+        CameraStep
+        """
+        grey, hist = self._prepare(image)
+        t = float(time_s)
+        if not np.isfinite(t) or t <= self._prev_time:
+            raise CameraError(f"frame timestamps must be finite and strictly increasing, got {t} after "
+                              f"{self._prev_time}")
+        mask = self._person_mask(persons, image.shape[:2])
+
+        if self._prev_grey is None or self._prev_hist is None:
+            step = self._start_shot(t, grey, hist, mask, shot_cut=False, hist_distance=0.0)
+        else:
+            hist_distance = float(cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA))
+            hist_distance = min(max(hist_distance, 0.0), 1.0)
+            if self.static:
+                if hist_distance >= self.shot_cut_threshold:
+                    step = self._start_shot(t, grey, hist, mask, shot_cut=True, hist_distance=hist_distance)
+                else:
+                    step = self._advance(t, np.eye(3), 0, 0, True, hist_distance)
+            else:
+                step = self._track(t, grey, hist, mask, hist_distance)
+        self._prev_grey = grey
+        self._prev_hist = hist
+        self._prev_time = t
+        self._index += 1
+        return step
+
+    # ----------------------------------------------------------------------------------------------
+
+    def _prepare(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        img = np.asarray(image)
+        iw, ih = self.intrinsics.width, self.intrinsics.height
+        if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+            raise CameraError(f"frame must be a uint8 (H, W, 3) RGB or (H, W) grey image, got {img.dtype} "
+                              f"{img.shape}")
+        if img.shape[0] != ih or img.shape[1] != iw:
+            raise CameraError(
+                f"frame is {img.shape[1]}x{img.shape[0]} px but the intrinsics are for {iw}x{ih}"
+            )
+        # histogram from a strided thumbnail (~160 px wide): cheap, and enough samples per bin
+        stride = max(iw // 160, 1)
+        thumb = np.ascontiguousarray(img[::stride, ::stride])
+        if img.ndim == 3:
+            hsv = cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)
+            raw = cv2.calcHist([hsv], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256])
+            grey = img if self.static else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        else:
+            raw = cv2.calcHist([thumb], [0], None, [32], [0, 256])
+            grey = img
+        hist = np.asarray(raw, dtype=np.float32)
+        hist = hist / np.float32(max(float(hist.sum()), 1.0))
+        if self.static:  # no tracking: the working image is never used
+            return np.empty((0, 0), dtype=np.uint8), hist
+        for _ in range(self._n_halvings):
+            grey = cv2.pyrDown(grey)
+        if self._resize_to is not None:
+            grey = cv2.resize(grey, self._resize_to, interpolation=cv2.INTER_LINEAR)
+        return np.ascontiguousarray(grey, dtype=np.uint8), hist
+
+    def _person_mask(self, persons: object, input_shape: tuple[int, ...]) -> NDArray[np.uint8]:
+        """Working-image mask: 255 where background features may be, 0 on people and at the border."""
+        mask = self._base_mask.copy()
+        if persons is None:
+            return mask
+        items: list[object] = [persons]
+        if isinstance(persons, (list, tuple)):
+            # a plain list of numbers is one box or a list of boxes; anything else is a list of regions
+            try:
+                as_array = np.asarray(persons, dtype=np.float64)
+            except (TypeError, ValueError):
+                as_array = None
+            if as_array is None or as_array.ndim > 2 or as_array.shape[-1:] != (4,):
+                items = list(persons)
+        ax, bx, ay, by = self._map
+        h, w = mask.shape
+        for item in items:
+            arr = np.asarray(item)
+            if arr.ndim == 2 and arr.shape == tuple(input_shape[:2]) and arr.shape[1] != 4:
+                person = (arr != 0).astype(np.uint8)
+                area = float(person.sum())
+                if area == 0:
+                    continue
+                small = cv2.resize(person, (w, h), interpolation=cv2.INTER_NEAREST)
+                r = int(np.ceil(self.person_margin * np.sqrt(area) * ax)) + 1
+                disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+                small = cv2.dilate(small, disk)
+                mask[small > 0] = 0
+                continue
+            if arr.size == 0:
+                continue
+            if arr.ndim not in (1, 2) or arr.shape[-1] != 4 or not np.issubdtype(arr.dtype, np.number):
+                raise CameraError(
+                    f"person regions must be boxes (N, 4) [x0, y0, x1, y1] px or masks of shape "
+                    f"{tuple(input_shape[:2])}, got an array of shape {arr.shape}"
+                )
+            for x0, y0, x1, y1 in arr.reshape(-1, 4).astype(np.float64):
+                if not np.all(np.isfinite([x0, y0, x1, y1])):
+                    continue
+                mx = self.person_margin * abs(x1 - x0)
+                my = self.person_margin * abs(y1 - y0)
+                c0 = int(np.floor((min(x0, x1) - mx) * ax + bx))
+                c1 = int(np.ceil((max(x0, x1) + mx) * ax + bx)) + 1
+                r0 = int(np.floor((min(y0, y1) - my) * ay + by))
+                r1 = int(np.ceil((max(y0, y1) + my) * ay + by)) + 1
+                mask[max(r0, 0) : max(min(r1, h), 0), max(c0, 0) : max(min(c1, w), 0)] = 0
+        return mask
+
+    def _detect(
+        self, grey: NDArray[np.uint8], mask: NDArray[np.uint8], keep: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        """Add corners (away from ``keep``) until ``max_features``; returns all points (N, 2) float32."""
+        wanted = self.max_features - len(keep)
+        if wanted <= 0:
+            return keep
+        m = mask.copy()
+        r = int(round(self.min_distance_px))
+        for x, y in keep:
+            cv2.circle(m, (int(round(x)), int(round(y))), r, 0, -1)
+        new = cv2.goodFeaturesToTrack(
+            grey, wanted, self.quality_level, self.min_distance_px, mask=m, blockSize=5
+        )
+        if new is None:
+            return keep
+        return np.concatenate([keep, new.reshape(-1, 2).astype(np.float32)], axis=0)
+
+    def _start_shot(
+        self,
+        t: float,
+        grey: NDArray[np.uint8],
+        hist: NDArray[np.float32],
+        mask: NDArray[np.uint8],
+        *,
+        shot_cut: bool,
+        hist_distance: float,
+    ) -> CameraStep:
+        if shot_cut:
+            self._segment += 1
+        self._R = R_WORLD_FROM_LEVEL_CAMERA.copy()
+        self._last_good_rel = np.eye(3)
+        self._hold = 0
+        self._pts = np.empty((0, 2), dtype=np.float32)
+        if not self.static:
+            self._pts = self._detect(grey, mask, self._pts)
+        return self._make_step(t, np.eye(3), np.zeros(3), 0, 0, True, shot_cut, hist_distance)
+
+    def _advance(
+        self, t: float, R_rel: NDArray[np.float64], n_tracked: int, n_inliers: int, reliable: bool,
+        hist_distance: float,
+    ) -> CameraStep:
+        self._R = _orthonormalise(self._R @ R_rel)
+        omega = _rotvec(quat_from_matrix(R_rel)) / (t - self._prev_time)
+        return self._make_step(t, R_rel, omega, n_tracked, n_inliers, reliable, False, hist_distance)
+
+    def _make_step(
+        self, t: float, R_rel: NDArray[np.float64], omega: NDArray[np.float64], n_tracked: int,
+        n_inliers: int, reliable: bool, shot_cut: bool, hist_distance: float,
+    ) -> CameraStep:
+        R = self._R.copy()
+        return CameraStep(
+            index=self._index,
+            time_s=t,
+            R_rel=R_rel,
+            q_rel=quat_from_matrix(R_rel),
+            R_world_from_camera=R,
+            q_world_from_camera=quat_from_matrix(R),
+            angular_velocity=omega,
+            n_tracked=n_tracked,
+            n_inliers=n_inliers,
+            reliable=reliable,
+            shot_cut=shot_cut,
+            segment=self._segment,
+            hist_distance=hist_distance,
+        )
+
+    def _track(
+        self, t: float, grey: NDArray[np.uint8], hist: NDArray[np.float32], mask: NDArray[np.uint8],
+        hist_distance: float,
+    ) -> CameraStep:
+        assert self._prev_grey is not None
+        p0 = self._pts
+        n_prev = len(p0)
+        n_tracked = 0
+        n_inliers = 0
+        R_21 = np.eye(3)
+        p1 = np.empty((0, 2), dtype=np.float32)
+        inl = np.zeros(0, dtype=bool)
+        if n_prev > 0:
+            win = (self.lk_window_px, self.lk_window_px)
+            crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, self.lk_iterations, 0.01)
+            p0c = p0.reshape(-1, 1, 2)
+            fwd, st1, _ = cv2.calcOpticalFlowPyrLK(
+                self._prev_grey, grey, p0c, None, winSize=win, maxLevel=self.lk_levels, criteria=crit
+            )
+            good = st1.ravel() == 1
+            if self.fb_threshold_px is not None:
+                bwd, st2, _ = cv2.calcOpticalFlowPyrLK(
+                    grey, self._prev_grey, fwd, None, winSize=win, maxLevel=self.lk_levels, criteria=crit
+                )
+                fb = np.linalg.norm(bwd.reshape(-1, 2) - p0, axis=1)
+                good &= (st2.ravel() == 1) & (fb < self.fb_threshold_px)
+            fwd = fwd.reshape(-1, 2)
+            h, w = grey.shape
+            xi = np.round(fwd[:, 0]).astype(np.int64)
+            yi = np.round(fwd[:, 1]).astype(np.int64)
+            inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+            allowed = np.zeros(n_prev, dtype=bool)
+            allowed[inside] = mask[yi[inside], xi[inside]] > 0
+            good &= allowed
+            n_tracked = int(good.sum())
+            q0, p1 = p0[good], fwd[good]
+            if n_tracked >= 2:
+                R_21, inl = estimate_rotation(
+                    q0, p1, self._K, threshold_px=self.ransac_threshold_px,
+                    iterations=self.ransac_iterations, rng=self._rng,
+                )
+                n_inliers = int(inl.sum())
+            else:
+                inl = np.zeros(n_tracked, dtype=bool)
+
+        # shot cut: a large histogram change alone, or a moderate one with collapsed tracking
+        judged = n_prev >= self.min_inliers
+        collapsed = judged and n_inliers < self.collapse_fraction * n_prev
+        if hist_distance >= self.shot_cut_threshold or (
+            collapsed and hist_distance >= 0.5 * self.shot_cut_threshold
+        ):
+            return self._start_shot(t, grey, hist, mask, shot_cut=True, hist_distance=hist_distance)
+
+        reliable = n_inliers >= self.min_inliers and n_inliers >= self.min_inlier_fraction * max(n_tracked, 1)
+        if reliable:
+            R_rel = R_21.T
+            self._last_good_rel = R_rel
+            self._hold = 0
+            self._pts = p1[inl].astype(np.float32)
+        else:
+            if self._hold < self.max_hold_frames:
+                R_rel = self._last_good_rel
+                self._hold += 1
+            else:
+                R_rel = np.eye(3)
+            self._pts = np.empty((0, 2), dtype=np.float32)  # the tracks are suspect: start afresh
+        if len(self._pts) < self.redetect_fraction * self.max_features:
+            self._pts = self._detect(grey, mask, self._pts)
+        return self._advance(t, R_rel, n_tracked, n_inliers, reliable, hist_distance)
+
+
+# --------------------------------------------------------------------------------------------------
+# Gravity and frames
+# --------------------------------------------------------------------------------------------------
+
+
+def refine_up(
+    camera_from_world_rotations: ArrayLike,
+    body_up_vectors_in_camera: ArrayLike,
+    *,
+    min_samples: int = 10,
+) -> NDArray[np.float64]:
+    """World tilt that makes the body's median up-vector vertical.
+
+    The level-camera assumption at the start of a shot is wrong by the camera's real initial tilt
+    and roll, a constant rotation on the world side. If the person is upright on average (standing,
+    walking, running), the median of their up-vector (e.g. pelvis -> neck) expressed in the world
+    frame should be +z; this returns the smallest rotation (about a horizontal axis, no change of
+    heading) that makes it so.
+
+    Parameters
+    ----------
+    camera_from_world_rotations : array_like, shape (T, 3, 3)
+        ``R_camera_from_world`` per frame (the transpose of ``CameraStep.R_world_from_camera``).
+    body_up_vectors_in_camera : array_like, shape (T, 3)
+        The body's up direction per frame in camera coordinates (any length; NaN rows are skipped).
+    min_samples : int
+        Fewest finite, non-zero vectors needed; with fewer, the identity is returned (no refinement).
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+        ``R_up`` to apply on the world side: ``R_world_from_camera_refined = R_up @ R_world_from_camera``.
+    """
+    R_cw = np.asarray(camera_from_world_rotations, dtype=np.float64)
+    up_c = np.asarray(body_up_vectors_in_camera, dtype=np.float64)
+    if R_cw.ndim != 3 or R_cw.shape[1:] != (3, 3):
+        raise CameraError(f"camera_from_world_rotations must have shape (T, 3, 3), got {R_cw.shape}")
+    if up_c.shape != (R_cw.shape[0], 3):
+        raise CameraError(f"body_up_vectors_in_camera must have shape ({R_cw.shape[0]}, 3), got {up_c.shape}")
+    up_w = np.einsum("tji,tj->ti", R_cw, up_c)  # R_world_from_camera @ up_c
+    norm = np.linalg.norm(up_w, axis=1)
+    ok = np.isfinite(norm) & (norm > 0)
+    if ok.sum() < min_samples:
+        return np.eye(3)
+    u = up_w[ok] / norm[ok, None]
+    m = np.median(u, axis=0)
+    if np.linalg.norm(m) < 1e-9:
+        return np.eye(3)
+    m = m / np.linalg.norm(m)
+    z = np.array([0.0, 0.0, 1.0])
+    axis = np.cross(m, z)
+    s = np.linalg.norm(axis)
+    c = float(np.dot(m, z))
+    if s < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    k = axis / s
+    Kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + s * Kx + (1.0 - c) * (Kx @ Kx)
+
+
+def camera_to_world_points(points_cam: ArrayLike, R_world_from_cam: ArrayLike) -> NDArray[np.float64]:
+    """Rotate camera-frame points into the z-up world frame (camera centre at the world origin).
+
+    Parameters
+    ----------
+    points_cam : array_like, shape (T, P, 3), m
+        Points in the OpenCV camera frame (x right, y down, z forward); NaN propagates.
+    R_world_from_cam : array_like, shape (T, 3, 3) or (3, 3)
+        Camera orientation per frame (e.g. ``CameraTrajectory.R_world_from_camera``), or one for all.
+
+    Returns
+    -------
+    ndarray, shape (T, P, 3), m
+        ``R_world_from_cam[t] @ points_cam[t, p]``.
+    """
+    p = np.asarray(points_cam, dtype=np.float64)
+    R = np.asarray(R_world_from_cam, dtype=np.float64)
+    if p.ndim != 3 or p.shape[2] != 3:
+        raise CameraError(f"points_cam must have shape (T, P, 3), got {p.shape}")
+    if R.shape == (3, 3):
+        return p @ R.T
+    if R.shape != (p.shape[0], 3, 3):
+        raise CameraError(f"R_world_from_cam must have shape ({p.shape[0]}, 3, 3) or (3, 3), got {R.shape}")
+    return np.einsum("tij,tpj->tpi", R, p)
