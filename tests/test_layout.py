@@ -141,3 +141,24 @@ LONG_OK: dict[str, str] = {}
 def test_module_length(name: str) -> None:
     n = len(_modules()[name].read_text(encoding="utf-8").splitlines())
     assert n <= MAX_LINES or name in LONG_OK, f"{name} has {n} lines (limit {MAX_LINES})"
+
+
+def test_public_api_names_resolve() -> None:
+    """Every name the package documents as public imports from ``imusynth`` itself."""
+    import imusynth
+
+    for name in imusynth.__all__:
+        assert getattr(imusynth, name) is not None, name
+    with pytest.raises(AttributeError):
+        imusynth.no_such_name  # noqa: B018
+
+
+def test_import_imusynth_is_light() -> None:
+    """``import imusynth`` loads no heavy dependency (they load where they are used)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, imusynth; heavy = [m for m in ('numpy', 'scipy', 'h5py', 'cv2', 'mediapipe', 'torch', "
+            "'typer') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
