@@ -128,7 +128,7 @@ def test_fallback_start_without_sqpnp_or_prev(monkeypatch):
     def broken(*args, **kwargs):
         raise cv2.error("SQPnP unavailable")
 
-    monkeypatch.setattr("imusynth.video.lift.cv2.solvePnP", broken)
+    monkeypatch.setattr("imusynth.video.lift.pnp.cv2.solvePnP", broken)
     for yaw in (-50.0, 0.0, 50.0):
         R, t = pose((yaw, 10.0, 5.0), (-0.4, 0.3, 3.0))
         Xc = BODY @ R.T + t

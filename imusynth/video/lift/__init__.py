@@ -1,0 +1,40 @@
+"""Stage 3: 2-D keypoints over time → metric 3-D in the camera frame.
+
+Two steps (``docs/lifting.md``):
+
+1. a *lifter* (:mod:`imusynth.video.lift.lifters`) turns one track's 2-D keypoints over time into a
+   root-relative metric 3-D body per frame in camera axes: MediaPipe's own world landmarks (the default),
+   a learned temporal lifter from a file, or a reference (the depth oracle);
+2. the body is placed in the camera by a per-frame PnP (:mod:`imusynth.video.lift.pnp`), frames whose
+   skeleton collapsed are dropped and the depth is smoothed (:mod:`imusynth.video.lift.trajectory`).
+
+The public names of the former module ``imusynth.video.lift`` are re-exported here.
+"""
+
+from __future__ import annotations
+
+from imusynth.video.lift.base import (
+    DEFAULT_DEPTH_CUTOFF_HZ,
+    DEFAULT_LEG_LENGTH_TOLERANCE,
+    MIN_LANDMARKS,
+    N_LANDMARKS,
+    LiftError,
+    standing_pose,
+)
+from imusynth.video.lift.pnp import LiftedFrame, lift_frame
+from imusynth.video.lift.trajectory import body_trajectory, leg_length_outliers, smooth_depth, stack_frames
+
+__all__ = [
+    "DEFAULT_DEPTH_CUTOFF_HZ",
+    "DEFAULT_LEG_LENGTH_TOLERANCE",
+    "MIN_LANDMARKS",
+    "N_LANDMARKS",
+    "LiftError",
+    "LiftedFrame",
+    "body_trajectory",
+    "leg_length_outliers",
+    "lift_frame",
+    "smooth_depth",
+    "stack_frames",
+    "standing_pose",
+]
