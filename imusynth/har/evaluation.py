@@ -1,0 +1,347 @@
+"""HAR evaluation (the IMUTube protocol): window features, the baseline classifier, protocols r2r/v2r/mix2r.
+
+Every model is tested on real windows only; ``r2r`` trains on real, ``v2r`` on virtual, ``mix2r`` on
+both. Splits are group-wise (leave groups, i.e. subjects, out); virtual windows whose group appears in a
+test fold are left out of that fold's training set. The classifier is a random forest on statistical and
+ECDF features (:func:`window_features`), scored with macro-F1 over the classes present in the test fold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from imusynth.har.errors import HarError
+from imusynth.har.windows import WindowSet, _channel_kinds, _check_compatible
+
+PROTOCOLS = ("r2r", "v2r", "mix2r")
+
+
+#: Probabilities at which each channel's inverse ECDF is sampled (Ploetz et al. 2011 ECDF features).
+ECDF_PROBS: NDArray[np.float64] = (np.arange(10) + 0.5) / 10
+
+
+def _signal_channels(
+    X: NDArray[np.float32], channels: Sequence[str]
+) -> tuple[NDArray[np.float64], list[str]]:
+    """The raw channels plus the norm of every acc and gyro triple (orientation-free), (n, T, C')."""
+    Xd = X.astype(np.float64)
+    extra, names = [], list(channels)
+    kinds = _channel_kinds(channels)
+    for i in range(0, len(channels) - 2):
+        if kinds[i] in ("acc_x", "gyro_x") and kinds[i + 1].endswith("_y") and kinds[i + 2].endswith("_z"):
+            extra.append(np.linalg.norm(Xd[:, :, i : i + 3], axis=2))
+            names.append(channels[i][:-2] + "_norm")
+    if extra:
+        Xd = np.concatenate([Xd, np.stack(extra, axis=2)], axis=2)
+    return Xd, names
+
+
+def window_features(X: ArrayLike, channels: Sequence[str]) -> tuple[NDArray[np.float64], list[str]]:
+    """Statistical and ECDF features of each window.
+
+    For every channel and for the norm of every acc / gyro triple: mean, standard deviation, minimum,
+    maximum, skewness, excess kurtosis, mean absolute first difference (per sample), and the inverse
+    ECDF at the 10 probabilities :data:`ECDF_PROBS` (0.05, 0.15, ..., 0.95).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, T, C)
+        Windows.
+    channels : sequence of str, length C
+        Channel names.
+
+    Returns
+    -------
+    features : ndarray, shape (n, F), float64
+    names : list of str, length F
+    """
+    X = np.asarray(X, dtype=np.float32)
+    Xd, names = _signal_channels(X, channels)
+    mean = Xd.mean(axis=1)
+    std = Xd.std(axis=1)
+    safe = np.where(std > 0, std, 1.0)
+    z = (Xd - mean[:, None, :]) / safe[:, None, :]
+    skew = np.where(std > 0, (z**3).mean(axis=1), 0.0)
+    kurt = np.where(std > 0, (z**4).mean(axis=1) - 3.0, 0.0)
+    mad = np.abs(np.diff(Xd, axis=1)).mean(axis=1)
+    ecdf = np.quantile(Xd, ECDF_PROBS, axis=1)  # (P, n, C')
+    blocks = [
+        mean,
+        std,
+        Xd.min(axis=1),
+        Xd.max(axis=1),
+        skew,
+        kurt,
+        mad,
+        *[ecdf[k] for k in range(ECDF_PROBS.size)],
+    ]
+    stat_names = [
+        "mean",
+        "std",
+        "min",
+        "max",
+        "skew",
+        "kurt",
+        "mean_abs_diff",
+        *[f"q{p:.2f}" for p in ECDF_PROBS],
+    ]
+    feats = np.concatenate(blocks, axis=1)
+    fnames = [f"{ch}:{s}" for s in stat_names for ch in names]
+    return feats, fnames
+
+
+def make_classifier(*, seed: int = 0, n_estimators: int = 300) -> Any:
+    """The baseline: a scikit-learn random forest (balanced class weights, sqrt features per split)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=n_estimators, max_features="sqrt", class_weight="balanced", random_state=seed, n_jobs=1
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProtocolResult:
+    """Scores of one protocol over the test folds.
+
+    Attributes
+    ----------
+    protocol : str
+        ``r2r``, ``v2r`` or ``mix2r``.
+    macro_f1 : float
+        Mean over folds of the macro-F1 (classes present in each test fold).
+    macro_f1_sd : float
+        Standard deviation over folds (0 with one fold).
+    fold_f1 : list of float
+        Macro-F1 of each fold.
+    pooled_f1 : float
+        Macro-F1 of all test predictions pooled over folds.
+    per_class_f1 : dict of str to float
+        Pooled F1 of each class.
+    n_train : list of int
+        Training windows per fold.
+    n_test : list of int
+        Test windows per fold.
+    """
+
+    protocol: str
+    macro_f1: float
+    macro_f1_sd: float
+    fold_f1: list[float]
+    pooled_f1: float
+    per_class_f1: dict[str, float]
+    n_train: list[int]
+    n_test: list[int]
+
+
+@dataclass
+class HarReport:
+    """Result of :func:`evaluate`.
+
+    Attributes
+    ----------
+    results : list of ProtocolResult
+    classes : list of str
+        Classes scored.
+    folds : list of list of str
+        Test groups of each fold.
+    split : str
+        How folds were made.
+    classifier : str
+        The classifier and its features, in words.
+    notes : list of str
+    """
+
+    results: list[ProtocolResult]
+    classes: list[str]
+    folds: list[list[str]]
+    split: str
+    classifier: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """The report as indented JSON."""
+        return json.dumps(asdict(self), indent=2)
+
+    def table(self) -> str:
+        """A Markdown table: protocol, macro-F1 (mean +- sd over folds), pooled macro-F1, windows."""
+        lines = [
+            "| protocol | macro-F1 (mean ± sd over folds) | pooled macro-F1 | train windows | test windows |",
+            "|---|---|---|---|---|",
+        ]
+        for r in self.results:
+            lines.append(
+                f"| {r.protocol} | {r.macro_f1:.3f} ± {r.macro_f1_sd:.3f} | {r.pooled_f1:.3f} | "
+                f"{sum(r.n_train)} | {sum(r.n_test)} |"
+            )
+        return "\n".join(lines)
+
+
+def group_folds(groups: NDArray[np.str_], n_folds: int, *, seed: int = 0) -> list[NDArray[np.int64]]:
+    """Test indices of each fold, whole groups per fold (leave-one-group-out when groups <= n_folds).
+
+    Groups are shuffled with ``seed`` and dealt to folds in turn, so folds differ in size by at most one
+    group.
+    """
+    uniq = np.array(sorted(set(groups.tolist())))
+    if uniq.size < 2:
+        raise HarError(
+            f"group-wise splits need at least 2 groups; the test set has {uniq.size} "
+            "(give --train-real, or set group keys when exporting)"
+        )
+    k = min(n_folds, uniq.size)
+    order = np.random.default_rng(seed).permutation(uniq.size)
+    fold_of = {str(uniq[j]): i % k for i, j in enumerate(order)}
+    assign = np.array([fold_of[g] for g in groups.tolist()])
+    return [np.flatnonzero(assign == i) for i in range(k)]
+
+
+def evaluate(
+    test: WindowSet,
+    *,
+    virtual: WindowSet | None = None,
+    train_real: WindowSet | None = None,
+    protocols: Sequence[str] = PROTOCOLS,
+    n_folds: int = 5,
+    seed: int = 0,
+    n_estimators: int = 300,
+) -> HarReport:
+    """Train and score the baseline under each protocol; always test on real windows.
+
+    Parameters
+    ----------
+    test : WindowSet
+        Real windows to test on.
+    virtual : WindowSet, optional
+        Virtual training windows (needed by ``v2r`` and ``mix2r``).
+    train_real : WindowSet, optional
+        Real training windows. When given, the whole ``test`` set is one fold and real training windows
+        whose group is also in ``test`` are dropped. When omitted, ``test`` is split group-wise into
+        ``n_folds`` folds (:func:`group_folds`) and ``r2r``/``mix2r`` train on the other folds.
+    protocols : sequence of {"r2r", "v2r", "mix2r"}
+    n_folds : int
+        Number of group-wise folds.
+    seed : int
+        Seed of the fold assignment and of the forest.
+    n_estimators : int
+        Trees in the forest.
+    """
+    from sklearn.metrics import f1_score
+
+    protocols = list(protocols)
+    bad = [p for p in protocols if p not in PROTOCOLS]
+    if bad or not protocols:
+        raise HarError(f"unknown protocol(s) {bad}; allowed: {', '.join(PROTOCOLS)}")
+    if any(p in ("v2r", "mix2r") for p in protocols) and virtual is None:
+        raise HarError("protocols v2r and mix2r need virtual training windows (--train)")
+    if len(test) == 0:
+        raise HarError("the test set has no windows")
+    sets = [s for s in (test, virtual, train_real) if s is not None]
+    for s in sets[1:]:
+        _check_compatible(test, s)
+    classes = sorted(set().union(*(s.labels.tolist() for s in sets)))
+    test = test.with_classes(classes)
+    virtual = virtual.with_classes(classes) if virtual is not None else None
+    train_real = train_real.with_classes(classes) if train_real is not None else None
+    notes: list[str] = []
+
+    feats: dict[str, NDArray[np.float64]] = {"test": window_features(test.X, test.channels)[0]}
+    if virtual is not None:
+        feats["virtual"] = window_features(virtual.X, virtual.channels)[0]
+    if train_real is not None:
+        feats["real"] = window_features(train_real.X, train_real.channels)[0]
+
+    if train_real is None:
+        folds = group_folds(test.group, n_folds, seed=seed)
+        split = f"group-wise {len(folds)}-fold on the test set's groups (seed {seed})"
+    else:
+        folds = [np.arange(len(test))]
+        split = (
+            "train on --train-real, test on the whole test set (groups shared with it dropped from training)"
+        )
+
+    results: list[ProtocolResult] = []
+    for proto in protocols:
+        fold_f1: list[float] = []
+        n_train: list[int] = []
+        n_test: list[int] = []
+        y_true: list[NDArray[np.int64]] = []
+        y_pred: list[NDArray[np.int64]] = []
+        for fi, test_idx in enumerate(folds):
+            test_groups = set(test.group[test_idx].tolist())
+            parts_X, parts_y = [], []
+            if proto in ("r2r", "mix2r"):
+                if train_real is None:
+                    tr = np.setdiff1d(np.arange(len(test)), test_idx)
+                    parts_X.append(feats["test"][tr])
+                    parts_y.append(test.y[tr])
+                else:
+                    keep = ~np.isin(train_real.group, list(test_groups))
+                    if not keep.all() and fi == 0:
+                        notes.append(
+                            f"{proto}: dropped {int((~keep).sum())} real training windows whose "
+                            "group is in the test set"
+                        )
+                    parts_X.append(feats["real"][keep])
+                    parts_y.append(train_real.y[keep])
+            if proto in ("v2r", "mix2r"):
+                assert virtual is not None
+                keep = ~np.isin(virtual.group, list(test_groups))
+                if not keep.all():
+                    notes.append(
+                        f"{proto} fold {fi}: left out {int((~keep).sum())} virtual windows whose "
+                        "group is in the test fold"
+                    )
+                parts_X.append(feats["virtual"][keep])
+                parts_y.append(virtual.y[keep])
+            Xtr = np.concatenate(parts_X)
+            ytr = np.concatenate(parts_y)
+            if Xtr.shape[0] == 0:
+                raise HarError(f"{proto}: no training windows left in fold {fi}")
+            clf = make_classifier(seed=seed, n_estimators=n_estimators)
+            clf.fit(Xtr, ytr)
+            pred = clf.predict(feats["test"][test_idx])
+            truth = test.y[test_idx]
+            present = sorted(set(truth.tolist()))
+            fold_f1.append(float(f1_score(truth, pred, labels=present, average="macro", zero_division=0)))
+            n_train.append(int(Xtr.shape[0]))
+            n_test.append(int(test_idx.size))
+            y_true.append(truth)
+            y_pred.append(pred)
+        yt = np.concatenate(y_true)
+        yp = np.concatenate(y_pred)
+        present = sorted(set(yt.tolist()))
+        per_class = f1_score(yt, yp, labels=present, average=None, zero_division=0)
+        results.append(
+            ProtocolResult(
+                protocol=proto,
+                macro_f1=float(np.mean(fold_f1)),
+                macro_f1_sd=float(np.std(fold_f1)),
+                fold_f1=fold_f1,
+                pooled_f1=float(f1_score(yt, yp, labels=present, average="macro", zero_division=0)),
+                per_class_f1={classes[c]: float(f) for c, f in zip(present, per_class, strict=True)},
+                n_train=n_train,
+                n_test=n_test,
+            )
+        )
+    return HarReport(
+        results=results,
+        classes=classes,
+        folds=[sorted(set(test.group[f].tolist())) for f in folds],
+        split=split,
+        classifier=(
+            f"random forest ({n_estimators} trees, sqrt features, balanced class weights, "
+            f"seed {seed}) on statistical + ECDF features of each channel and acc/gyro norm"
+        ),
+        notes=notes,
+    )
