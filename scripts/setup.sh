@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Install imusynth and what it needs into ./.venv (idempotent). Usage: bash scripts/setup.sh [EXTRAS]
+# Install imusynth and what it needs into a virtual environment (idempotent), with the exact versions of
+# requirements/lock.txt (pip constraints: the versions the tests passed with).
+# Usage: bash scripts/setup.sh [EXTRAS]
 #   EXTRAS: pip extras, e.g. "dev,smpl,distributed" (default: none)
+# Environment:
+#   IMUSYNTH_VENV  the virtual environment's folder (default: .venv in the repository)
+#   IMUSYNTH_LOCK  the constraints file (default: requirements/lock.txt); "none": the newest versions that
+#                  pyproject.toml allows (scripts/check_latest.sh), torch excepted (always 2.13.0, see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
+venv="${IMUSYNTH_VENV:-.venv}"
+lock="${IMUSYNTH_LOCK:-requirements/lock.txt}"
 
 # System package: ffmpeg (variable-frame-rate test clips, yt-dlp merges). Debian/Ubuntu only; optional.
 if ! command -v ffmpeg >/dev/null 2>&1; then
@@ -15,14 +23,22 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   fi
 fi
 
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+constraints=()
+if [ "$lock" != "none" ]; then
+  test -f "$lock" || { echo "setup: constraints file $lock not found" >&2; exit 1; }
+  constraints=(-c "$lock")
+fi
+python3 -m venv "$venv"
+py="$venv/bin/python"
+"$py" -m pip install -q "${constraints[@]}" --upgrade pip
 if [[ ",$extras," == *",smpl,"* ]]; then
-  # PyTorch first, pinned: an unpinned torch pulls a multi-GB CUDA build
-  .venv/bin/python -m pip install -q "torch==2.13.0"
+  # PyTorch first, pinned: an unpinned torch pulls a multi-GB CUDA build. Where pip is offered the CPU
+  # wheel (2.13.0+cpu) it takes it; the lock's torch==2.13.0 admits that local version.
+  "$py" -m pip install -q "${constraints[@]}" "torch==2.13.0"
 fi
 if [ -n "$extras" ]; then
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  "$py" -m pip install -q "${constraints[@]}" -e ".[$extras]"
 else
-  .venv/bin/python -m pip install -q -e .
+  "$py" -m pip install -q "${constraints[@]}" -e .
 fi
+"$py" -m pip check
