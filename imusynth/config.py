@@ -136,10 +136,39 @@ _UNIT_INTERVAL = {("kinematics", "min_confidence"), ("pose", "min_detection_conf
                   ("pose", "min_presence_confidence"), ("pose", "min_tracking_confidence"),
                   ("pose", "min_visibility"), ("camera", "shot_cut_threshold"),
                   ("lift", "leg_length_tolerance")}
+#: closed ranges [low, high] (None: unbounded) of the other numeric keys, as pipeline.toml documents them
+_RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("lift", "fov_deg"): (1.0, 179.0),
+    ("kinematics", "max_gap_s"): (0.0, None),
+    ("kinematics", "filter_order"): (1, 8),
+    ("video", "start_s"): (0.0, None),
+    ("pose", "num_poses"): (1, 10),
+    ("tracking", "min_track_s"): (0.0, None),
+    ("tracking", "max_missed_s"): (0.0, None),
+    ("camera", "max_features"): (3, None),
+    ("camera", "ransac_threshold_px"): (1e-9, None),
+    ("smpl", "n_iters"): (1, None),
+    ("smpl", "smooth_weight"): (0.0, None),
+    ("smpl", "reproj_weight"): (0.0, None),
+    ("smpl", "pose_prior_weight"): (0.0, None),
+    ("smpl", "shape_prior_weight"): (0.0, None),
+    ("smpl", "num_betas"): (1, 10),
+    ("smpl", "torch_threads"): (1, None),
+}
 
 
-def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
-    where = f"[{section}] {key}"
+def _check_range(where: str, section: str, key: str, value: float) -> None:
+    low, high = _RANGES.get((section, key), (None, None))
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"in [{low:g}, {high:g}]" if low is not None and high is not None else (
+            f">= {low:g}" if low is not None else f"<= {high:g}")
+        raise ConfigError(f"{where} must be {bounds}, got {value:g}")
+
+
+
+
+def _coerce(section: str, key: str, value: Any, default: Any, where: str | None = None) -> Any:
+    where = where or f"[{section}] {key}"
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
@@ -147,6 +176,7 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
+        _check_range(where, section, key, value)
         return value
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -156,6 +186,9 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
             raise ConfigError(f"{where} must be positive, got {value}")
         if (section, key) in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
             raise ConfigError(f"{where} must be in [0, 1], got {value}")
+        _check_range(where, section, key, value)
+        if (section, key) == ("video", "end_s") and value != -1.0 and value < 0:
+            raise ConfigError(f"{where} must be >= 0 (or -1: to the end), got {value:g}")
         return value
     if isinstance(default, tuple):
         if isinstance(value, str):
@@ -171,8 +204,14 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:
-    """Apply the tables of ``data`` over ``base`` (default: the built-in defaults), validating each key."""
+def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None, *,
+                     names: dict[str, str] | None = None) -> PipelineConfig:
+    """Apply the tables of ``data`` over ``base`` (default: the built-in defaults), validating each key.
+
+    ``names`` maps ``"section.key"`` to the name an error message gives the value (a CLI flag such as
+    ``--fov``); other keys are named ``[section] key`` as in the TOML file.
+    """
+    names = names or {}
     cfg = base or PipelineConfig()
     changes: dict[str, Any] = {}
     for section, table in data.items():
@@ -187,9 +226,15 @@ def config_from_dict(data: dict[str, Any], base: PipelineConfig | None = None) -
         for key, value in table.items():
             if key not in known:
                 raise ConfigError(f"unknown key [{section}] {key}; known: {', '.join(known)}")
-            upd[key] = _coerce(section, key, value, known[key])
+            upd[key] = _coerce(section, key, value, known[key], names.get(f"{section}.{key}"))
         changes[section] = dataclasses.replace(current, **upd)
-    return dataclasses.replace(cfg, **changes)
+    out = dataclasses.replace(cfg, **changes)
+    v = out.video
+    if v.end_s != -1.0 and v.end_s <= v.start_s:
+        end = names.get("video.end_s", "[video] end_s")
+        start = names.get("video.start_s", "[video] start_s")
+        raise ConfigError(f"{end} ({v.end_s:g} s) must be after {start} ({v.start_s:g} s)")
+    return out
 
 
 def default_toml_text() -> str:
@@ -212,15 +257,19 @@ def load_pipeline_config(path: str | Path | None = None) -> PipelineConfig:
     return config_from_dict(data, cfg)
 
 
-def with_overrides(cfg: PipelineConfig, overrides: dict[str, Any]) -> PipelineConfig:
-    """Apply ``{"section.key": value}`` overrides (CLI flags); ``None`` values are ignored."""
+def with_overrides(cfg: PipelineConfig, overrides: dict[str, Any], *,
+                   names: dict[str, str] | None = None) -> PipelineConfig:
+    """Apply ``{"section.key": value}`` overrides (CLI flags); ``None`` values are ignored.
+
+    ``names`` maps ``"section.key"`` to the flag an error message names (see :func:`config_from_dict`).
+    """
     data: dict[str, dict[str, Any]] = {}
     for dotted, value in overrides.items():
         if value is None:
             continue
         section, key = dotted.split(".", 1)
         data.setdefault(section, {})[key] = value
-    return config_from_dict(data, cfg)
+    return config_from_dict(data, cfg, names=names)
 
 
 def to_dict(cfg: PipelineConfig) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from imusynth.cli._paths import ForceOpt, check_outputs, check_plot_suffix
+from imusynth.config import KinematicsConfig, LiftConfig, OutputConfig
 from imusynth.errors import InputError
 
 app = typer.Typer(
@@ -27,6 +29,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from imusynth import __version__
+
+        typer.echo(f"imusynth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", metavar="", callback=_print_version, is_eager=True, help="Print the version and exit.",
+    )] = False,
+) -> None:
+    """Virtual IMU data from videos of people and from motion capture."""
+
+
 PlacementOpt = Annotated[
     list[str] | None,
     typer.Option("--placement", "-p", help="Sensor placement (repeatable); see `imusynth placements`."),
@@ -34,16 +55,50 @@ PlacementOpt = Annotated[
 PlacementsFileOpt = Annotated[
     Path | None, typer.Option("--placements-file", help="TOML file defining your own placements (see docs).")
 ]
-RateOpt = Annotated[float | None, typer.Option("--rate", help="Output rate, Hz (default 50).")]
+RateOpt = Annotated[
+    float | None, typer.Option("--rate", help=f"Output rate, Hz (default {OutputConfig.rate_hz:g}).")
+]
 PipelineOpt = Annotated[
     Path | None, typer.Option("--pipeline", help="Pipeline TOML (see pipelines/); CLI flags override it.")
 ]
 
 
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", metavar="", help="Show the logs of MediaPipe, TFLite, FFmpeg (hidden by default).",
+)]
+
+#: the flag that sets each configuration key, named in error messages
+_FLAGS = {
+    "output.rate_hz": "--rate", "output.placements": "--placement",
+    "output.placements_file": "--placements-file",
+    "kinematics.cutoff_hz": "--cutoff", "kinematics.max_gap_s": "--max-gap", "pose.model": "--model",
+    "tracking.person": "--person", "video.start_s": "--start", "video.end_s": "--end",
+    "camera.static": "--static-camera", "lift.fov_deg": "--fov", "smpl.body_model": "--body-model",
+    "smpl.smpl_dir": "--smpl-dir",
+}
+#: reader and job parameters -> the flags of ``imusynth motion`` (for messages of the layers below)
+_MOTION_FLAGS = {
+    "time_column": "--time-column", "time_unit": "--time-unit", "rate_hz": "--source-rate",
+    "length_unit": "--length-unit", "up_axis": "--up-axis", "start_s": "--start", "end_s": "--end",
+    "format": "--format",
+}
+
+
 def _cfg(pipeline: Path | None, overrides: dict[str, object]):  # noqa: ANN202 - PipelineConfig
     from imusynth.config import load_pipeline_config, with_overrides
 
-    return with_overrides(load_pipeline_config(pipeline), overrides)
+    return with_overrides(load_pipeline_config(pipeline), overrides, names=_FLAGS)
+
+
+def _flag_names(exc: InputError, flags: dict[str, str]) -> InputError:
+    """``exc`` with the Python parameter names of its message replaced by the flags that set them."""
+    import re
+
+    text = str(exc)
+    new = re.sub(r"(?<![\w-])(" + "|".join(flags) + r")(?![\w-])", lambda m: flags[m.group(1)], text)
+    if new != text:
+        exc.args = (new,)
+    return exc
 
 
 @app.command("motion")
@@ -72,10 +127,12 @@ def motion_cmd(
     ] = None,
     cutoff: Annotated[
         float | None,
-        typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default 12)."),
+        typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default "
+                     f"{KinematicsConfig.cutoff_hz:g}; lowered to 0.25 x the source and output rates)."),
     ] = None,
     max_gap: Annotated[
-        float | None, typer.Option("--max-gap", help="Longest gap bridged, s (default 0.2).")
+        float | None,
+        typer.Option("--max-gap", help=f"Longest gap bridged, s (default {KinematicsConfig.max_gap_s:g})."),
     ] = None,
     start: Annotated[float | None, typer.Option("--start", help="Start time, s.")] = None,
     end: Annotated[float | None, typer.Option("--end", help="End time, s.")] = None,
@@ -86,13 +143,18 @@ def motion_cmd(
     group: Annotated[
         str | None, typer.Option("--group", help="Group key (subject) for group-wise splits.")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Virtual IMU signals from a motion-capture or skeleton file.
 
     Example: imusynth motion walk.trc -p left_foot -p right_foot --rate 100 -o walk.h5
     """
+    from imusynth.cli._console import warn_empty_sensors
     from imusynth.io.motion_job import run_motion_job
 
+    check_outputs({"--output": output}, [file, placements_file, pipeline], force=force)
+    if start is not None and end is not None and end <= start:
+        raise InputError(f"--end ({end:g} s) must be after --start ({start:g} s)")
     cfg = _cfg(
         pipeline,
         {
@@ -103,22 +165,15 @@ def motion_cmd(
             "kinematics.max_gap_s": max_gap,
         },
     )
-    out = run_motion_job(
-        file,
-        output,
-        cfg=cfg,
-        fmt=fmt,
-        up_axis=up_axis,
-        length_unit=length_unit,
-        time_column=time_column,
-        time_unit=time_unit,
-        source_rate_hz=source_rate,
-        start_s=start,
-        end_s=end,
-        clip_id=clip_id,
-        label=label,
-        group=group,
-    )
+    try:
+        out = run_motion_job(
+            file, output, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit, time_column=time_column,
+            time_unit=time_unit, source_rate_hz=source_rate, start_s=start, end_s=end, clip_id=clip_id,
+            label=label, group=group,
+        )
+    except InputError as exc:
+        raise _flag_names(exc, _MOTION_FLAGS) from None
+    warn_empty_sensors(out)
     typer.echo(f"wrote {out}")
 
 
@@ -139,19 +194,22 @@ def video_cmd(
     start: Annotated[float | None, typer.Option("--start", help="Start of the processed span, s.")] = None,
     end: Annotated[float | None, typer.Option("--end", help="End of the processed span, s.")] = None,
     static_camera: Annotated[
-        bool, typer.Option("--static-camera", help="Assume the camera does not move.")
+        bool, typer.Option("--static-camera", metavar="", help="Assume the camera does not move.")
     ] = False,
     fov: Annotated[
         float | None,
         typer.Option(
-            "--fov", help="Horizontal field of view, degrees, when the video has no intrinsics (default 60)."
+            "--fov", min=1.0, max=179.0, help="Horizontal field of view, degrees, when the video has no "
+            f"intrinsics (default {LiftConfig.fov_deg:g}).",
         ),
     ] = None,
     overlay: Annotated[
         Path | None,
-        typer.Option("--overlay", help="Write a QA video with skeleton, track ids and sensor axes."),
+        typer.Option("--overlay", help="Write a QA video (.mp4, H.264): skeletons, track ids, sensor axes."),
     ] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the signals.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a figure of the signals: .png, .pdf or .svg.")
+    ] = None,
     placements_file: PlacementsFileOpt = None,
     pipeline: PipelineOpt = None,
     body_model: Annotated[
@@ -165,13 +223,21 @@ def video_cmd(
         str | None, typer.Option("--label", help="Activity label stored with the clip(s).")
     ] = None,
     group: Annotated[str | None, typer.Option("--group", help="Group key (subject or video id).")] = None,
+    force: ForceOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Virtual IMU signals from a video of people (pose, 3-D lifting, camera compensation).
 
     Example: imusynth clip.mp4 --placement wrist --placement thigh --plot clip.png
     """
+    from imusynth.cli._console import quiet_native_logs, video_summary, warn_empty_sensors
     from imusynth.video.job import process_video, resolve_video_input
 
+    check_plot_suffix("--plot", plot)
+    inputs = [video, placements_file, pipeline]
+    default_out = Path(Path(video).name).with_suffix(".h5")
+    outputs = {"--output": output or default_out, "--plot": plot, "--overlay": overlay}
+    check_outputs(outputs, inputs, force=force)
     cfg = _cfg(
         pipeline,
         {
@@ -188,20 +254,31 @@ def video_cmd(
             "smpl.smpl_dir": str(smpl_dir) if smpl_dir else None,
         },
     )
-    path, provenance = resolve_video_input(video)
-    out = output or Path(path.name).with_suffix(".h5")
-    process_video(
-        path,
-        out,
-        config=cfg,
-        label=label,
-        group=group,
-        extra_attrs=provenance,
-        progress=True,
-        overlay_path=overlay,
-        plot_path=plot,
-    )
-    typer.echo(f"wrote {out}")
+    with quiet_native_logs(verbose):
+        path, provenance = resolve_video_input(video)
+        out = output or Path(path.name).with_suffix(".h5")
+        if path != Path(video) or out != outputs["--output"]:   # a fetched URL: check against the download
+            check_outputs({**outputs, "--output": out}, [path], force=force)
+        process_video(
+            path,
+            out,
+            config=cfg,
+            label=label,
+            group=group,
+            extra_attrs=provenance,
+            progress=True,
+            overlay_path=overlay,
+            plot_path=plot,
+        )
+    shares = warn_empty_sensors(out)
+    codec = None
+    if overlay is not None:
+        from imusynth.video.overlay import overlay_codec
+
+        codec = overlay_codec()
+    for line in video_summary(out, shares, person=cfg.tracking.person, min_track_s=cfg.tracking.min_track_s,
+                              plot=plot, overlay=overlay, overlay_codec=codec):
+        typer.echo(line)
 
 
 @app.command("placements")
@@ -223,12 +300,15 @@ def placements_cmd(
 def inspect_cmd(
     file: Annotated[Path, typer.Argument(help="An imusynth/1 HDF5 file.")],
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write a PNG with every sensor's signals.")
+        Path | None, typer.Option("--plot", help="Write a figure of every sensor (.png, .pdf, .svg).")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Summary table of an imusynth/1 file; optionally a PNG of every sensor's signals."""
+    """Summary table of an imusynth/1 file; optionally a figure of every sensor's signals."""
     from imusynth.io.inspect import plot_file, summary_table
 
+    check_plot_suffix("--plot", plot)
+    check_outputs({"--plot": plot}, [file], force=force)
     typer.echo(summary_table(file))
     if plot:
         plot_file(file, plot)
@@ -286,37 +366,62 @@ _OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: dispatch the bare ``imusynth VIDEO`` form, run the app, print input errors on one line."""
+def _show_usage_error(exc: Exception) -> int:
+    """Print a typer usage error (typer's own message, on stderr) and return its exit status."""
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:  # pragma: no cover - every typer exception the parser raises has show()
+        typer.echo(f"Error: {exc}", err=True)
+    return int(getattr(exc, "exit_code", 2))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit status (0 success, 1 failure, 2 usage or input, 130 Ctrl-C).
+
+    The bare ``imusynth VIDEO`` form is dispatched to ``video``. Input errors print one line, usage errors
+    print typer's usage message, both on stderr; neither prints a traceback.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     # OpenCV/FFmpeg's own warnings about unreadable input would bury the one-line error below
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-    _register_optional_commands()
-    commands = {c.name for c in app.registered_commands if c.name}
-    commands |= {g.name for g in app.registered_groups if g.name}
-    if args and not args[0].startswith("-") and args[0] not in commands:
-        args.insert(0, "video")
     try:
-        app(args, standalone_mode=False)
+        _register_optional_commands()
+        commands = {c.name for c in app.registered_commands if c.name}
+        commands |= {g.name for g in app.registered_groups if g.name}
+        if not args:  # the help for a person, an error for a script
+            app(["--help"], prog_name="imusynth", standalone_mode=False)
+            typer.echo("imusynth: error: no VIDEO or COMMAND given (see the help above)", err=True)
+            return 2
+        if not args[0].startswith("-") and args[0] not in commands:
+            args.insert(0, "video")
+        # standalone_mode=False: typer returns the exit status (a command's typer.Exit, 130 after Ctrl-C)
+        # and raises usage errors instead of printing them
+        rc = app(args, prog_name="imusynth", standalone_mode=False)
     except InputError as exc:
         typer.echo(f"imusynth: error: {exc}", err=True)
-        raise SystemExit(2) from None
+        return 2
     except OSError as exc:  # unreadable files, permissions, full disk
         typer.echo(f"imusynth: error: {exc}", err=True)
-        raise SystemExit(2) from None
+        return 2
     except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors
-        import click
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        rc = 130
+    except typer.TyperException as exc:  # usage errors: typer._click.exceptions.UsageError and the others
+        return _show_usage_error(exc)
+    rc = rc if isinstance(rc, int) else 0
+    if rc == 130:
+        typer.echo("imusynth: interrupted", err=True)
+    return rc
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: :func:`run`, then exit with its status (returns normally only on success)."""
+    rc = run(argv)
+    if rc:
+        raise SystemExit(rc)
 
 
 if __name__ == "__main__":

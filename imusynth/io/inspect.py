@@ -61,6 +61,9 @@ def plot_file(path: str | Path, png: str | Path) -> Path:
             ax = axes[row, col]
             for k, axis in enumerate("xyz"):
                 ax.plot(s.time, data[:, k], lw=0.8, label=axis)
+            if not s.valid.any():  # say so rather than draw empty axes
+                ax.text(0.5, 0.5, f"sensor {name}: no valid sample (0 % valid)", transform=ax.transAxes,
+                        ha="center", va="center", color="firebrick")
             ax.set_title(f"{cid} / {name}", fontsize=9)
             ax.set_ylabel(unit)
             ax.grid(alpha=0.3)
@@ -70,6 +73,6 @@ def plot_file(path: str | Path, png: str | Path) -> Path:
     fig.tight_layout()
     target = Path(png)
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+        fig.savefig(tmp, format=target.suffix.lower().lstrip(".") or "png", dpi=90)  # png, pdf or svg
     plt.close(fig)
     return target
