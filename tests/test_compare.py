@@ -449,6 +449,52 @@ def test_compare_files_errors(tmp_path, motion: Motion3) -> None:  # noqa: ANN00
         compare_files(h5, csv, placement="left_foot", clip_id="walk1", real_preset="xsens_dot")
 
 
+def test_compare_errors_name_the_flags_not_the_parameters(tmp_path, motion: Motion3, shared_dir) -> None:  # noqa: ANN001
+    """Issue 10: `max_lag_s`, `sensor=`, `time_column`, `rate_hz`, `cutoff_hz` reach the user as flags."""
+    from typer.testing import CliRunner
+
+    h5, csv = _write_files(tmp_path, motion)
+
+    def error(real, *extra: str) -> str:  # noqa: ANN001
+        res = CliRunner().invoke(_cli(), ["compare", str(h5), str(real), "-p", "left_foot", *extra])
+        assert res.exit_code != 0 and isinstance(res.exception, InputError), res.output
+        return str(res.exception)
+
+    xsens = ("--real-preset", "xsens_dot")
+    msg = error(csv, *xsens)  # the real clock starts 999 s later: the peak is outside the search window
+    assert "set --offset-guess or widen --max-lag" in msg and "max_lag_s" not in msg
+    assert error(csv, *xsens, "--max-lag", "-1").startswith("--max-lag must be positive")
+    synced = (*xsens, "--offset-guess", "1000")
+    assert error(csv, *synced, "--cutoff", "-3").startswith("--cutoff must be positive")
+    assert error(csv, *synced, "--rate", "-3").startswith("--rate must be positive")
+    gaitmap = shared_dir / "imu" / "gaitmap" / "imu_sample.csv"  # two sensors in one file
+    msg = error(gaitmap, "--real-preset", "gaitmap")
+    assert msg.endswith("choose one with --real-sensor") and "sensor=" not in msg
+    # a CSV with no time column: the reader asks for time_column or rate_hz, the user reads the flags
+    rows = csv.read_text().splitlines()
+    plain = tmp_path / "no_time.csv"
+    plain.write_text("\n".join(["acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z"]
+                               + [r.split(",", 1)[1] for r in rows[1:]]) + "\n")
+    msg = error(plain, "--acc-unit", "m/s^2")
+    assert "give --time-column" in msg and "or --real-rate" in msg and "time_column" not in msg
+    assert error(plain, "--real-rate", "120", "--acc-unit", "furlong").endswith(
+        "--acc-unit: unknown acc unit 'furlong'; allowed: ['g', 'm/s2', 'm/s^2', 'mg']")
+    # --real-rate reads it: row k at k / 120 s is the real-clock time t_r + 1, so the offset is 1 + OFFSET_S
+    res = CliRunner().invoke(_cli(), ["compare", str(h5), str(plain), "-p", "left_foot", "--real-rate", "120",
+                                      "--gyro-unit", "deg/s", "--max-lag", "5", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["offset_s"] == pytest.approx(1.0 + OFFSET_S, abs=1e-3)
+
+
+def test_rephrase_matches_whole_names_only() -> None:
+    from imusynth.cli._flags import rephrase
+
+    names = {"rate_hz": "--rate", "sensor=": "--sensor", "max_lag_s": "--max-lag"}
+    assert rephrase("source_rate_hz and rate_hz; sensor= or max_lag_s.", names) == (
+        "source_rate_hz and --rate; --sensor or --max-lag.")
+    assert rephrase("--rate_hz stays", names) == "--rate_hz stays"
+
+
 # --------------------------------------------------------------------------------------------------
 # Real data: one gaitmap foot recording stored in two sensor frames (../shared, never copied)
 # --------------------------------------------------------------------------------------------------

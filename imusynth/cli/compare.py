@@ -13,9 +13,17 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from imusynth.cli._flags import flag_names
 from imusynth.compare import CompareError, CompareResult, compare_signals
 
 _opt = typer.Option
+
+#: What the real-file reader calls its options, and the flags of ``imusynth compare`` that set them.
+READ_FLAGS = {"sensor=": "--real-sensor", "time_column": "--time-column", "rate_hz": "--real-rate",
+              "acc_unit": "--acc-unit", "gyro_unit": "--gyro-unit"}
+#: What :func:`imusynth.compare.compare_signals` calls its parameters, and the flags that set them.
+COMPARE_FLAGS = {"max_lag_s": "--max-lag", "the offset guess": "--offset-guess", "cutoff_hz": "--cutoff",
+                 "rate_hz": "--rate"}
 
 
 def compare_files(
@@ -29,6 +37,7 @@ def compare_files(
     acc_unit: str | None = None,
     gyro_unit: str | None = None,
     time_column: str | None = None,
+    real_rate_hz: float | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
     cutoff_hz: float | None = None,
@@ -52,6 +61,9 @@ def compare_files(
         Clip to use; may be omitted when the file holds a single clip.
     real_preset, real_sensor, acc_unit, gyro_unit, time_column : str, optional
         Passed to :func:`~imusynth.io.readers.imu.read_imu` (``preset``, ``sensor``, ...).
+    real_rate_hz : float, optional
+        Sample rate of the real file, Hz (``rate_hz`` of :func:`~imusynth.io.readers.imu.read_imu`), for a
+        file without a time column.
     start_s, end_s : float, optional
         Keep only virtual samples with ``start_s <= t <= end_s`` (virtual clock, s).
     cutoff_hz : float, optional
@@ -68,7 +80,8 @@ def compare_files(
     Raises
     ------
     InputError
-        Unknown clip or placement, unreadable files, or any error of the comparison itself.
+        Unknown clip or placement, unreadable files, or any error of the comparison itself; messages name
+        the command-line flags (:data:`READ_FLAGS`, :data:`COMPARE_FLAGS`).
     """
     from imusynth.io.hdf5 import read_clips
     from imusynth.io.readers.imu import read_imu
@@ -102,14 +115,16 @@ def compare_files(
         )
     if cutoff_hz is None and np.isfinite(sensor.cutoff_hz) and sensor.cutoff_hz > 0:
         cutoff_hz = float(sensor.cutoff_hz)
-    real = read_imu(real_path, preset=real_preset, sensor=real_sensor, acc_unit=acc_unit, gyro_unit=gyro_unit,
-                    time_column=time_column)
-    return compare_signals(
-        sensor.time[keep], sensor.acc[keep], sensor.gyro[keep], sensor.valid[keep],
-        real.time, real.acc, real.gyro,
-        cutoff_hz=cutoff_hz, rate_hz=rate_hz, max_lag_s=max_lag_s, offset_guess_s=offset_guess_s,
-        estimate_rotation=estimate_rotation, lever_arm=lever_arm,
-    )
+    with flag_names(READ_FLAGS):
+        real = read_imu(real_path, preset=real_preset, sensor=real_sensor, acc_unit=acc_unit,
+                        gyro_unit=gyro_unit, time_column=time_column, rate_hz=real_rate_hz)
+    with flag_names(COMPARE_FLAGS):
+        return compare_signals(
+            sensor.time[keep], sensor.acc[keep], sensor.gyro[keep], sensor.valid[keep],
+            real.time, real.acc, real.gyro,
+            cutoff_hz=cutoff_hz, rate_hz=rate_hz, max_lag_s=max_lag_s, offset_guess_s=offset_guess_s,
+            estimate_rotation=estimate_rotation, lever_arm=lever_arm,
+        )
 
 
 def compare_cmd(
@@ -123,6 +138,8 @@ def compare_cmd(
     acc_unit: Annotated[str | None, _opt("--acc-unit", help="Real acc unit: m/s^2 | g | mg.")] = None,
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help="Real gyro unit: rad/s | deg/s.")] = None,
     time_column: Annotated[str | None, _opt("--time-column", help="Real time column.")] = None,
+    real_rate: Annotated[float | None, _opt("--real-rate", help="Real sample rate, Hz (file without time).")
+                         ] = None,
     max_lag: Annotated[float, _opt("--max-lag", help="Offset search half-width, s.")] = 10.0,
     offset_guess: Annotated[float, _opt("--offset-guess", help="Search centre: real - virtual, s")] = 0.0,
     lever_arm: Annotated[bool, _opt("--lever-arm", help="Also fit the sensor's lever arm.")] = False,
@@ -138,7 +155,8 @@ def compare_cmd(
     """
     result = compare_files(
         virtual, real, placement=placement, clip_id=clip, real_preset=real_preset, real_sensor=real_sensor,
-        acc_unit=acc_unit, gyro_unit=gyro_unit, time_column=time_column, start_s=start, end_s=end,
+        acc_unit=acc_unit, gyro_unit=gyro_unit, time_column=time_column, real_rate_hz=real_rate,
+        start_s=start, end_s=end,
         cutoff_hz=cutoff, rate_hz=rate, max_lag_s=max_lag, offset_guess_s=offset_guess,
         estimate_rotation=not no_rotation, lever_arm=lever_arm,
     )
