@@ -228,7 +228,7 @@ def test_csv_rate_pattern_points_and_confidence(tmp_path: Path) -> None:
                                 [1.5, 2.5, 3.5, 0.25, 4.5, 5.5, 6.5, 0.0]]
     path = write_csv(tmp_path / "p.csv", header, rows)
     motion = read_csv_motion(path, rate_hz=50.0, column_pattern="{point}.{axis}", points=["elbow"],
-                             confidence_pattern="{point}.conf")
+                             confidence_pattern="{point}.conf", length_unit="m")
     assert motion.names == ("elbow",)
     np.testing.assert_allclose(motion.time, [0.0, 0.02], rtol=0, atol=TOL)
     np.testing.assert_allclose(motion.xyz[:, 0], [[4.0, 5.0, 6.0], [4.5, 5.5, 6.5]], rtol=0, atol=TOL)
@@ -293,14 +293,14 @@ def test_csv_all_nan_point(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="no finite sample: b"):
         read_csv_motion(path)
     with pytest.warns(UserWarning, match="dropped"):
-        assert read_csv_motion(path, empty_points="drop").names == ("a",)
+        assert read_csv_motion(path, empty_points="drop", length_unit="m").names == ("a",)
 
 
 def test_kinect_v1_csv_through_generic_reader(tmp_path: Path, rng: np.random.Generator) -> None:
     header = ["time"] + [f"{j}_{a}" for j in KINECT_V1_20 for a in "xyz"]
     truth = rng.uniform(-1, 1, size=(3, 20, 3))
     rows = _flat_rows(np.arange(3) / 30.0, from_z_up(truth, "y"))
-    motion = read_motion(write_csv(tmp_path / "k1.csv", header, rows), up_axis="y")
+    motion = read_motion(write_csv(tmp_path / "k1.csv", header, rows), up_axis="y", length_unit="m")
     assert motion.skeleton == "kinect_v1"
     assert motion.names == KINECT_V1_20
     np.testing.assert_allclose(motion.xyz, truth, rtol=0, atol=TOL)
@@ -357,7 +357,7 @@ def test_azure_kinect_body_choice_units_up_axis_confidence(tmp_path: Path, rng: 
 
 
 def test_registry_names_every_format() -> None:
-    assert set(MOTION_FORMATS) == {"trc", "c3d", "csv", "azure_kinect"}
+    assert set(MOTION_FORMATS) == {"trc", "c3d", "csv", "azure_kinect", "bvh"}
 
 
 def test_read_motion_infers_trc_from_content(tmp_path: Path) -> None:
@@ -378,8 +378,8 @@ def test_read_motion_errors(tmp_path: Path) -> None:
     trc = write_trc(tmp_path / "a.trc", np.arange(3) / 60, ["a"], np.ones((3, 1, 3)), "m")
     with pytest.raises(ReadError, match="does not take body_idx"):
         read_motion(trc, body_idx=1)
-    with pytest.raises(ReadError, match="unknown format 'bvh'"):
-        read_motion(trc, format="bvh")
+    with pytest.raises(ReadError, match="unknown format 'fbx'"):
+        read_motion(trc, format="fbx")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from imusynth.batch.executors import DaskExecutor, Executor, LocalExecutor
-from imusynth.batch.ingest import DownloadOptions, Item, LabelRow, expand_sources, is_url, safe_name
+from imusynth.batch.ingest import Item, LabelRow, expand_sources
 from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Record, Status
 from imusynth.batch.tasks import FetchTask, ProcessFn, ProcessTask, TaskResult, run_fetch, run_process
 from imusynth.errors import InputError
+from imusynth.video.fetch import DownloadOptions, is_url, safe_name
 
 #: Folder of OUTDIR holding one HDF5 file per item.
 VIDEOS_DIR = "videos"

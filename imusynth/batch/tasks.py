@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imusynth.batch.ingest import DownloadOptions, FetchError, FetchResult, fetch
+from imusynth.video.fetch import DownloadOptions, FetchError, FetchResult, fetch
 
 #: Signature of the per-video processing function (``imusynth.video.job.process_video``):
 #: ``fn(video_path, out_path, *, config, label, group, extra_attrs, progress) -> Path``; it must
@@ -92,7 +92,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def run_fetch(task: FetchTask) -> TaskResult:
-    """Fetch one video (see :func:`imusynth.batch.ingest.fetch`); failures come back as a reason."""
+    """Fetch one video (see :func:`imusynth.video.fetch.fetch`); failures come back as a reason."""
     t0 = time.perf_counter()
     try:
         result = fetch(task.url, options=task.options)

@@ -72,9 +72,10 @@ def batch(
 
     Example: imusynth batch "https://www.youtube.com/playlist?list=..." --label running -p wrist -j 2 -o runs/
     """
-    from imusynth.batch.ingest import DownloadOptions, read_labels
+    from imusynth.batch.ingest import read_labels
     from imusynth.batch.runner import CACHE_DIR, run_batch
     from imusynth.config import load_pipeline_config, with_overrides
+    from imusynth.video.fetch import DownloadOptions
 
     cfg = with_overrides(load_pipeline_config(pipeline), {
         "output.placements": placement, "output.rate_hz": rate, "pose.model": model,

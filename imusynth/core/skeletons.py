@@ -5,6 +5,12 @@ canonical name, the source joint(s) it is made of; several joints mean their mea
 example ``head`` = mean of the two ears for MediaPipe). A canonical name a skeleton cannot
 provide is simply absent; placements then fall back to a definition that does not need it.
 
+Maps exist for MediaPipe, Kinect v1, Azure Kinect, Pose2Sim TRC markers, and the BVH rigs of the
+Bandai-Namco motion dataset, CMU/Mixamo-style names (``Hips, LeftArm, LeftForeArm, LeftUpLeg...``, with or
+without Mixamo's ``mixamorig:`` prefix) and Reallusion iClone (``CC_Base_...``). BVH joints are joint
+centres: ``shoulder`` is the upper-arm joint, ``toe`` the toe base (ball of the foot); such rigs have no heel,
+so foot placements use their ankle fallback.
+
 Canonical names (left/right are the subject's own sides)::
 
     nose, head, neck, chest, pelvis,
@@ -114,12 +120,77 @@ _POSE2SIM_MAP: dict[str, list[str]] = {
               "heel": "{S}Heel", "toe": "{S}BigToe", "small_toe": "{S}SmallToe"}, "L", "R"),
 }
 
+#: Bandai-Namco Research Motion dataset BVH rig: a ground root and 21 joints (y up, cm).
+BANDAI_NAMCO_22: tuple[str, ...] = (
+    "joint_Root", "Hips", "Spine", "Chest", "Neck", "Head",
+    *(f"{j}_{s}" for s in "LR" for j in ("Shoulder", "UpperArm", "LowerArm", "Hand")),
+    *(f"{j}_{s}" for s in "LR" for j in ("UpperLeg", "LowerLeg", "Foot", "Toes")),
+)
+
+_BANDAI_MAP: dict[str, list[str]] = {
+    "head": ["Head"],
+    "neck": ["Neck"],
+    "chest": ["Chest"],
+    "pelvis": ["Hips"],
+    **_sided({"shoulder": "UpperArm_{S}", "elbow": "LowerArm_{S}", "wrist": "Hand_{S}", "hip": "UpperLeg_{S}",
+              "knee": "LowerLeg_{S}", "ankle": "Foot_{S}", "toe": "Toes_{S}"}, "L", "R"),
+}
+
+#: Joint names of the CMU BVH conversions and of Mixamo rigs (without Mixamo's ``mixamorig:`` prefix)
+#: that the map below uses; both rigs also have others (LowerBack, Neck1, Spine2, fingers...).
+CMU_MIXAMO: tuple[str, ...] = (
+    "Hips", "Spine", "Spine1", "Neck", "Head",
+    *(f"{s}{j}" for s in ("Left", "Right") for j in ("Shoulder", "Arm", "ForeArm", "Hand")),
+    *(f"{s}{j}" for s in ("Left", "Right") for j in ("UpLeg", "Leg", "Foot", "ToeBase")),
+)
+
+_CMU_MIXAMO_MAP: dict[str, list[str]] = {
+    "head": ["Head"],
+    "neck": ["Neck"],
+    "chest": ["Spine1"],
+    "pelvis": ["Hips"],
+    **_sided({"shoulder": "{S}Arm", "elbow": "{S}ForeArm", "wrist": "{S}Hand", "thumb": "{S}HandThumb1",
+              "pinky": "{S}HandPinky1", "hip": "{S}UpLeg", "knee": "{S}Leg", "ankle": "{S}Foot",
+              "toe": "{S}ToeBase"}, "Left", "Right"),
+    **{f"{s}_hand": [f"{S}HandIndex1", f"{S}HandPinky1"] for s, S in (("left", "Left"), ("right", "Right"))},
+}
+
+#: Mixamo rigs as exported, every joint prefixed ``mixamorig:``.
+MIXAMO_PREFIX = "mixamorig:"
+
+#: Joints of the Reallusion iClone / Character Creator rig (``CC_Base_``) used by the map below; the rig
+#: has about 100 (twist bones, fingers, toes, face).
+ICLONE_CC: tuple[str, ...] = (
+    "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02",
+    "CC_Base_NeckTwist01", "CC_Base_Head",
+    *(f"CC_Base_{s}_{j}" for s in "LR" for j in (
+        "Clavicle", "Upperarm", "Forearm", "Hand", "Thigh", "Calf", "Foot", "ToeBase")),
+)
+
+_ICLONE_MAP: dict[str, list[str]] = {
+    "head": ["CC_Base_Head"],
+    "neck": ["CC_Base_NeckTwist01"],
+    "chest": ["CC_Base_Spine02"],
+    "pelvis": ["CC_Base_Pelvis"],
+    **_sided({"eye": "CC_Base_{S}_Eye", "shoulder": "CC_Base_{S}_Upperarm", "elbow": "CC_Base_{S}_Forearm",
+              "wrist": "CC_Base_{S}_Hand", "thumb": "CC_Base_{S}_Thumb1", "pinky": "CC_Base_{S}_Pinky1",
+              "hip": "CC_Base_{S}_Thigh", "knee": "CC_Base_{S}_Calf", "ankle": "CC_Base_{S}_Foot",
+              "toe": "CC_Base_{S}_ToeBase"}, "L", "R"),
+    **{f"{s}_hand": [f"CC_Base_{S}_Index1", f"CC_Base_{S}_Pinky1"]
+       for s, S in (("left", "L"), ("right", "R"))},
+}
+
 #: skeleton name -> (its joint names, map canonical -> source joints averaged)
 SKELETONS: dict[str, tuple[tuple[str, ...], dict[str, list[str]]]] = {
     "mediapipe": (MEDIAPIPE_33, _MEDIAPIPE_MAP),
     "kinect_v1": (KINECT_V1_20, _KINECT_V1_MAP),
     "azure_kinect": (AZURE_KINECT_32, _AZURE_MAP),
     "pose2sim": (POSE2SIM_TRC, _POSE2SIM_MAP),
+    "bandai_namco": (BANDAI_NAMCO_22, _BANDAI_MAP),
+    "cmu_mixamo": (CMU_MIXAMO, _CMU_MIXAMO_MAP),
+    "mixamo": (tuple(MIXAMO_PREFIX + j for j in CMU_MIXAMO),
+               {k: [MIXAMO_PREFIX + j for j in v] for k, v in _CMU_MIXAMO_MAP.items()}),
+    "iclone": (ICLONE_CC, _ICLONE_MAP),
 }
 
 

@@ -92,7 +92,7 @@ def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], c
 
 def resolve_video_input(video: str) -> tuple[Path, dict[str, str]]:
     """A local path as it is; a URL fetched once with yt-dlp into the user's cache (provenance attrs too)."""
-    from imusynth.batch.ingest import DownloadOptions, FetchError, fetch, is_url
+    from imusynth.video.fetch import DownloadOptions, FetchError, fetch, is_url
 
     if not is_url(video):
         return Path(video), {}

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from imusynth.core.motion import Motion
-from imusynth.io.readers import c3d, csv_motion, kinect, trc  # noqa: F401  (importing registers the formats)
+from imusynth.core.skeletons import CANONICAL_NAMES, to_canonical
+from imusynth.io.readers import bvh, c3d, csv_motion, kinect, trc  # noqa: F401  (importing registers the formats)
 from imusynth.io.readers._common import EmptyPoints
 from imusynth.io.readers._registry import MOTION_FORMATS, infer_format, supported_formats
 from imusynth.io.readers._table import ReadError, check_path
+from imusynth.io.readers.bvh import read_bvh, read_bvh_many
 from imusynth.io.readers.c3d import read_c3d
 from imusynth.io.readers.csv_motion import read_csv_motion
 from imusynth.io.readers.imu import IMU_PRESETS, RealIMU, read_imu, read_imu_csv
@@ -29,6 +31,8 @@ __all__ = [
     "ReadError",
     "RealIMU",
     "read_azure_kinect",
+    "read_bvh",
+    "read_bvh_many",
     "read_c3d",
     "read_csv_motion",
     "read_imu",
@@ -54,6 +58,7 @@ def read_motion(
     body_idx: int | None = None,
     delimiter: str | None = None,
     empty_points: EmptyPoints | None = None,
+    canonical: bool = False,
 ) -> Motion:
     """Read a motion file of any registered format into a :class:`~imusynth.core.motion.Motion`.
 
@@ -61,13 +66,19 @@ def read_motion(
     ----------
     path : str or Path
         The file (text formats may be gzip compressed).
-    format : {"trc", "c3d", "azure_kinect", "csv"}, optional
+    format : {"trc", "c3d", "bvh", "azure_kinect", "csv"}, optional
         Format name; inferred from the content, then the extension, when omitted.
     up_axis, length_unit, rate_hz, time_column, time_unit, column_pattern, points,
     confidence_pattern, skeleton, body_idx, delimiter, empty_points
-        Options of the format's reader (:func:`read_trc`, :func:`read_c3d`,
+        Options of the format's reader (:func:`read_trc`, :func:`read_c3d`, :func:`read_bvh`,
         :func:`read_azure_kinect`, :func:`read_csv_motion`). Omitted options keep that reader's
-        default (for example ``up_axis="y"`` for TRC, ``"z"`` for C3D, ``"-y"`` for Azure Kinect).
+        default (for example ``up_axis="y"`` for TRC, ``"z"`` for C3D, ``"-y"`` for Azure Kinect;
+        inferred from the body for BVH). A length unit the file does not state (CSV, BVH) is inferred
+        from the body's size.
+    canonical : bool
+        Return only the canonical points (``left_wrist``, ``pelvis``... of
+        :data:`imusynth.core.skeletons.CANONICAL_NAMES`, in that order) that the file's skeleton map
+        provides; :class:`ReadError` when its names follow no known skeleton.
 
     Returns
     -------
@@ -98,4 +109,11 @@ def read_motion(
     if refused:
         takes = ", ".join(k for k in accepted if k != "path")
         raise ReadError(f"{p.name}: format {format!r} does not take {', '.join(refused)}; it takes {takes}")
-    return reader(p, **options)
+    motion: Motion = reader(p, **options)
+    if not canonical:
+        return motion
+    full = to_canonical(motion)
+    names = [n for n in CANONICAL_NAMES if n in full.names]
+    if not names:
+        raise ReadError(f"{p.name}: its point names follow no known skeleton, so it has no canonical points")
+    return full.select(names)

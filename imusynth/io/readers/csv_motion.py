@@ -34,7 +34,7 @@ def motion_from_table(
     time_column: str | None,
     rate_hz: float | None,
     time_unit: str,
-    length_unit: str,
+    length_unit: str | None,
     up_axis: str,
     column_pattern: str,
     points: Sequence[str] | None,
@@ -80,7 +80,7 @@ def read_csv_motion(
     time_column: str | None = None,
     rate_hz: float | None = None,
     time_unit: str = "s",
-    length_unit: str = "m",
+    length_unit: str | None = None,
     up_axis: str = "z",
     column_pattern: str = "{point}_{axis}",
     points: Sequence[str] | None = None,
@@ -103,8 +103,11 @@ def read_csv_motion(
         Sample rate, Hz, for files without a time column: time = row / ``rate_hz``.
     time_unit : {"s", "ms", "us", "ns"}
         Unit of a numeric time column.
-    length_unit : {"m", "cm", "mm"}
-        Unit of the positions.
+    length_unit : {"m", "cm", "mm"}, optional
+        Unit of the positions. A CSV does not state it: when omitted it is inferred from the body's
+        size (a unit in which the person is of plausible size, see
+        :func:`imusynth.io.readers._common.infer_length_unit`); a :class:`ReadError` naming
+        ``--length-unit`` when the points are too few for a body size or no unit fits.
     up_axis : {"z", "y", "x", "-x", "-y", "-z"}
         Axis of the file's frame that points up (``"y"`` for Kinect v1 and OpenSim exports).
     column_pattern : str
@@ -127,8 +130,8 @@ def read_csv_motion(
     Raises
     ------
     ReadError
-        Naming the missing column, the non-numeric cell, the unknown unit, a file with fewer than
-        2 samples, or the points with no finite sample.
+        Naming the missing column, the non-numeric cell, the unknown unit, a length unit that cannot
+        be inferred, a file with fewer than 2 samples, or the points with no finite sample.
     """
     table = read_table(path, delimiter=delimiter)
     return motion_from_table(
