@@ -104,7 +104,7 @@ def _flag_names(exc: InputError, flags: dict[str, str]) -> InputError:
 @app.command("motion")
 def motion_cmd(
     file: Annotated[
-        Path, typer.Argument(help="Motion file: .trc, .c3d, .csv[.gz] (points in columns), Azure Kinect CSV.")
+        Path, typer.Argument(help="Motion file: .trc, .c3d, .bvh, .csv[.gz] (points in columns), Kinect CSV.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output HDF5 file (schema imusynth/1).")],
     placement: PlacementOpt = None,
@@ -112,13 +112,13 @@ def motion_cmd(
     rate: RateOpt = None,
     pipeline: PipelineOpt = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="trc | c3d | csv | kinect (default: from the file).")
+        str | None, typer.Option("--format", help="trc | c3d | bvh | csv | kinect (default: from the file).")
     ] = None,
     up_axis: Annotated[
         str | None, typer.Option("--up-axis", help="Axis that points up in the file: x, y, z, -x, -y, -z.")
     ] = None,
     length_unit: Annotated[
-        str | None, typer.Option("--length-unit", help="mm | cm | m (CSV; TRC/C3D say it themselves).")
+        str | None, typer.Option("--length-unit", help="mm | cm | m (default: stated or from body size).")
     ] = None,
     time_column: Annotated[str | None, typer.Option("--time-column", help="CSV time column.")] = None,
     time_unit: Annotated[str | None, typer.Option("--time-unit", help="CSV time unit: s | ms | us.")] = None,
