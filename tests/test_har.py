@@ -266,3 +266,27 @@ def test_concat_windows_merges_class_lists(rng) -> None:  # noqa: ANN001
     assert both.class_names == ("fast", "jump", "slow")
     assert list(both.labels[: len(a)]) == list(a.labels)
     assert set(both.labels[len(a) :].tolist()) == {"jump"}
+
+
+def test_mismatch_errors_name_a_few_sources_not_all(rng) -> None:  # noqa: ANN001
+    """Issue 10: a set made from 120 files used to put all 120 paths (kilobytes) in one error line."""
+    from dataclasses import replace
+
+    from imusynth.har.windows import brief_list
+
+    assert brief_list(["a", "b", "c", "d"]) == "a, b, c, d"
+    assert brief_list([f"f{i}" for i in range(10)]) == "f0, f1, f2 and 7 more (10 in all)"
+    paths = [f"/data/spsw-har/DATA/s{i // 20:02d}/s{i:03d}_sw.csv" for i in range(120)]
+    real = replace(_synthetic_set(rng, n_groups=2, per=3), source="; ".join(paths))
+    short = WindowSet(real.X[:, :32], real.y, real.class_names, real.group, real.clip, real.start_s,
+                      real.channels, RATE, 32 / RATE, 0.0, "virtual.h5")
+    with pytest.raises(HarError) as err:
+        evaluate(real, virtual=short)
+    msg = str(err.value)
+    assert msg.startswith("window shapes differ: (64, 6) (/data/spsw-har/DATA/s00/s000_sw.csv, ")
+    assert "s002_sw.csv and 117 more (120 in all)) vs (32, 6) (virtual.h5)" in msg
+    assert len(msg) < 300 and "s003_sw.csv" not in msg
+    g = replace(real.subset(np.arange(len(real))), acc_unit="g")
+    with pytest.raises(HarError, match=r"units differ: .*and 117 more \(120 in all\)\) vs ") as err:
+        concat_windows([g, real])
+    assert len(str(err.value)) < 600 and str(err.value).count("_sw.csv") == 6  # 3 paths a side, not 240

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from imusynth.cli.har import export_cmd, har_eval_cmd, har_eval_files
 from imusynth.core.sensors import SensorSignals
+from imusynth.errors import InputError
 from imusynth.har import load_windows
 from imusynth.io.hdf5 import Clip, write_clips
 from tests.conftest import shared_path
@@ -116,10 +117,45 @@ def test_export_without_labels_has_no_windows(tmp_path, rng) -> None:  # noqa: A
     )
     f = write_clips(tmp_path / "x.h5", [Clip("c", "s", "", "motion", 50.0, 5.0, "", {"wrist": sig})])
     res = CliRunner().invoke(app, ["export", str(f), "-o", str(tmp_path / "w.h5")])
-    assert res.exit_code != 0 and "no window fits" in str(res.exception)
+    # issue 10: the reason and the flag that fixes it, one line (an InputError: exit 2 from imusynth)
+    assert res.exit_code != 0 and isinstance(res.exception, InputError)
+    assert str(res.exception) == "no label: give --label (" + str(f) + " has no activity labels)"
     assert not (tmp_path / "w.h5").exists()
+    res = CliRunner().invoke(app, ["har-eval", "--test", str(f), "--protocol", "r2r"])  # has no --label
+    assert isinstance(res.exception, InputError)
+    assert str(res.exception).startswith("no label: ") and "imusynth export --label" in str(res.exception)
+    # labelled, but every segment (5 s) is shorter than the window: that message stays
+    res = CliRunner().invoke(app, ["export", str(f), "--label", "idle", "--window", "6",
+                                   "-o", str(tmp_path / "w.h5")])
+    assert isinstance(res.exception, InputError) and str(res.exception).startswith("no window fits")
     res = CliRunner().invoke(app, ["export", str(f), "--label", "idle", "-o", str(tmp_path / "w.h5")])
     assert res.exit_code == 0, res.output
+
+
+def test_export_errors_name_the_flags(tmp_path, rng) -> None:  # noqa: ANN001
+    """Issue 10: the readers' and the windowing's parameter names reach the user as export's flags."""
+    real = _clip_file(tmp_path / "real.h5", rng, groups=["s1"], amp={"calm": 0.5})
+    no_time = tmp_path / "no_time.csv"  # default column names, no time column, no preset matches
+    no_time.write_text("acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n" + "0,0,9.8,0,0,0\n" * 300)
+
+    def error(*args: str) -> str:
+        res = CliRunner().invoke(app, ["export", *args, "-o", str(tmp_path / "w.h5")])
+        assert isinstance(res.exception, InputError), res.output
+        return str(res.exception)
+
+    assert error(str(real), "--overlap", "1").startswith("--overlap must be in [0, 1)")
+    assert error(str(real), "--window", "0").startswith("--window must be > 0 s")
+    assert error(str(real), "--rate", "-5").startswith("--rate must be > 0")
+    no_rate = error(str(no_time), "--label", "x")
+    assert no_rate.endswith("no time: give --source-rate (the file has no time column)")
+    assert "--source-rate must be a positive number" in error(str(no_time), "--source-rate", "-3")
+    assert error(str(no_time), "--group-by", "subject").startswith("unknown --group-by 'subject'")
+    msg = error(str(shared_path("imu", "gaitmap", "imu_sample.csv")), "--preset", "gaitmap")
+    assert msg.endswith("choose one with --sensor") and "sensor=" not in msg
+    res = CliRunner().invoke(app, ["export", str(no_time), "--source-rate", "50", "--label", "rest",
+                                   "-o", str(tmp_path / "w.h5")])
+    assert res.exit_code == 0, res.output
+    assert load_windows(tmp_path / "w.h5").X.shape == (3, 128, 6)  # 300 rows at 50 Hz, T 128, step 64
 
 
 def test_basicmotions_r2r_end_to_end(tmp_path) -> None:  # noqa: ANN001

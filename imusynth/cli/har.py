@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from imusynth.calibrate import load_recordings
+from imusynth.cli._flags import flag_names
 from imusynth.har import (
     PROTOCOLS,
     HarError,
@@ -28,8 +30,36 @@ from imusynth.har import (
     save_windows,
     stack_placements,
 )
+from imusynth.har.windows import brief_list
 
 _opt = typer.Option
+
+#: What :func:`imusynth.calibrate.load_recordings` and the readers call their options, and the flags of
+#: ``export`` / ``har-eval`` that set them (these commands have no time-column flag: --source-rate it is).
+READ_FLAGS = {
+    "give time_column (the name of the time column) or rate_hz": "give --source-rate (the file has no time "
+                                                                 "column)",
+    "sensor=": "--sensor", "rate_hz": "--source-rate", "acc_unit": "--acc-unit", "gyro_unit": "--gyro-unit",
+    "group_by": "--group-by",
+}
+#: The same for resampling and windowing.
+WINDOW_FLAGS = {"rate_hz": "--rate", "overlap must": "--overlap must", "window must": "--window must"}
+
+
+class NoLabelError(HarError):
+    """Every recording read from the inputs is unlabelled, so no window can be cut.
+
+    Attributes
+    ----------
+    files : list of str
+        The unlabelled input files.
+    """
+
+    def __init__(self, files: Sequence[str]) -> None:
+        self.files = list(files)
+        one = len(self.files) == 1
+        super().__init__(f"no label: give --label ({brief_list(self.files)} {'has' if one else 'have'} "
+                         "no activity labels)")
 
 
 def windows_from_files(
@@ -51,6 +81,7 @@ def windows_from_files(
 
     Windows files are loaded as they are (and must match the others' shape); every other file is read
     with :func:`imusynth.calibrate.load_recordings` and cut by :func:`imusynth.har.make_windows`.
+    Error messages name the command-line flags (:data:`READ_FLAGS`, :data:`WINDOW_FLAGS`).
 
     Parameters
     ----------
@@ -63,6 +94,13 @@ def windows_from_files(
         clip, sorted by name; every clip must have them).
     preset, sensor, source_rate_hz, acc_unit, gyro_unit, label, group_by
         How real files are read (see :func:`imusynth.calibrate.load_recordings`).
+
+    Raises
+    ------
+    NoLabelError
+        When no sample of the files other than windows files has a label and ``label`` is not given.
+    HarError
+        Mismatched sensors or windows.
     """
     sets: list[WindowSet] = []
     others: list[Path] = []
@@ -72,17 +110,18 @@ def windows_from_files(
         else:
             others.append(p)
     if others:
-        recs = load_recordings(
-            others,
-            placements=placements,
-            preset=preset,
-            sensor=sensor,
-            rate_hz=source_rate_hz,
-            acc_unit=acc_unit,
-            gyro_unit=gyro_unit,
-            label=label,
-            group_by=group_by,
-        )
+        with flag_names(READ_FLAGS):
+            recs = load_recordings(
+                others,
+                placements=placements,
+                preset=preset,
+                sensor=sensor,
+                rate_hz=source_rate_hz,
+                acc_unit=acc_unit,
+                gyro_unit=gyro_unit,
+                label=label,
+                group_by=group_by,
+            )
         names = list(placements) if placements else sorted(recs[0].series)
         stacked = []
         for r in recs:
@@ -91,9 +130,14 @@ def windows_from_files(
                     f"{r.source}: recording {r.name} has sensors {sorted(r.series)}, the first "
                     f"had {names}; choose with --placement"
                 )
-            stacked.append(stack_placements([r.series[k] for k in names], names, rate_hz=rate_hz))
+            with flag_names(WINDOW_FLAGS):
+                stacked.append(stack_placements([r.series[k] for k in names], names, rate_hz=rate_hz))
+        if not any(bool(np.any(r.labels != "")) for r in stacked):
+            raise NoLabelError(list(dict.fromkeys(str(p) for p in others)))
         source = "; ".join(dict.fromkeys(str(p) for p in others))
-        sets.append(make_windows(stacked, window_s=window_s, overlap=overlap, rate_hz=rate_hz, source=source))
+        with flag_names(WINDOW_FLAGS):
+            sets.append(make_windows(stacked, window_s=window_s, overlap=overlap, rate_hz=rate_hz,
+                                     source=source))
     if not sets:
         raise HarError("no input files")
     return sets[0] if len(sets) == 1 else concat_windows(sets)
@@ -122,6 +166,14 @@ def har_eval_files(
     """Run :func:`imusynth.har.evaluate` on windows made from files (see :func:`windows_from_files`)."""
 
     def load(paths: Sequence[Path]) -> WindowSet:
+        try:
+            return _load(paths)
+        except NoLabelError as exc:
+            have = "has" if len(exc.files) == 1 else "have"
+            raise HarError(f"no label: {brief_list(exc.files)} {have} no activity labels; label them with "
+                           "imusynth export --label, then evaluate the windows file") from None
+
+    def _load(paths: Sequence[Path]) -> WindowSet:
         return windows_from_files(
             paths,
             window_s=window_s,

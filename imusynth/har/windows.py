@@ -314,10 +314,27 @@ def _channel_kinds(channels: Sequence[str]) -> tuple[str, ...]:
     return tuple(c.rsplit(".", 1)[-1] for c in channels)
 
 
+def brief_list(items: Sequence[str], *, keep: int = 3) -> str:
+    """``items`` for a one-line message: all of them up to ``keep + 1``, else the first ``keep`` and a count.
+
+    ``["a", "b"]`` -> ``"a, b"``; 40 paths -> ``"a, b, c and 37 more (40 in all)"``.
+    """
+    items = list(items)
+    if len(items) <= keep + 1:
+        return ", ".join(items)
+    return f"{', '.join(items[:keep])} and {len(items) - keep} more ({len(items)} in all)"
+
+
+def brief_source(source: str, *, keep: int = 3) -> str:
+    """A :attr:`WindowSet.source` (paths joined by ``"; "``) shortened by :func:`brief_list`."""
+    return brief_list([p for p in source.split("; ") if p], keep=keep)
+
+
 def _check_compatible(a: WindowSet, b: WindowSet) -> None:
     if a.X.shape[1:] != b.X.shape[1:]:
         raise HarError(
-            f"window shapes differ: {a.X.shape[1:]} ({a.source}) vs {b.X.shape[1:]} ({b.source}); "
+            f"window shapes differ: {a.X.shape[1:]} ({brief_source(a.source)}) vs {b.X.shape[1:]} "
+            f"({brief_source(b.source)}); "
             "export both with the same --window, --rate and placements"
         )
     if _channel_kinds(a.channels) != _channel_kinds(b.channels):
@@ -325,7 +342,8 @@ def _check_compatible(a: WindowSet, b: WindowSet) -> None:
     if not math.isclose(a.rate_hz, b.rate_hz, rel_tol=1e-6):
         raise HarError(f"rates differ: {a.rate_hz} Hz vs {b.rate_hz} Hz")
     if _units(a) != _units(b):
-        raise HarError(f"units differ: {_units(a)} ({a.source}) vs {_units(b)} ({b.source}); "
+        raise HarError(f"units differ: {_units(a)} ({brief_source(a.source)}) vs {_units(b)} "
+                       f"({brief_source(b.source)}); "
                        "export both with the same --out-acc-unit, --out-gyro-unit and --ios-sign")
 
 
