@@ -74,7 +74,7 @@ _FLAGS = {
     "kinematics.cutoff_hz": "--cutoff", "kinematics.max_gap_s": "--max-gap", "pose.model": "--model",
     "tracking.person": "--person", "video.start_s": "--start", "video.end_s": "--end",
     "camera.static": "--static-camera", "lift.fov_deg": "--fov", "smpl.body_model": "--body-model",
-    "smpl.smpl_dir": "--smpl-dir",
+    "smpl.smpl_dir": "--smpl-dir", "lift.lifter": "--lifter",
 }
 #: reader and job parameters -> the flags of ``imusynth motion`` (for messages of the layers below)
 _MOTION_FLAGS = {
@@ -203,6 +203,11 @@ def video_cmd(
             f"intrinsics (default {LiftConfig.fov_deg:g}).",
         ),
     ] = None,
+    lifter: Annotated[
+        str | None,
+        typer.Option("--lifter", help="3-D lifter: mediapipe (default: the pose model's world landmarks) | "
+                     "PATH to a lifter file (imusynth lifter train; docs/lifting.md)."),
+    ] = None,
     overlay: Annotated[
         Path | None,
         typer.Option("--overlay", help="Write a QA video (.mp4, H.264): skeletons, track ids, sensor axes."),
@@ -250,6 +255,7 @@ def video_cmd(
             "video.end_s": end,
             "camera.static": True if static_camera else None,
             "lift.fov_deg": fov,
+            "lift.lifter": lifter,
             "smpl.body_model": body_model,
             "smpl.smpl_dir": str(smpl_dir) if smpl_dir else None,
         },

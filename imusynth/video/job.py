@@ -24,6 +24,7 @@ from imusynth.errors import InputError, NoPersonError
 from imusynth.io.hdf5 import Clip, sha256_file, write_clips
 from imusynth.io.motion_job import sensors_for_motion
 from imusynth.video.framestore import FrameStore
+from imusynth.video.lift.lifters import Lifter, lifter_from_spec
 from imusynth.video.pose.tracking import main_track_id, track_summary
 from imusynth.video.segments import PersonSegment, longest_run_s, motion_from_pose, person_segments
 from imusynth.video.stream import Detector, VideoRun, mediapipe_detector, run_stages
@@ -109,8 +110,12 @@ def resolve_video_input(video: str) -> tuple[Path, dict[str, str]]:
 def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, label: str | None = None,
                   group: str | None = None, extra_attrs: dict[str, Any] | None = None, progress: bool = False,
                   overlay_path: Path | None = None, plot_path: Path | None = None,
-                  detector_factory: Callable[[PipelineConfig], Detector] = mediapipe_detector) -> Path:
+                  detector_factory: Callable[[PipelineConfig], Detector] = mediapipe_detector,
+                  lifter: Lifter | None = None) -> Path:
     """Run the whole video pipeline on one file and write one ``imusynth/1`` HDF5 file atomically.
+
+    The lifter is ``lifter`` when given (e.g. an :class:`~imusynth.video.lift.lifters.OracleLifter`),
+    else the one named by ``[lift] lifter`` (loaded before the video is read, so a bad file fails first).
 
     Raises
     ------
@@ -123,6 +128,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     video = Path(video_path)
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     body = _load_body_model(cfg)
+    lifter = lifter if lifter is not None else lifter_from_spec(cfg.lift.lifter)
     t_start = time.perf_counter()
     out_dir = Path(out_path).parent
     # the per-frame rows spill to an unnamed temporary file beside the output, gone when the block ends
@@ -144,7 +150,8 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
                     for ps in person_segments(run, run.track(tid), depth_cutoff_hz=cfg.lift.depth_cutoff_hz,
                                               min_visibility=cfg.pose.min_visibility,
                                               max_gap_s=cfg.kinematics.max_gap_s,
-                                              leg_length_tolerance=cfg.lift.leg_length_tolerance)]
+                                              leg_length_tolerance=cfg.lift.leg_length_tolerance,
+                                              lifter=lifter)]
         if not segments:
             raise NoPersonError(f"{video}: no person could be placed in 3-D (too few visible landmarks)")
         n_shots = run.n_shots
@@ -166,6 +173,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
                 "corrupt_frames": np.asarray(run.corrupt_frames, dtype=np.int64),
                 "fov_deg_assumed": cfg.lift.fov_deg, "camera_static": cfg.camera.static,
                 "pose_model": cfg.pose.model,
+                "lifter": lifter.name, "lifter_sha256": lifter.sha256,
             }
             attrs.update(extra_attrs or {})
             clips.append(Clip(

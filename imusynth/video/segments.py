@@ -21,6 +21,7 @@ from imusynth.core.motion import Motion
 from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.video.camera import camera_to_world_points, refine_up
 from imusynth.video.lift import leg_length_outliers, lift_frame, smooth_depth
+from imusynth.video.lift.lifters import Lifter, LifterInput, MediaPipeLifter
 from imusynth.video.pose.cleaning import (
     LIMB_GROUPS,
     apply_swaps,
@@ -84,29 +85,41 @@ class LiftedTrack:
     outliers: NDArray[np.bool_]
 
 
-def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float) -> LiftedTrack:
-    """Place each detection of ``track`` in the camera frame (PnP), with left/right identities fixed.
+def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float, lifter: Lifter | None = None,
+               image_size: tuple[int, int] = (0, 0)) -> LiftedTrack:
+    """Lift each detection of ``track``, place it in the camera frame (PnP), with left/right identities fixed.
 
-    Each detection is solved as the model gave it (its 2-D and 3-D labels agree with each other);
-    then the landmark groups whose labels :func:`imusynth.video.pose.cleaning.identity_swaps` finds
-    exchanged are swapped in the camera frame (each landmark keeps its depth and takes its partner's
-    image ray: :func:`imusynth.video.pose.cleaning.swap_in_camera`) and brought back into the body frame.
+    The body's shape comes from ``lifter`` (default :class:`~imusynth.video.lift.lifters.MediaPipeLifter`:
+    MediaPipe's world landmarks). The left/right labels that
+    :func:`imusynth.video.pose.cleaning.identity_swaps` finds exchanged are corrected either before lifting
+    (a lifter with ``corrected_labels``: it lifts the corrected 2-D keypoints) or, for MediaPipe, after the
+    placement: each detection is solved as the model gave it (its 2-D and 3-D labels agree with each other),
+    then the exchanged groups are swapped in the camera frame (each landmark keeps its depth and takes its
+    partner's image ray: :func:`imusynth.video.pose.cleaning.swap_in_camera`) and brought back into the body
+    frame. ``image_size`` (width, height, px) is passed to the lifter.
     """
+    lifter = lifter if lifter is not None else MediaPipeLifter()
     n = len(track.time)
+    fix = identity_swaps(track.time, track.image_xy, track.world_xyz, scale_px=track_scale_px(track))
+    first = lifter.corrected_labels
+    inp = LifterInput.from_track(track, image_size=image_size, K=K, swaps=fix.swaps if first else None)
+    body = np.asarray(lifter.lift(inp), dtype=np.float64)
+    if body.shape != (n, 33, 3):
+        raise ValueError(f"lifter {lifter.name} returned shape {body.shape}, expected ({n}, 33, 3)")
+    image_xy = inp.image_xy
+    visibility = apply_swaps(track.visibility, fix.swaps) if first else track.visibility
     rot = np.full((n, 3, 3), np.nan)
     trans = np.full((n, 3), np.nan)
     ok = np.zeros(n, dtype=bool)
     prev = None
     for k in range(n):
         # detections measure pixels from the pixel corner; the intrinsics put pixel centres on integers
-        lf = lift_frame(track.world_xyz[k], track.image_xy[k] - 0.5, track.visibility[k], K, prev=prev,
-                        min_weight=min_visibility)
+        lf = lift_frame(body[k], image_xy[k] - 0.5, visibility[k], K, prev=prev, min_weight=min_visibility)
         if lf.ok:
             rot[k], trans[k], ok[k], prev = lf.R, lf.t, True, lf
-    fix = identity_swaps(track.time, track.image_xy, track.world_xyz, scale_px=track_scale_px(track))
-    world = track.world_xyz.astype(np.float64)
+    world = body
     rows = ok & fix.swaps.any(axis=1)
-    if rows.any():
+    if rows.any() and not first:
         cam = np.einsum("tij,tpj->tpi", rot[rows], world[rows]) + trans[rows][:, None, :]
         cam = swap_in_camera(cam, fix.swaps[rows])
         world[rows] = np.einsum("tji,tpj->tpi", rot[rows], cam - trans[rows][:, None, :])
@@ -145,15 +158,20 @@ def smooth_rigid_placement(t: NDArray[np.float64], rot: NDArray[np.float64], tra
 
 
 def person_segments(run: VideoRun, track: Track, *, depth_cutoff_hz: float, min_visibility: float,
-                    max_gap_s: float = 0.2, leg_length_tolerance: float = 0.15) -> list[PersonSegment]:
+                    max_gap_s: float = 0.2, leg_length_tolerance: float = 0.15,
+                    lifter: Lifter | None = None) -> list[PersonSegment]:
     """Split a track at shot cuts and place it in the z-up world frame (camera rotation removed).
 
-    Frames whose world skeleton has implausible legs (:func:`imusynth.video.lift.leg_length_outliers`,
-    ``leg_length_tolerance``) count as not lifted; the depth is smoothed across gaps of at most
-    ``max_gap_s`` s (the kinematics stage's ``max_gap_s``, which bridges them).
+    The body's shape comes from ``lifter`` (default: MediaPipe's world landmarks; see :func:`lift_track`).
+    Frames whose skeleton has implausible legs (:func:`imusynth.video.lift.leg_length_outliers`,
+    ``leg_length_tolerance``; MediaPipe's world landmarks as the model labelled them, or another lifter's
+    body) count as not lifted; the depth is smoothed across gaps of at most ``max_gap_s`` s (the
+    kinematics stage's ``max_gap_s``, which bridges them).
     """
-    lt = lift_track(track, run.K, min_visibility=min_visibility)
-    lt.ok &= ~leg_length_outliers(track.world_xyz, tolerance=leg_length_tolerance)   # collapsed skeletons
+    lt = lift_track(track, run.K, min_visibility=min_visibility, lifter=lifter,
+                    image_size=(run.width, run.height))
+    gated = lt.world if lifter is not None and lifter.corrected_labels else track.world_xyz
+    lt.ok &= ~leg_length_outliers(gated, tolerance=leg_length_tolerance)   # collapsed skeletons
     pos = run.positions(track.frame_index)
     fr = run.frames(int(pos[0]), int(pos[-1]) + 1)   # the run's records over the track's span only
     pos -= fr.start
