@@ -244,3 +244,39 @@ def test_export_refuses_unknown_output_units_before_any_work(tmp_path, rng) -> N
                                    "-o", str(tmp_path / "w.h5")])
     assert res.exit_code != 0 and "unknown gyroscope unit 'rpm'" in str(res.exception or res.output)
     assert not (tmp_path / "w.h5").exists()
+
+
+def test_inspect_reads_a_windows_file(tmp_path, rng) -> None:  # noqa: ANN001
+    """Issue 10: `imusynth inspect` on export's output: windows, shape, classes, groups, units."""
+    from imusynth.har import WINDOWS_SCHEMA, WindowSet, save_windows
+    from imusynth.io.inspect import WINDOWS_SCHEMA_PREFIX, plot_file, summary_table
+
+    assert WINDOWS_SCHEMA.startswith(WINDOWS_SCHEMA_PREFIX)  # inspect (io) cannot import har: same prefix
+    real = _clip_file(tmp_path / "real.h5", rng, groups=["s1", "s2", "s3"], amp={"calm": 0.5, "busy": 3.0})
+    res = CliRunner().invoke(app, ["export", str(real), "--out-acc-unit", "g", "-o", str(tmp_path / "w.h5")])
+    assert res.exit_code == 0, res.output
+    # 6 clips of 30 s at 50 Hz: 22 windows each (see test_export_then_har_eval), 44 per group, 66 per class
+    lines = summary_table(tmp_path / "w.h5").splitlines()
+    assert lines == [
+        "windows   132 x 128 samples x 6 channels (imusynth-windows/1)",
+        "rate      50 Hz; window 2.56 s, overlap 0.5",
+        "units     acc g (specific force), gyro rad/s; gravity included",
+        "channels  wrist.acc_x, wrist.acc_y, wrist.acc_z, wrist.gyro_x, wrist.gyro_y, wrist.gyro_z",
+        "classes   2: busy 66, calm 66",
+        "groups    3: s1 44, s2 44, s3 44",
+        "clips     6",
+        f"source    {real}",
+    ]
+    with pytest.raises(InputError, match="is a windows file"):
+        plot_file(tmp_path / "w.h5", tmp_path / "w.png")
+    assert not (tmp_path / "w.png").exists()
+    # many groups: the first 12 by name, then a count
+    n = 15
+    channels = tuple(f"p.{c}" for c in ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"))
+    groups, clips = np.array([f"g{i:02d}" for i in range(n)]), np.array([f"c{i}" for i in range(n)])
+    ws = WindowSet(np.zeros((n, 4, 6), np.float32), np.zeros(n, np.int64), ("rest",), groups, clips,
+                   np.zeros(n), channels, 10.0, 0.4, 0.0, "a.h5; b.h5")
+    save_windows(ws, tmp_path / "many.h5")
+    text = summary_table(tmp_path / "many.h5")
+    assert "groups    15: g00 1, g01 1, " in text and "g11 1, ... and 3 more\n" in text and "g12" not in text
+    assert text.endswith("source    a.h5 and 1 more files") and "classes   1: rest 15" in text

@@ -1,16 +1,42 @@
-"""``imusynth inspect``: a summary table and a plot of an imusynth/1 file."""
+"""``imusynth inspect``: summary table and plot of an imusynth/1 file, summary of an export windows file."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
+import h5py
 import numpy as np
 
+from imusynth.errors import InputError
 from imusynth.io.hdf5 import atomic_path, read_clips
+
+#: Schema prefix of the windows files that ``imusynth export`` writes (``imusynth.har.WINDOWS_SCHEMA``,
+#: made by a later stage than this one, so the prefix is written here; a test keeps the two equal).
+WINDOWS_SCHEMA_PREFIX = "imusynth-windows/"
+
+#: Most groups named one by one in a windows summary (the rest are counted).
+MAX_GROUPS_LISTED = 12
+
+
+def file_schema(path: str | Path) -> str:
+    """The root ``schema`` attribute of an HDF5 file, ``""`` when it has none or is not readable HDF5."""
+    try:
+        with h5py.File(path, "r") as f:
+            schema = f.attrs.get("schema", "")
+    except OSError:
+        return ""
+    return schema.decode() if isinstance(schema, bytes) else str(schema)
 
 
 def summary_table(path: str | Path) -> str:
-    """One row per clip and sensor: samples, rate, duration, valid share, mean |acc|, RMS |gyro|."""
+    """One row per clip and sensor: samples, rate, duration, valid share, mean |acc|, RMS |gyro|.
+
+    A windows file (schema ``imusynth-windows/...``) gets :func:`windows_summary` instead.
+    """
+    if file_schema(path).startswith(WINDOWS_SCHEMA_PREFIX):
+        return windows_summary(path)
     rows = [
         (
             "clip",
@@ -46,8 +72,45 @@ def summary_table(path: str | Path) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
+def windows_summary(path: str | Path) -> str:
+    """What a windows file of ``imusynth export`` holds: windows and their shape, rate and window length,
+    units, channels, classes and groups with their window counts, recordings and source.
+
+    Reads the attributes and the label and group columns only (not the windows themselves).
+    """
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        n, T, C = f["X"].shape
+        classes = json.loads(a["class_names"])
+        channels = json.loads(a["channels"])
+        per_class = np.bincount(f["y"][()], minlength=len(classes)) if n else np.zeros(len(classes), int)
+        groups = Counter(f["group"].asstr()[()].tolist())
+        n_clips = len(set(f["clip"].asstr()[()].tolist()))
+        rate, window_s, overlap = float(a["rate_hz"]), float(a["window_s"]), float(a["overlap"])
+        units, source = str(a.get("units", "")), str(a.get("source", ""))
+    listed = [f"{g} {k}" for g, k in sorted(groups.items())[:MAX_GROUPS_LISTED]]
+    if len(groups) > MAX_GROUPS_LISTED:
+        listed.append(f"... and {len(groups) - MAX_GROUPS_LISTED} more")
+    sources = [s for s in source.split("; ") if s]
+    rows = [
+        ("windows", f"{n} x {T} samples x {C} channels ({file_schema(path)})"),
+        ("rate", f"{rate:g} Hz; window {window_s:g} s, overlap {overlap:g}"),
+        ("units", units),
+        ("channels", ", ".join(channels)),
+        ("classes", f"{len(classes)}: " + ", ".join(f"{c} {int(k)}" for c, k in zip(classes, per_class,
+                                                                                   strict=True))),
+        ("groups", f"{len(groups)}: " + ", ".join(listed)),
+        ("clips", str(n_clips)),
+        ("source", sources[0] + (f" and {len(sources) - 1} more files" if len(sources) > 1 else "")
+         if sources else "-"),
+    ]
+    return "\n".join(f"{k:<9} {v}" for k, v in rows)
+
+
 def plot_file(path: str | Path, png: str | Path) -> Path:
     """Write a PNG with, for every clip and sensor, accelerometer (m/s^2) and gyroscope (rad/s) traces."""
+    if file_schema(path).startswith(WINDOWS_SCHEMA_PREFIX):
+        raise InputError(f"{path} is a windows file (imusynth export): only imusynth/1 files are plotted")
     import matplotlib
 
     matplotlib.use("Agg")
