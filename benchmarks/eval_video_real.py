@@ -12,13 +12,22 @@
    foreground stands still for ~0.5 s at the start and the end of the take; per view and sensor, the
    gyroscope floor, the mean |acc| on that quietest 0.3 s window, and the quasi-static spans.
 
-Run from the repository root (the pose model and the video cut-off can be varied)::
+Run from the repository root (the pose model, the video cut-off and the 3-D lifter can be varied)::
 
     .venv/bin/python benchmarks/eval_video_real.py [--model lite|full|heavy] [--cutoff HZ] [--skip-views]
                                                    [--skip-walking] [--skip-standing]
+                                                   [--lifter mediapipe|oracle|PATH ...] [--flip]
+                                                   [--cache DIR]
 
-Prints tables (medians over the 6 view pairs per axis) and writes every pair's figures to
-``benchmarks/results/eval_video_real_<model>_<cutoff>.json``.
+``--lifter`` may be given several times: the pose model runs once per video (its detections recorded, with
+the first lifter) and the later lifters replay them (:mod:`imusynth.video.detectors`), so every lifter sees
+the same 2-D. ``oracle``: the triangulated reference as a lifter (views only; ``tests/test_video_views.py``).
+``--flip``: horizontal-flip test-time averaging of the world landmarks (two pose passes per frame).
+``--cache DIR`` keeps the recorded detections on disk for later invocations. The walking video also
+reports each lifter's inference speed (frames/s) and what it adds to the time of a run.
+
+Prints tables (medians over the 6 view pairs per axis), a summary row per lifter, and writes every pair's
+figures to ``benchmarks/results/eval_video_real_<model>_<cutoff>[_flip].json``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import argparse
 import itertools
 import json
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -47,7 +57,10 @@ from imusynth.config import PipelineConfig, load_pipeline_config, with_overrides
 from imusynth.core.sensors import SensorSignals  # noqa: E402
 from imusynth.io.hdf5 import read_clips  # noqa: E402
 from imusynth.io.motion_job import run_motion_job  # noqa: E402
+from imusynth.video.detectors import flip_averaged_detector, recording_detector, replay_detector  # noqa: E402
 from imusynth.video.job import process_video  # noqa: E402
+from imusynth.video.lift.lifters import Lifter, LifterInput, lifter_from_spec  # noqa: E402
+from imusynth.video.stream import mediapipe_detector  # noqa: E402
 from tests.test_video_real import (  # noqa: E402
     QS_MIN_S,
     STAND_PLACEMENTS,
@@ -61,7 +74,65 @@ from tests.test_video_views import (  # noqa: E402
     CMP_PLACEMENTS,
     VIEW_PLACEMENTS,
     _pair_stats,
+    oracle_lifter,
 )
+
+
+class TimedLifter:
+    """A lifter that adds up the time spent in ``lift`` and the detections it lifted."""
+
+    def __init__(self, inner: Lifter) -> None:
+        self.inner, self.seconds, self.frames = inner, 0.0, 0
+        self.name, self.sha256, self.corrected_labels = inner.name, inner.sha256, inner.corrected_labels
+
+    def lift(self, keypoints: LifterInput) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.inner.lift(keypoints)
+        self.seconds += time.perf_counter() - t0
+        self.frames += len(keypoints.time)
+        return out
+
+
+class PoseRuns:
+    """Per video: the first run records the pose model's detections, later runs replay them.
+
+    With a ``cache`` folder the recordings are also kept on disk (pickles named by model, flip and video),
+    so a later invocation (e.g. with a new lifter file) replays them instead of running the model again.
+    """
+
+    def __init__(self, model: str, flip: bool, cache: Path | None) -> None:
+        self.model, self.flip, self.cache = model, flip, cache
+        self.recorded: dict[str, dict[float, Any]] = {}
+
+    def _file(self, key: str) -> Path | None:
+        if self.cache is None:
+            return None
+        return self.cache / f"{self.model}{'_flip' if self.flip else ''}_{key.replace('/', '_')}.pkl"
+
+    def factory(self, key: str) -> Any:
+        f = self._file(key)
+        if key not in self.recorded and f is not None and f.is_file():
+            self.recorded[key] = pickle.loads(f.read_bytes())
+        if key in self.recorded:
+            return replay_detector(self.recorded[key])
+        self.recorded[key] = {}
+        base = flip_averaged_detector() if self.flip else mediapipe_detector
+        return recording_detector(self.recorded[key], base)
+
+    def save(self, key: str) -> None:
+        f = self._file(key)
+        if f is not None and not f.is_file():
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(pickle.dumps(self.recorded[key]))
+
+
+def make_lifter(spec: str, cam: str | None = None) -> Lifter:
+    """``mediapipe``, ``oracle`` (the triangulation of view ``cam``) or the path of a lifter file."""
+    if spec == "oracle":
+        if cam is None:
+            raise SystemExit("the oracle lifter exists only for the four Pose2Sim views")
+        return oracle_lifter(cam)
+    return lifter_from_spec(spec)
 
 
 def gyro_floor(sig: SensorSignals, *, window_s: float = QS_MIN_S) -> tuple[float, float, float]:
@@ -86,14 +157,16 @@ def _cfg(model: str, cutoff: float | None, extra: dict[str, Any]) -> PipelineCon
 
 
 def _stats_table(out: dict[str, Any], placements: tuple[str, ...],
-                 pairs: Callable[[str], dict[str, tuple[SensorSignals, SensorSignals]]]) -> list[np.ndarray]:
+                 pairs: Callable[[str], dict[str, tuple[SensorSignals, SensorSignals]]]
+                 ) -> dict[str, list[np.ndarray]]:
     """Print a markdown table of per-axis r and RMSE (median over the pairs) for each placement.
 
     ``pairs(p)`` names the signal pairs to compare for placement ``p``; every pair's figures go into
-    ``out[p][kind][name]``. Returns the gyroscope r of every pair, one (n_pairs, 3) array per placement.
+    ``out[p][kind][name]``. Returns, per kind (gyro, acc), the r of every pair, one (n_pairs, 3) array per
+    placement.
     """
     print("| sensor | gyro r | gyro RMSE | acc r | acc RMSE |\n|---|---|---|---|---|")
-    gyro_r = []
+    rs: dict[str, list[np.ndarray]] = {"gyro": [], "acc": []}
     for p in placements:
         row = []
         for kind in ("gyro", "acc"):
@@ -102,51 +175,67 @@ def _stats_table(out: dict[str, Any], placements: tuple[str, ...],
                                            for k, v in st.items()}
             r = np.array([v[0] for v in st.values()])
             e = np.array([v[1] for v in st.values()])
-            if kind == "gyro":
-                gyro_r.append(r)
+            rs[kind].append(r)
             row += [" / ".join(f"{x:+.2f}" for x in np.median(r, axis=0)),
                     " / ".join(f"{x:.2f}" for x in np.median(e, axis=0))]
         print(f"| {p} | " + " | ".join(row) + " |")
-    return gyro_r
+    return rs
 
 
-def four_views(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
+Pairs = Callable[[str], dict[str, tuple[SensorSignals, SensorSignals]]]
+
+
+def _view_pairs(views: dict[str, Any]) -> Pairs:
+    """Placement -> the signals of every pair of views."""
+    return lambda p: {f"{a}-{b}": (views[a].sensors[p], views[b].sensors[p])
+                      for a, b in itertools.combinations(CAMS, 2)}
+
+
+def _ref_pairs(views: dict[str, Any], ref: Any) -> Pairs:
+    """Placement -> each view's signals with the reference's."""
+    return lambda p: {cam: (views[cam].sensors[p], ref.sensors[p]) for cam in CAMS}
+
+
+def four_views(model: str, cutoff: float | None, work: Path, lifters: list[str], poses: PoseRuns
+               ) -> dict[str, Any]:
     root = SHARED / "videos" / "pose2sim"
     (work / "cmp.toml").write_text(_CMP_PLACEMENTS)
     cfg = _cfg(model, cutoff, {"output.placements": list(VIEW_PLACEMENTS + CMP_PLACEMENTS),
                                "output.placements_file": str(work / "cmp.toml")})
-    views = {}
-    for cam in CAMS:
-        t0 = time.perf_counter()
-        (views[cam],) = read_clips(process_video(root / "Demo_SinglePerson" / "videos" / f"{cam}.mp4",
-                                                 work / f"{cam}.h5", config=cfg))
-        print(f"  {cam}: {time.perf_counter() - t0:.1f} s")
     ref_cfg = with_overrides(load_pipeline_config(), {"output.placements": list(CMP_PLACEMENTS),
                                                       "output.placements_file": str(work / "cmp.toml")})
     trc = root / "reference_pose3d_from_history" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
     (ref,) = read_clips(run_motion_job(trc, work / "ref.h5", cfg=ref_cfg))
-    out: dict[str, Any] = {}
-    print("\nview vs view (median over the 6 pairs): r x/y/z | RMSE x/y/z (gyro rad/s, acc m/s^2)")
-    gyro_r = _stats_table(out.setdefault("pairwise", {}), VIEW_PLACEMENTS,
-                          lambda p: {f"{a}-{b}": (views[a].sensors[p], views[b].sensors[p])
-                                     for a, b in itertools.combinations(CAMS, 2)})
-    print("\nview vs triangulated reference (median over the 4 views)")
-    ref_r = _stats_table(out.setdefault("vs_reference", {}), CMP_PLACEMENTS,
-                         lambda p: {cam: (views[cam].sensors[p], ref.sensors[p]) for cam in CAMS})
-    out["median_pairwise_gyro_r"] = float(np.median(gyro_r))
-    out["median_gyro_r_vs_reference"] = float(np.median(ref_r))
-    print(f"\nmedian pairwise gyro r {out['median_pairwise_gyro_r']:.2f} (target 0.8); "
-          f"median gyro r vs reference {out['median_gyro_r_vs_reference']:.2f}")
-    return out
+    result: dict[str, Any] = {}
+    for spec in lifters:
+        views = {}
+        for cam in CAMS:
+            t0 = time.perf_counter()
+            (views[cam],) = read_clips(process_video(
+                root / "Demo_SinglePerson" / "videos" / f"{cam}.mp4", work / f"{cam}.h5", config=cfg,
+                detector_factory=poses.factory(f"views/{cam}"), lifter=make_lifter(spec, cam)))
+            poses.save(f"views/{cam}")
+            print(f"  {cam} ({spec}): {time.perf_counter() - t0:.1f} s")
+        out: dict[str, Any] = {}
+        print(f"\nlifter {spec}: view vs view (median over the 6 pairs): r x/y/z | RMSE x/y/z "
+              "(gyro rad/s, acc m/s^2)")
+        pair_r = _stats_table(out.setdefault("pairwise", {}), VIEW_PLACEMENTS,
+                              _view_pairs(views))
+        print(f"\nlifter {spec}: view vs triangulated reference (median over the 4 views)")
+        ref_r = _stats_table(out.setdefault("vs_reference", {}), CMP_PLACEMENTS,
+                             _ref_pairs(views, ref))
+        for kind in ("gyro", "acc"):
+            out[f"median_pairwise_{kind}_r"] = float(np.median(pair_r[kind]))
+            out[f"median_{kind}_r_vs_reference"] = float(np.median(ref_r[kind]))
+        print(f"\nlifter {spec}: median pairwise gyro r {out['median_pairwise_gyro_r']:.2f} / acc r "
+              f"{out['median_pairwise_acc_r']:.2f}; vs reference gyro r "
+              f"{out['median_gyro_r_vs_reference']:.2f} / acc r {out['median_acc_r_vs_reference']:.2f}")
+        result[spec] = out
+    return result
 
 
-def walking(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
-    cfg = _cfg(model, cutoff, {"output.placements": list(WALK_PLACEMENTS)})
-    t0 = time.perf_counter()
-    (clip,) = read_clips(process_video(SHARED / "videos" / "sports2d" / "demo4_walking.mp4", work / "walk.h5",
-                                       config=cfg))
-    print(f"  demo4_walking: {time.perf_counter() - t0:.1f} s")
-    out: dict[str, Any] = {"cadence_steps_per_s": {}, "acc_norm": {}, "quasi_static": [], "gyro_floor": {}}
+def _walk_table(clip: Any, out: dict[str, Any]) -> None:
+    """Cadence per pass, |acc| and |gyro| statistics, gyro floor and quasi-static spans of a walking clip."""
     print("\n| sensor | cadence pass 1 | cadence pass 2 | mean |acc| | p99 |acc| | p99 |gyro| | gyro floor |")
     print("|---|---|---|---|---|---|---|")
     for p in WALK_PLACEMENTS:
@@ -156,7 +245,10 @@ def walking(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
             m = (sig.time >= lo) & (sig.time < hi)
             sub = replace(sig, time=sig.time[m], acc=sig.acc[m], gyro=sig.gyro[m],
                           orientation=sig.orientation[m], valid=sig.valid[m])
-            cad.append(2.0 / stride_period_s(sub))
+            try:
+                cad.append(2.0 / stride_period_s(sub))
+            except (AssertionError, ValueError):       # no valid run long enough
+                cad.append(float("nan"))
         a = np.linalg.norm(sig.acc, axis=1)
         g = np.linalg.norm(sig.gyro, axis=1)
         out["cadence_steps_per_s"][p] = cad
@@ -164,14 +256,41 @@ def walking(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
                               "gyro_p99": float(np.nanpercentile(g, 99))}
         floor = gyro_floor(sig)
         out["gyro_floor"][p] = {"gyro": floor[0], "t0": floor[1], "mean_acc_norm": floor[2]}
-        print(f"| {p} | {cad[0]:.2f} | {cad[1]:.2f} | {np.nanmean(a):.1f} | {np.nanpercentile(a, 99):.0f} | "
-              f"{np.nanpercentile(g, 99):.1f} | {floor[0]:.2f} |")
+        print(f"| {p} | {cad[0]:.2f} | {cad[1]:.2f} | {np.nanmean(a):.1f} | {np.nanpercentile(a, 99):.0f} "
+              f"| {np.nanpercentile(g, 99):.1f} | {floor[0]:.2f} |")
         for s0, s1 in quasi_static_spans(sig):
             span = {"placement": p, "t0": float(sig.time[s0]), "t1": float(sig.time[s1 - 1]),
                     "mean_acc_norm": float(a[s0:s1].mean())}
             out["quasi_static"].append(span)
     print(f"\nquasi-static spans: {out['quasi_static'] or 'none'}")
-    return out
+
+
+def walking(model: str, cutoff: float | None, work: Path, lifters: list[str], poses: PoseRuns
+            ) -> dict[str, Any]:
+    cfg = _cfg(model, cutoff, {"output.placements": list(WALK_PLACEMENTS)})
+    result: dict[str, Any] = {}
+    first_s = None
+    for spec in lifters:
+        if spec == "oracle":
+            continue
+        lifter = TimedLifter(make_lifter(spec))
+        t0 = time.perf_counter()
+        (clip,) = read_clips(process_video(SHARED / "videos" / "sports2d" / "demo4_walking.mp4",
+                                           work / "walk.h5", config=cfg,
+                                           detector_factory=poses.factory("walking"), lifter=lifter))
+        elapsed = time.perf_counter() - t0
+        poses.save("walking")
+        first_s = elapsed if first_s is None else first_s       # the first run includes the pose model
+        fps = lifter.frames / lifter.seconds if lifter.seconds > 0 else float("inf")
+        print(f"  demo4_walking ({spec}): {elapsed:.1f} s; lifter {lifter.frames} frames in "
+              f"{lifter.seconds:.2f} s ({fps:.0f} frames/s, {100 * lifter.seconds / first_s:.1f} % of the "
+              "first run's time)")
+        out: dict[str, Any] = {"cadence_steps_per_s": {}, "acc_norm": {}, "quasi_static": [],
+                               "gyro_floor": {}, "lifter_s": lifter.seconds, "lifter_frames": lifter.frames,
+                               "run_s": elapsed, "first_run_s": first_s}
+        _walk_table(clip, out)
+        result[spec] = out
+    return result
 
 
 def standing(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
@@ -203,29 +322,60 @@ def standing(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
     return out
 
 
+def summary(result: dict[str, Any]) -> None:
+    """One markdown row per lifter: the four views' medians and the walking cadence range."""
+    print("\n| pose model | lifter | pairwise gyro r | pairwise acc r | gyro r vs ref | acc r vs ref "
+          "| cadence thigh/foot, steps/s | lifter frames/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    views = result.get("four_views", {})
+    walk = result.get("walking", {})
+    for spec in result["lifters"]:
+        v = views.get(spec, {})
+        w = walk.get(spec, {})
+        cad = [c for p in ("left_thigh", "right_thigh", "left_foot", "right_foot")
+               for c in w.get("cadence_steps_per_s", {}).get(p, [])]
+        cad_s = f"{np.nanmin(cad):.2f}-{np.nanmax(cad):.2f}" if cad else "-"
+        fps = f"{w['lifter_frames'] / w['lifter_s']:.0f}" if w.get("lifter_s") else "-"
+        cells = [f"{v[k]:.2f}" if k in v else "-" for k in ("median_pairwise_gyro_r", "median_pairwise_acc_r",
+                                                            "median_gyro_r_vs_reference",
+                                                            "median_acc_r_vs_reference")]
+        name = result["model"] + (" + flip" if result.get("flip") else "")
+        print(f"| {name} | {spec} | " + " | ".join(cells) + f" | {cad_s} | {fps} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="lite")
     ap.add_argument("--cutoff", type=float, default=None, help="kinematics.video_cutoff_hz (default: config)")
+    ap.add_argument("--lifter", action="append", default=None,
+                    help="mediapipe | oracle | PATH of a lifter file; repeat for several (default mediapipe)")
+    ap.add_argument("--flip", action="store_true", help="horizontal-flip averaging of the world landmarks")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder keeping the pose model's detections between invocations (replayed if there)")
     ap.add_argument("--skip-views", action="store_true")
     ap.add_argument("--skip-walking", action="store_true")
     ap.add_argument("--skip-standing", action="store_true")
     args = ap.parse_args()
+    lifters = args.lifter or ["mediapipe"]
     os.environ.setdefault("IMUSYNTH_MODEL_DIR", str(SHARED / "models"))
-    result: dict[str, Any] = {"model": args.model, "cutoff_hz": args.cutoff}
+    result: dict[str, Any] = {"model": args.model, "cutoff_hz": args.cutoff, "lifters": lifters,
+                              "flip": args.flip}
+    poses = PoseRuns(args.model, args.flip, args.cache)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_views:
-            print(f"four views, model {args.model}, cut-off {args.cutoff or 'default'}")
-            result["four_views"] = four_views(args.model, args.cutoff, Path(tmp))
+            print(f"four views, model {args.model}, cut-off {args.cutoff or 'default'}, lifters {lifters}")
+            result["four_views"] = four_views(args.model, args.cutoff, Path(tmp), lifters, poses)
         if not args.skip_walking:
-            print(f"\nwalking, model {args.model}, cut-off {args.cutoff or 'default'}")
-            result["walking"] = walking(args.model, args.cutoff, Path(tmp))
+            print(f"\nwalking, model {args.model}, cut-off {args.cutoff or 'default'}, lifters {lifters}")
+            result["walking"] = walking(args.model, args.cutoff, Path(tmp), lifters, poses)
         if not args.skip_standing:
             print(f"\nstanding (Demo_MultiPerson, --person all), model {args.model}, "
                   f"cut-off {args.cutoff or 'default'}")
             result["standing"] = standing(args.model, args.cutoff, Path(tmp))
+    summary(result)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = RESULTS / f"eval_video_real_{args.model}_{args.cutoff or 'default'}.json"
+    flip = "_flip" if args.flip else ""
+    name = RESULTS / f"eval_video_real_{args.model}_{args.cutoff or 'default'}{flip}.json"
     name.write_text(json.dumps(result, indent=1))
     print(f"\nwrote {name}")
 
