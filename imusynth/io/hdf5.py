@@ -11,6 +11,9 @@ Layout (documented in docs/hdf5_schema.md)::
         attrs: rate_hz, cutoff_hz, acc_unit, gyro_unit, gravity_included, frame, placement
     /clips/<clip_id>/motion/       time (T,), names (P,), xyz (T,P,3) float32 m, confidence (T,P) float32
     /clips/<clip_id>/pose/         optional arrays of the video pipeline (2-D landmarks, ...)
+
+Video clips' extra attrs include ``lifter`` (``"mediapipe"`` or ``"learned:<file>"``) and ``lifter_sha256``
+(the lifter file's SHA-256, ``""`` for MediaPipe): which 3-D lifter made the clip.
 """
 
 from __future__ import annotations
