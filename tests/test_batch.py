@@ -23,7 +23,6 @@ import pytest
 from imusynth.batch.executors import LocalExecutor
 from imusynth.batch.gather import GatherError, gather
 from imusynth.batch.ingest import (
-    DownloadOptions,
     LabelRow,
     SourceError,
     expand_sources,
@@ -43,6 +42,7 @@ from imusynth.batch.runner import (
 from imusynth.config import config_hash, load_pipeline_config, with_overrides
 from imusynth.core.conventions import G0
 from imusynth.io.hdf5 import read_clips, validate_file
+from imusynth.video.fetch import DownloadOptions
 from tests.batch_support import (
     PROXY_VARIABLES,
     LocalSite,

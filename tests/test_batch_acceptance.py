@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from imusynth.batch.gather import gather
-from imusynth.batch.ingest import DownloadOptions, LabelRow
+from imusynth.batch.ingest import LabelRow
 from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Status
 from imusynth.batch.runner import Action, run_batch
 from imusynth.config import load_pipeline_config
 from imusynth.io.hdf5 import read_clips, validate_file
+from imusynth.video.fetch import DownloadOptions
 from tests.batch_support import (
     PROXY_VARIABLES,
     LocalSite,

@@ -399,8 +399,8 @@ def infer_length_unit(xyz: NDArray[np.float64], names: Sequence[str], *, skeleto
     if measured is None:
         raise ReadError(
             f"{source}: the file does not state its length unit, and {xyz.shape[1]} point(s) are too few to "
-            f"infer it from the body's size (that needs the head, pelvis and leg joints of a known skeleton, or "
-            f"at least {MIN_BODY_POINTS} points); give --length-unit mm, cm or m"
+            f"infer it from the body's size (that needs the head, pelvis and leg joints of a known skeleton, "
+            f"or at least {MIN_BODY_POINTS} points); give --length-unit mm, cm or m"
         )
     size, how = measured
     units = _plausible_units(size)

@@ -169,6 +169,8 @@ def parse_hierarchy(text: str, source: str = "BVH") -> BvhHierarchy:
                 i += 2 + n
             else:
                 raise ReadError(f"{source}: unexpected {tok!r} in the hierarchy")
+    except ReadError:
+        raise
     except (IndexError, ValueError) as exc:
         raise ReadError(f"{source}: damaged BVH hierarchy near token {i + 1} ({exc})") from None
     if stack or pending is not None:
