@@ -112,6 +112,22 @@ class SmplConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """``[report]``: the QA report's flag thresholds (``imusynth report``, docs/report.md).
+
+    ``max_acc_g`` in g (1 g = 9.80665 m/s^2), ``max_gyro_rad_s`` in rad/s, ``min_valid_share`` a fraction
+    in [0, 1], ``max_depth_speed_m_s`` in m/s, ``max_identity_switches`` a count. They only flag clips on the
+    page: they change no output, so they are not part of :func:`config_hash`.
+    """
+
+    max_acc_g: float = 8.0
+    max_gyro_rad_s: float = 20.0
+    min_valid_share: float = 0.5
+    max_depth_speed_m_s: float = 3.0
+    max_identity_switches: int = 2
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole configuration, one frozen dataclass per TOML table."""
 
@@ -123,6 +139,7 @@ class PipelineConfig:
     lift: LiftConfig = field(default_factory=LiftConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     smpl: SmplConfig = field(default_factory=SmplConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 _ALLOWED = {
@@ -137,6 +154,8 @@ _UNIT_INTERVAL = {("kinematics", "min_confidence"), ("pose", "min_detection_conf
                   ("pose", "min_presence_confidence"), ("pose", "min_tracking_confidence"),
                   ("pose", "min_visibility"), ("camera", "shot_cut_threshold"),
                   ("lift", "leg_length_tolerance")}
+_POSITIVE |= {("report", "max_acc_g"), ("report", "max_gyro_rad_s"), ("report", "max_depth_speed_m_s")}
+_UNIT_INTERVAL |= {("report", "min_valid_share")}
 #: closed ranges [low, high] (None: unbounded) of the other numeric keys, as pipeline.toml documents them
 _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("lift", "fov_deg"): (1.0, 179.0),
@@ -292,4 +311,5 @@ def to_toml(cfg: PipelineConfig) -> str:
 
 def config_hash(cfg: PipelineConfig) -> str:
     """Short SHA-256 of the canonical configuration, used to skip work already done with it."""
-    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:16]
+    outputs = {k: v for k, v in to_dict(cfg).items() if k != "report"}   # [report] changes no output
+    return hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()[:16]

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"imusynth.calibrate"},
     {"imusynth.compare"},
     {"imusynth.har"},
+    {"imusynth.report"},
     {"imusynth.batch"},
     {"imusynth.cli", "imusynth.__main__"},
 ]

@@ -369,6 +369,7 @@ _OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
     ("imusynth.cli.har", "har_eval_cmd", "har-eval"),
     ("imusynth.cli.batch", "batch", "batch"),
     ("imusynth.cli.batch", "gather", "gather"),
+    ("imusynth.cli.report", "report", "report"),
 ]
 
 
