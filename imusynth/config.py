@@ -175,6 +175,7 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("smpl", "num_betas"): (1, 10),
     ("smpl", "torch_threads"): (1, None),
 }
+_RANGES[("report", "max_identity_switches")] = (0, None)
 
 
 def _check_range(where: str, section: str, key: str, value: float) -> None:
