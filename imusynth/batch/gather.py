@@ -1,9 +1,10 @@
 """``imusynth gather``: merge the per-video files of a batch into one ``imusynth/1`` dataset.
 
 Only items that are ``done`` in the manifest are gathered, so a file a crashed run left behind is
-never taken. The label comes from the manifest (relabelling with a new ``labels.csv`` needs no
-reprocessing), the group key is the video id (or the uploader), and clips are streamed one
-per-video file at a time into a single atomic write.
+never taken; *empty* items (a sensor without any valid sample) are left out unless asked for. The
+label comes from the manifest (relabelling with a new ``labels.csv`` needs no reprocessing), the group
+key is the video id (or the uploader), and clips are streamed one per-video file at a time into a
+single atomic write.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class GatherSummary:
         Distinct group keys.
     missing : list of str
         Done items whose output file is gone (left out).
+    empty : list of str
+        Empty items (a sensor without any valid sample) left out; kept with ``include_empty``.
     """
 
     path: Path
@@ -51,6 +54,7 @@ class GatherSummary:
     labels: dict[str, int] = field(default_factory=dict)
     groups: int = 0
     missing: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
 
     def table(self) -> str:
         """A plain-text summary."""
@@ -61,6 +65,9 @@ class GatherSummary:
         if self.missing:
             lines.append(f"left out {len(self.missing)} done item(s) whose file is missing: "
                          f"{self.missing[:5]}")
+        if self.empty:
+            lines.append(f"left out {len(self.empty)} empty item(s) (a sensor without any valid sample; "
+                         f"--include-empty keeps them): {self.empty[:5]}")
         return "\n".join(lines)
 
 
@@ -97,6 +104,7 @@ def gather(
     *,
     group_by: str = "video",
     config_hash: str | None = None,
+    include_empty: bool = False,
 ) -> GatherSummary:
     """Merge the per-video files of a batch into one ``imusynth/1`` file.
 
@@ -111,6 +119,8 @@ def gather(
         uploader is unknown, e.g. local files).
     config_hash : str or None
         Gather only items made with this configuration; needed when the manifest holds several.
+    include_empty : bool
+        Also gather *empty* items (done, but a sensor of the output has no valid sample).
 
     Returns
     -------
@@ -131,10 +141,15 @@ def gather(
     present = []
     for r in records:
         assert r.output is not None
-        if (outdir / r.output).is_file():
+        if r.empty and not include_empty:
+            summary.empty.append(r.video_id)
+        elif (outdir / r.output).is_file():
             present.append(r)
         else:
             summary.missing.append(r.video_id)
+    if not present and summary.empty:
+        raise GatherError(f"every done item with its file is empty ({len(summary.empty)}: a sensor without "
+                          "any valid sample); --include-empty gathers them all the same")
     if not present:
         raise GatherError(f"none of the {len(records)} done item(s) has its output file in {outdir}")
     labels: Counter[str] = Counter()

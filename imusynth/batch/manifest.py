@@ -14,7 +14,7 @@ system by several machines.
 
 Life of an item::
 
-    pending ──fetch──► downloaded ──process──► done
+    pending ──fetch──► downloaded ──process──► done   (or *empty*: done, reason "empty: ...")
        │                   │                   (rerun with the same config hash: kept)
        └──► skipped        └──► failed          (--retry-failed: tried again)
 
@@ -73,6 +73,10 @@ CREATE INDEX items_status ON items (status);
 
 class ManifestError(InputError, ValueError):
     """A manifest that cannot be used (newer schema, not an imusynth manifest, unknown item)."""
+
+
+#: reason of a ``done`` item whose output has a sensor without any valid sample (an *empty* item)
+EMPTY_PREFIX = "empty: "
 
 
 class Status(StrEnum):
@@ -142,6 +146,11 @@ class Record:
     download_s: float | None = None
     process_s: float | None = None
     updated_at: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        """A ``done`` item whose output has a sensor without any valid sample (reason ``"empty: ..."``)."""
+        return self.status == Status.DONE and (self.reason or "").startswith(EMPTY_PREFIX)
 
 
 _COLUMNS = (
@@ -330,11 +339,17 @@ class Manifest:
             download_s=download_s,
         )
 
-    def mark_done(self, key: str, *, output: str, config_hash: str, process_s: float | None) -> None:
-        """Record a finished item; call only once ``output`` has been renamed into place."""
+    def mark_done(self, key: str, *, output: str, config_hash: str, process_s: float | None,
+                  empty: str | None = None) -> None:
+        """Record a finished item; call only once ``output`` has been renamed into place.
+
+        ``empty`` (which sensor has no valid sample) makes the item *empty*: ``done`` with the reason
+        ``"empty: ..."`` (:attr:`Record.empty`), kept on reruns like any done item, left out by ``gather``.
+        """
         self._update(
-            key, status=Status.DONE.value, stage=None, reason=None, output=output,
-            config_hash=config_hash, process_s=process_s,
+            key, status=Status.DONE.value, stage=None,
+            reason=f"{EMPTY_PREFIX}{_one_line(empty)}" if empty else None,
+            output=output, config_hash=config_hash, process_s=process_s,
         )
 
     def mark_failed(self, key: str, reason: str) -> None:

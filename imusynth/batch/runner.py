@@ -25,10 +25,14 @@ from typing import Any
 
 from imusynth.batch.executors import DaskExecutor, Executor, LocalExecutor
 from imusynth.batch.ingest import Item, LabelRow, expand_sources
-from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Record, Status
+from imusynth.batch.manifest import EMPTY_PREFIX, MANIFEST_NAME, Manifest, Record, Status
 from imusynth.batch.tasks import FetchTask, ProcessFn, ProcessTask, TaskResult, run_fetch, run_process
 from imusynth.errors import InputError
+from imusynth.io.valid_share import empty_reason
 from imusynth.video.fetch import DownloadOptions, is_url, safe_name
+
+#: the state a summary shows for a done item whose output has a sensor without any valid sample
+EMPTY = "empty"
 
 #: Folder of OUTDIR holding one HDF5 file per item.
 VIDEOS_DIR = "videos"
@@ -101,8 +105,9 @@ class BatchSummary:
         Videos whose bytes were transferred (cache misses).
     processed : int
         Outputs written.
-    failures, skips : list of (str, str)
-        (video id, reason) of this run's failed and skipped items.
+    failures, skips, empties : list of (str, str)
+        (video id, reason) of this run's failed, skipped and empty items (``empty``: done, but a sensor
+        has no valid sample; counted under ``status["empty"]``, not ``"done"``).
     wall_s : float, s
     process_s, cpu_s : list of float, s
         Wall and CPU time of each video processed in this run.
@@ -118,6 +123,7 @@ class BatchSummary:
     processed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     skips: list[tuple[str, str]] = field(default_factory=list)
+    empties: list[tuple[str, str]] = field(default_factory=list)
     wall_s: float = 0.0
     process_s: list[float] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)
@@ -137,15 +143,16 @@ class BatchSummary:
         lines.append(f"batch {head} in {self.wall_s:.1f} s: {self.items} item(s), "
                      f"{self.downloads} download(s), {self.processed} output(s) written -> {self.outdir}")
         lines.append(f"{'status':<12}{'items':>7}")
-        for status in Status:
-            n = self.status.get(status.value, 0)
+        for state in [*Status, EMPTY]:
+            n = self.status.get(state, 0)
             if n:
-                lines.append(f"{status.value:<12}{n:>7}")
+                lines.append(f"{state:<12}{n:>7}")
         if self.process_s:
             n = len(self.process_s)
             lines.append(f"processing: {sum(self.process_s) / n:.1f} s ({sum(self.cpu_s) / n:.1f} CPU s) "
                          f"per video on average, {n / max(self.wall_s, 1e-9) * 60:.1f} videos/min")
-        for title, rows in (("failed", self.failures), ("skipped", self.skips)):
+        for title, rows in (("failed", self.failures), ("skipped", self.skips),
+                            ("empty (left out by gather)", self.empties)):
             if rows:
                 lines.append(f"{title}:")
                 width = min(max(len(v) for v, _ in rows), 40)
@@ -207,7 +214,7 @@ def recover(manifest: Manifest, outdir: Path) -> list[str]:
             and output_matches(out, key=record.key, config_hash=record.config_hash)
         ):
             manifest.mark_done(record.key, output=str(record.output), config_hash=str(record.config_hash),
-                               process_s=None)
+                               process_s=None, empty=empty_reason(out))
             adopted.append(record.key)
         else:
             manifest.reset(record.key)
@@ -467,9 +474,12 @@ def _finish(summary: BatchSummary, manifest: Manifest, items: Sequence[Item], t0
         record = manifest.get(item.key)
         if record is None:  # pragma: no cover - every item was added
             continue
-        summary.status[record.status.value] = summary.status.get(record.status.value, 0) + 1
+        state = EMPTY if record.empty else record.status.value
+        summary.status[state] = summary.status.get(state, 0) + 1
         name = record.video_id if record.start_s is None and record.end_s is None else record.key
-        if record.status == Status.FAILED:
+        if record.empty:
+            summary.empties.append((name, (record.reason or "").removeprefix(EMPTY_PREFIX)))
+        elif record.status == Status.FAILED:
             summary.failures.append((name, record.reason or ""))
         elif record.status == Status.SKIPPED:
             summary.skips.append((name, record.reason or ""))
@@ -532,7 +542,7 @@ def _drive(
                 record = manifest.get(key)
                 assert record is not None and record.output is not None
                 manifest.mark_done(key, output=record.output, config_hash=config_hash,
-                                   process_s=result.seconds)
+                                   process_s=result.seconds, empty=result.empty)
                 summary.processed += 1
                 summary.process_s.append(result.seconds)
                 summary.cpu_s.append(result.cpu_s)

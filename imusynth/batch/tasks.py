@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imusynth.io.valid_share import empty_reason
 from imusynth.video.fetch import DownloadOptions, FetchError, FetchResult, fetch
 
 #: Signature of the per-video processing function (``imusynth.video.job.process_video``):
@@ -77,6 +78,8 @@ class TaskResult:
         Wall time of the task in the worker.
     cpu_s : float, s
         CPU time of the worker process during the task (all its threads).
+    empty : str or None
+        Set by a process task whose output has a sensor without any valid sample: which one (one line).
     """
 
     key: str
@@ -85,6 +88,7 @@ class TaskResult:
     output: str | None = None
     seconds: float = 0.0
     cpu_s: float = 0.0
+    empty: str | None = None
 
 
 def _reason(exc: BaseException) -> str:
@@ -115,8 +119,9 @@ def run_process(task: ProcessTask) -> TaskResult:
             extra_attrs=dict(task.extra_attrs),
             progress=False,
         )
+        empty = empty_reason(out)
     except Exception as exc:
         return TaskResult(task.key, reason=f"processing failed: {_reason(exc)}",
                           seconds=time.perf_counter() - t0)
     return TaskResult(task.key, output=str(out), seconds=time.perf_counter() - t0,
-                      cpu_s=time.process_time() - c0)
+                      cpu_s=time.process_time() - c0, empty=empty)

@@ -85,7 +85,7 @@ def video_summary(out: Path, shares: list[SensorShare], *, person: str, min_trac
     else:
         lines = [f"persons: kept {len(tracks)} track(s) ({ids}): every person tracked for at least "
                  f"{min_track_s:g} s"]
-    spans = {}
+    spans: dict[str, tuple[float, float]] = {}
     for s in shares:
         a, b = spans.get(s.clip_id, (s.t0_s, s.t1_s))
         spans[s.clip_id] = (min(a, s.t0_s), max(b, s.t1_s))

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from imusynth.cli._paths import ForceOpt, check_outputs
+
 Sources = Annotated[list[str], typer.Argument(
     help="Video or playlist URLs, text files of URLs (one per line, # comments), local videos or folders.")]
 OutDir = Annotated[Path, typer.Option("--output", "-o", help="Output folder (manifest, videos/, cache/).")]
@@ -20,12 +22,15 @@ Rate = Annotated[float | None, typer.Option("--rate", help="Output rate, Hz (def
 Model = Annotated[str | None, typer.Option("--model", help="Pose model: lite | full | heavy | PATH.")]
 Pipeline = Annotated[Path | None, typer.Option(
     "--pipeline", help="Pipeline TOML (see pipelines/); CLI flags override it.")]
-Workers = Annotated[int, typer.Option("--workers", "-j", help="Parallel workers (one pose model each).")]
+Workers = Annotated[int, typer.Option(
+    "--workers", "-j", min=1, help="Parallel workers (one pose model each).")]
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="local | dask.")]
 Scheduler = Annotated[str | None, typer.Option(
     "--scheduler", help="Dask scheduler address (tcp://host:8786); default: a local Dask cluster.")]
-RetryFailed = Annotated[bool, typer.Option("--retry-failed", help="Also retry the items that failed before.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="List what would be done; change nothing.")]
+RetryFailed = Annotated[bool, typer.Option(
+    "--retry-failed", metavar="", help="Also retry the items that failed before.")]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", metavar="", help="List what would be done; change nothing.")]
 CacheDir = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Download cache keyed by video id (default OUTPUT/cache); may be shared.")]
 MaxHeight = Annotated[int, typer.Option("--max-height", help="Highest video resolution fetched, px.")]
@@ -35,7 +40,7 @@ RequireLicense = Annotated[str | None, typer.Option(
     "--require-license", help="Skip videos whose licence does not match this regex ('creative commons').")]
 Retries = Annotated[int, typer.Option("--retries", help="Retries of a transient download error.")]
 Proxy = Annotated[str | None, typer.Option("--proxy", help="Proxy URL for yt-dlp ('' for no proxy).")]
-NoProgress = Annotated[bool, typer.Option("--no-progress", help="No progress bar.")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", metavar="", help="No progress bar.")]
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -68,7 +73,8 @@ def batch(
     """Convert many videos (YouTube playlists, URL lists, folders) into per-video HDF5 files, resumably.
 
     Rerun the same command to resume: what is done with the same pipeline is kept. Then merge with
-    `imusynth gather OUTPUT -o dataset.h5`. Exit status 1 when some video failed.
+    `imusynth gather OUTPUT -o dataset.h5`. Exit status 1 when some video failed. A video whose output has
+    a sensor without any valid sample is "empty" in the manifest and the summary (gather leaves it out).
 
     Example: imusynth batch "https://www.youtube.com/playlist?list=..." --label running -p wrist -j 2 -o runs/
     """
@@ -98,6 +104,8 @@ def batch(
         raise typer.Exit(1)
 
 
+IncludeEmpty = Annotated[bool, typer.Option(
+    "--include-empty", metavar="", help="Also gather empty items (a sensor without any valid sample).")]
 GroupBy = Annotated[str, typer.Option("--group-by", help="Group key: video (video id) | uploader.")]
 ConfigHash = Annotated[str | None, typer.Option(
     "--config-hash", help="Gather only items made with this pipeline hash (when there are several).")]
@@ -108,12 +116,18 @@ def gather(
     output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (imusynth/1).")],
     group_by: GroupBy = "video",
     config_hash: ConfigHash = None,
+    include_empty: IncludeEmpty = False,
+    force: ForceOpt = False,
 ) -> None:
     """Merge the per-video files of a batch into one labelled dataset with group keys.
 
-    Example: imusynth gather runs/ -o runs.h5 --group-by uploader
+    Items whose file has a sensor without any valid sample (state "empty") are left out unless
+    --include-empty. Example: imusynth gather runs/ -o runs.h5 --group-by uploader
     """
     from imusynth.batch.gather import gather as gather_files
+    from imusynth.batch.manifest import MANIFEST_NAME
 
-    summary = gather_files(outdir, output, group_by=group_by, config_hash=config_hash)
+    check_outputs({"--output": output}, [outdir, outdir / MANIFEST_NAME], force=force)
+    summary = gather_files(outdir, output, group_by=group_by, config_hash=config_hash,
+                           include_empty=include_empty)
     typer.echo(summary.table())

@@ -29,6 +29,7 @@ from imusynth.calibrate import (
     save_profile,
     series_from_signals,
 )
+from imusynth.cli._paths import ForceOpt, check_outputs
 from imusynth.core.conventions import matrix_from_quat, quat_continuous, quat_from_matrix
 
 _opt = typer.Option
@@ -274,9 +275,9 @@ def fit_cmd(
     placement: Annotated[str, _opt("--placement", "-p", help=_H["placement"])],
     output: Annotated[Path, _opt("--output", "-o", help=_H["output"])],
     real_placement: Annotated[str | None, _opt("--real-placement", help=_H["real_placement"])] = None,
-    per_class: Annotated[bool, _opt("--per-class", help=_H["per_class"])] = False,
+    per_class: Annotated[bool, _opt("--per-class", metavar="", help=_H["per_class"])] = False,
     rate: Annotated[float | None, _opt("--rate", help=_H["rate"])] = None,
-    no_align: Annotated[bool, _opt("--no-align", help=_H["no_align"])] = False,
+    no_align: Annotated[bool, _opt("--no-align", metavar="", help=_H["no_align"])] = False,
     knots: Annotated[int, _opt("--knots", help=_H["knots"])] = 1001,
     tails: Annotated[str, _opt("--tails", help=_H["tails"])] = "linear",
     device: Annotated[str, _opt("--device", help=_H["device"])] = "none",
@@ -289,12 +290,14 @@ def fit_cmd(
     acc_unit: Annotated[str | None, _opt("--acc-unit", help=_H["acc_unit"])] = None,
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
     real_label: Annotated[str | None, _opt("--real-label", help=_H["real_label"])] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Fit a profile: x_real = G^-1(F(x_virtual)) per channel, resampling, axis alignment, device model.
 
     Example: imusynth calibrate fit --virtual v.h5 --real watch.csv --preset spsw_har -p left_wrist
     -o calibration/profiles/watch.toml
     """
+    check_outputs({"--output": output}, [*virtual, *real], force=force)
     profile, notes = fit_files(
         virtual,
         real,
@@ -329,11 +332,13 @@ def apply_cmd(
     output: Annotated[Path, _opt("--output", "-o", help="Calibrated imusynth/1 file to write.")],
     placement: Annotated[list[str] | None, _opt("--placement", "-p", help=_H["apply_placement"])] = None,
     seed: Annotated[int | None, _opt("--seed", help=_H["apply_seed"])] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Apply a profile to every clip; the profile's name and TOML text are stored in each clip's attributes.
 
     Example: imusynth calibrate apply calibration/profiles/watch.toml v.h5 -o v_cal.h5
     """
+    check_outputs({"--output": output}, [profile, input_file], force=force)
     out, n = apply_file(profile, input_file, output, placements=placement, seed=seed)
     typer.echo(f"wrote {out} ({n} clip(s))")
 
@@ -345,8 +350,10 @@ def device_cmd(
     rate: Annotated[float | None, _opt("--rate", help=_H["device_rate"])] = None,
     seed: Annotated[int, _opt("--seed", help=_H["seed"])] = 0,
     placement: Annotated[str | None, _opt("--placement", "-p", help=_H["device_placement"])] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Write a device-only profile (noise, bias, saturation, quantisation; no mapping) from a preset."""
+    check_outputs({"--output": output}, force=force)
     dev = device_preset(device)
     src = {"fitted_on": "nothing: datasheet-typical device preset (see docs/calibration.md)"}
     if placement:

@@ -15,6 +15,7 @@ import typer
 
 from imusynth.calibrate import load_recordings
 from imusynth.cli._flags import flag_names
+from imusynth.cli._paths import ForceOpt, check_outputs
 from imusynth.har import (
     PROTOCOLS,
     HarError,
@@ -246,6 +247,7 @@ def export_cmd(
     out_acc_unit: Annotated[str, _opt("--out-acc-unit", help=_H["out_acc_unit"])] = "m/s^2",
     out_gyro_unit: Annotated[str, _opt("--out-gyro-unit", help=_H["out_gyro_unit"])] = "rad/s",
     ios_sign: Annotated[bool, _opt("--ios-sign", help=_H["ios_sign"])] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Cut labelled fixed-length windows: X (n, T, C) float32, y, class names, group keys.
 
@@ -254,6 +256,7 @@ def export_cmd(
     Example: imusynth export data.h5 --window 2.56 --overlap 0.5 --rate 50 -p left_wrist -o windows.h5
     Phone-style: imusynth export data.h5 -p thigh --out-acc-unit g --out-gyro-unit deg/s --ios-sign -o w.h5
     """
+    check_outputs({"--output": output}, inputs, force=force)
     check_output_units(acc_unit=out_acc_unit, gyro_unit=out_gyro_unit)
     ws = windows_from_files(
         inputs,
@@ -300,11 +303,13 @@ def har_eval_cmd(
     acc_unit: Annotated[str | None, _opt("--acc-unit", help=_H["acc_unit"])] = None,
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
     group_by: Annotated[str, _opt("--group-by", help=_H["group_by"])] = "file",
+    force: ForceOpt = False,
 ) -> None:
     """Macro-F1 of a random forest trained on real (r2r), virtual (v2r) or both (mix2r); tested on real.
 
     Example: imusynth har-eval --train virtual.h5 --test real_windows.h5 --protocol r2r,v2r,mix2r
     """
+    check_outputs({"--json": json_out}, [*test, *(train or ()), *(train_real or ())], force=force)
     protocols = [p.strip() for p in protocol.split(",") if p.strip()]
     report = har_eval_files(
         test,

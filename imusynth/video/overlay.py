@@ -70,7 +70,7 @@ def _scratch(path: Path) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def _colour_key(img: NDArray[np.uint8]) -> None:
+def _colour_key(img: NDArray[Any]) -> None:
     """Draw the axis colour key (x red, y green, z blue) in the top-left corner."""
     cv2.rectangle(img, (4, 4), (150, 26), (0, 0, 0), -1)
     cv2.putText(img, "axes:", (8, 20), _FONT, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
