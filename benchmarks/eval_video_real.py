@@ -103,6 +103,7 @@ class PoseRuns:
     def __init__(self, model: str, flip: bool, cache: Path | None) -> None:
         self.model, self.flip, self.cache = model, flip, cache
         self.recorded: dict[str, dict[float, Any]] = {}
+        self.run_s: dict[str, float] = {}      # time of the run that recorded each video's detections, s
 
     def _file(self, key: str) -> Path | None:
         if self.cache is None:
@@ -112,18 +113,23 @@ class PoseRuns:
     def factory(self, key: str) -> Any:
         f = self._file(key)
         if key not in self.recorded and f is not None and f.is_file():
-            self.recorded[key] = pickle.loads(f.read_bytes())
+            kept = pickle.loads(f.read_bytes())
+            if "detections" not in kept:                 # an older cache: the detections alone
+                kept = {"detections": kept, "run_s": float("nan")}
+            self.recorded[key], self.run_s[key] = kept["detections"], kept["run_s"]
         if key in self.recorded:
             return replay_detector(self.recorded[key])
         self.recorded[key] = {}
         base = flip_averaged_detector() if self.flip else mediapipe_detector
         return recording_detector(self.recorded[key], base)
 
-    def save(self, key: str) -> None:
+    def save(self, key: str, run_s: float) -> None:
+        """Keep the recording of ``key`` and the time of the run that made it (``run_s``, s)."""
+        self.run_s.setdefault(key, run_s)
         f = self._file(key)
         if f is not None and not f.is_file():
             f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_bytes(pickle.dumps(self.recorded[key]))
+            f.write_bytes(pickle.dumps({"detections": self.recorded[key], "run_s": self.run_s[key]}))
 
 
 def make_lifter(spec: str, cam: str | None = None) -> Lifter:
@@ -214,21 +220,26 @@ def four_views(model: str, cutoff: float | None, work: Path, lifters: list[str],
             (views[cam],) = read_clips(process_video(
                 root / "Demo_SinglePerson" / "videos" / f"{cam}.mp4", work / f"{cam}.h5", config=cfg,
                 detector_factory=poses.factory(f"views/{cam}"), lifter=make_lifter(spec, cam)))
-            poses.save(f"views/{cam}")
+            poses.save(f"views/{cam}", time.perf_counter() - t0)
             print(f"  {cam} ({spec}): {time.perf_counter() - t0:.1f} s")
         out: dict[str, Any] = {}
         print(f"\nlifter {spec}: view vs view (median over the 6 pairs): r x/y/z | RMSE x/y/z "
               "(gyro rad/s, acc m/s^2)")
         pair_r = _stats_table(out.setdefault("pairwise", {}), VIEW_PLACEMENTS,
                               _view_pairs(views))
+        print(f"\nlifter {spec}: view vs view, hand-free forearm/wrist frames (as vs the reference)")
+        free_r = _stats_table(out.setdefault("pairwise_handfree", {}), CMP_PLACEMENTS, _view_pairs(views))
         print(f"\nlifter {spec}: view vs triangulated reference (median over the 4 views)")
         ref_r = _stats_table(out.setdefault("vs_reference", {}), CMP_PLACEMENTS,
                              _ref_pairs(views, ref))
         for kind in ("gyro", "acc"):
             out[f"median_pairwise_{kind}_r"] = float(np.median(pair_r[kind]))
+            out[f"median_pairwise_handfree_{kind}_r"] = float(np.median(free_r[kind]))
             out[f"median_{kind}_r_vs_reference"] = float(np.median(ref_r[kind]))
         print(f"\nlifter {spec}: median pairwise gyro r {out['median_pairwise_gyro_r']:.2f} / acc r "
-              f"{out['median_pairwise_acc_r']:.2f}; vs reference gyro r "
+              f"{out['median_pairwise_acc_r']:.2f} (hand-free: "
+              f"{out['median_pairwise_handfree_gyro_r']:.2f} / {out['median_pairwise_handfree_acc_r']:.2f}); "
+              "vs reference gyro r "
               f"{out['median_gyro_r_vs_reference']:.2f} / acc r {out['median_acc_r_vs_reference']:.2f}")
         result[spec] = out
     return result
@@ -269,7 +280,6 @@ def walking(model: str, cutoff: float | None, work: Path, lifters: list[str], po
             ) -> dict[str, Any]:
     cfg = _cfg(model, cutoff, {"output.placements": list(WALK_PLACEMENTS)})
     result: dict[str, Any] = {}
-    first_s = None
     for spec in lifters:
         if spec == "oracle":
             continue
@@ -279,12 +289,12 @@ def walking(model: str, cutoff: float | None, work: Path, lifters: list[str], po
                                            work / "walk.h5", config=cfg,
                                            detector_factory=poses.factory("walking"), lifter=lifter))
         elapsed = time.perf_counter() - t0
-        poses.save("walking")
-        first_s = elapsed if first_s is None else first_s       # the first run includes the pose model
+        poses.save("walking", elapsed)
+        first_s = poses.run_s["walking"]       # the run with the pose model (this one or a cached one)
         fps = lifter.frames / lifter.seconds if lifter.seconds > 0 else float("inf")
         print(f"  demo4_walking ({spec}): {elapsed:.1f} s; lifter {lifter.frames} frames in "
               f"{lifter.seconds:.2f} s ({fps:.0f} frames/s, {100 * lifter.seconds / first_s:.1f} % of the "
-              "first run's time)")
+              "time of the run with the pose model)")
         out: dict[str, Any] = {"cadence_steps_per_s": {}, "acc_norm": {}, "quasi_static": [],
                                "gyro_floor": {}, "lifter_s": lifter.seconds, "lifter_frames": lifter.frames,
                                "run_s": elapsed, "first_run_s": first_s}
@@ -324,9 +334,10 @@ def standing(model: str, cutoff: float | None, work: Path) -> dict[str, Any]:
 
 def summary(result: dict[str, Any]) -> None:
     """One markdown row per lifter: the four views' medians and the walking cadence range."""
-    print("\n| pose model | lifter | pairwise gyro r | pairwise acc r | gyro r vs ref | acc r vs ref "
-          "| cadence thigh/foot, steps/s | lifter frames/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| pose model | lifter | pairwise gyro r | pairwise acc r | pairwise gyro r, hand-free "
+          "| pairwise acc r, hand-free | gyro r vs ref | acc r vs ref | cadence thigh/foot, steps/s "
+          "| lifter frames/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     views = result.get("four_views", {})
     walk = result.get("walking", {})
     for spec in result["lifters"]:
@@ -335,10 +346,11 @@ def summary(result: dict[str, Any]) -> None:
         cad = [c for p in ("left_thigh", "right_thigh", "left_foot", "right_foot")
                for c in w.get("cadence_steps_per_s", {}).get(p, [])]
         cad_s = f"{np.nanmin(cad):.2f}-{np.nanmax(cad):.2f}" if cad else "-"
-        fps = f"{w['lifter_frames'] / w['lifter_s']:.0f}" if w.get("lifter_s") else "-"
-        cells = [f"{v[k]:.2f}" if k in v else "-" for k in ("median_pairwise_gyro_r", "median_pairwise_acc_r",
-                                                            "median_gyro_r_vs_reference",
-                                                            "median_acc_r_vs_reference")]
+        timed = w.get("lifter_s") and spec != "mediapipe"
+        fps = f"{w['lifter_frames'] / w['lifter_s']:.0f}" if timed else "-"
+        keys = ("median_pairwise_gyro_r", "median_pairwise_acc_r", "median_pairwise_handfree_gyro_r",
+                "median_pairwise_handfree_acc_r", "median_gyro_r_vs_reference", "median_acc_r_vs_reference")
+        cells = [f"{v[k]:.2f}" if k in v else "-" for k in keys]
         name = result["model"] + (" + flip" if result.get("flip") else "")
         print(f"| {name} | {spec} | " + " | ".join(cells) + f" | {cad_s} | {fps} |")
 
