@@ -137,11 +137,13 @@ _BANDAI_MAP: dict[str, list[str]] = {
 }
 
 #: Joint names of the CMU BVH conversions and of Mixamo rigs (without Mixamo's ``mixamorig:`` prefix)
-#: that the map below uses; both rigs also have others (LowerBack, Neck1, Spine2, fingers...).
+#: that the map below uses (the finger joints are Mixamo's); both rigs have others (LowerBack, Neck1,
+#: Spine2, more fingers...).
 CMU_MIXAMO: tuple[str, ...] = (
     "Hips", "Spine", "Spine1", "Neck", "Head",
     *(f"{s}{j}" for s in ("Left", "Right") for j in ("Shoulder", "Arm", "ForeArm", "Hand")),
     *(f"{s}{j}" for s in ("Left", "Right") for j in ("UpLeg", "Leg", "Foot", "ToeBase")),
+    *(f"{s}Hand{j}1" for s in ("Left", "Right") for j in ("Thumb", "Index", "Pinky")),
 )
 
 _CMU_MIXAMO_MAP: dict[str, list[str]] = {
@@ -164,7 +166,8 @@ ICLONE_CC: tuple[str, ...] = (
     "CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02",
     "CC_Base_NeckTwist01", "CC_Base_Head",
     *(f"CC_Base_{s}_{j}" for s in "LR" for j in (
-        "Clavicle", "Upperarm", "Forearm", "Hand", "Thigh", "Calf", "Foot", "ToeBase")),
+        "Clavicle", "Upperarm", "Forearm", "Hand", "Thigh", "Calf", "Foot", "ToeBase",
+        "Eye", "Thumb1", "Index1", "Pinky1")),
 )
 
 _ICLONE_MAP: dict[str, list[str]] = {
