@@ -9,5 +9,6 @@ if [ -z "${IMUSYNTH_MODEL_DIR:-}" ] && [ -d ../shared/models ]; then
   export IMUSYNTH_MODEL_DIR="$(cd ../shared/models && pwd)"
 fi
 video=$(.venv/bin/python -m imusynth.io.samples fetch demo)
-.venv/bin/imusynth "$video" --placement wrist --placement thigh -o demo.h5 --plot demo.png
+# --force: a rerun replaces the demo's own outputs (without it imusynth refuses to overwrite a file)
+.venv/bin/imusynth "$video" --placement wrist --placement thigh -o demo.h5 --plot demo.png --force
 .venv/bin/imusynth inspect demo.h5

@@ -29,6 +29,7 @@ from imusynth.calibrate import (
     save_profile,
     series_from_signals,
 )
+from imusynth.cli._flags import flag_names
 from imusynth.cli._paths import ForceOpt, check_outputs
 from imusynth.core.conventions import matrix_from_quat, quat_continuous, quat_from_matrix
 
@@ -240,6 +241,10 @@ calibrate_app = typer.Typer(
     add_completion=False,
 )
 
+#: what the fitting and reading functions call their parameters, and the flags of ``calibrate fit``
+_FIT_FLAGS = {"n_knots": "--knots", "tails": "--tails", "rate_hz": "--source-rate", "sensor=": "--sensor",
+              "acc_unit": "--acc-unit", "gyro_unit": "--gyro-unit"}
+
 _H = {
     "virtual": "Virtual imusynth/1 file (repeatable).",
     "real": "Real recording: .h5, CSV or .ts (repeatable).",
@@ -278,7 +283,7 @@ def fit_cmd(
     per_class: Annotated[bool, _opt("--per-class", metavar="", help=_H["per_class"])] = False,
     rate: Annotated[float | None, _opt("--rate", help=_H["rate"])] = None,
     no_align: Annotated[bool, _opt("--no-align", metavar="", help=_H["no_align"])] = False,
-    knots: Annotated[int, _opt("--knots", help=_H["knots"])] = 1001,
+    knots: Annotated[int, _opt("--knots", min=2, help=_H["knots"])] = 1001,
     tails: Annotated[str, _opt("--tails", help=_H["tails"])] = "linear",
     device: Annotated[str, _opt("--device", help=_H["device"])] = "none",
     seed: Annotated[int, _opt("--seed", help=_H["seed"])] = 0,
@@ -298,28 +303,31 @@ def fit_cmd(
     -o calibration/profiles/watch.toml
     """
     check_outputs({"--output": output}, [*virtual, *real], force=force)
-    profile, notes = fit_files(
-        virtual,
-        real,
-        output,
-        placement=placement,
-        real_placement=real_placement,
-        per_class=per_class,
-        rate_hz=rate,
-        align=not no_align,
-        n_knots=knots,
-        tails=tails,
-        device=device,
-        seed=seed,
-        name=name,
-        description=description,
-        preset=preset,
-        sensor=sensor,
-        source_rate_hz=source_rate,
-        acc_unit=acc_unit,
-        gyro_unit=gyro_unit,
-        real_label=real_label,
-    )
+    if rate is not None and not rate > 0:
+        raise CalibrationError(f"--rate must be a positive number of Hz, got {rate:g}")
+    with flag_names(_FIT_FLAGS):
+        profile, notes = fit_files(
+            virtual,
+            real,
+            output,
+            placement=placement,
+            real_placement=real_placement,
+            per_class=per_class,
+            rate_hz=rate,
+            align=not no_align,
+            n_knots=knots,
+            tails=tails,
+            device=device,
+            seed=seed,
+            name=name,
+            description=description,
+            preset=preset,
+            sensor=sensor,
+            source_rate_hz=source_rate,
+            acc_unit=acc_unit,
+            gyro_unit=gyro_unit,
+            real_label=real_label,
+        )
     for note in notes:
         typer.echo(note)
     typer.echo(f"wrote {output}")

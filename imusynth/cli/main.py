@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from imusynth.cli._flags import flag_names
 from imusynth.cli._paths import ForceOpt, check_outputs, check_plot_suffix
 from imusynth.config import KinematicsConfig, LiftConfig, OutputConfig
 from imusynth.errors import InputError
@@ -90,17 +91,6 @@ def _cfg(pipeline: Path | None, overrides: dict[str, object]):  # noqa: ANN202 -
     return with_overrides(load_pipeline_config(pipeline), overrides, names=_FLAGS)
 
 
-def _flag_names(exc: InputError, flags: dict[str, str]) -> InputError:
-    """``exc`` with the Python parameter names of its message replaced by the flags that set them."""
-    import re
-
-    text = str(exc)
-    new = re.sub(r"(?<![\w-])(" + "|".join(flags) + r")(?![\w-])", lambda m: flags[m.group(1)], text)
-    if new != text:
-        exc.args = (new,)
-    return exc
-
-
 @app.command("motion")
 def motion_cmd(
     file: Annotated[
@@ -165,14 +155,12 @@ def motion_cmd(
             "kinematics.max_gap_s": max_gap,
         },
     )
-    try:
+    with flag_names(_MOTION_FLAGS):
         out = run_motion_job(
             file, output, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit, time_column=time_column,
             time_unit=time_unit, source_rate_hz=source_rate, start_s=start, end_s=end, clip_id=clip_id,
             label=label, group=group,
         )
-    except InputError as exc:
-        raise _flag_names(exc, _MOTION_FLAGS) from None
     warn_empty_sensors(out)
     typer.echo(f"wrote {out}")
 
