@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from imusynth.core.motion import Motion
-from imusynth.core.skeletons import CANONICAL_NAMES, to_canonical
 from imusynth.io.readers import bvh, c3d, csv_motion, kinect, trc  # noqa: F401  (importing registers the formats)
-from imusynth.io.readers._common import EmptyPoints
+from imusynth.io.readers._common import EmptyPoints, canonical_only
 from imusynth.io.readers._registry import MOTION_FORMATS, infer_format, supported_formats
 from imusynth.io.readers._table import ReadError, check_path
 from imusynth.io.readers.bvh import read_bvh, read_bvh_many
@@ -110,10 +109,4 @@ def read_motion(
         takes = ", ".join(k for k in accepted if k != "path")
         raise ReadError(f"{p.name}: format {format!r} does not take {', '.join(refused)}; it takes {takes}")
     motion: Motion = reader(p, **options)
-    if not canonical:
-        return motion
-    full = to_canonical(motion)
-    names = [n for n in CANONICAL_NAMES if n in full.names]
-    if not names:
-        raise ReadError(f"{p.name}: its point names follow no known skeleton, so it has no canonical points")
-    return full.select(names)
+    return canonical_only(motion) if canonical else motion

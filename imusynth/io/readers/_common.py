@@ -9,6 +9,7 @@ inferred from the body's size (:func:`infer_length_unit`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Sequence
@@ -19,7 +20,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from imusynth.core.conventions import UP_AXIS_TO_Z_UP, to_si, to_z_up, unit_factor
 from imusynth.core.motion import Motion
-from imusynth.core.skeletons import SKELETONS, canonical_sources, detect_skeleton
+from imusynth.core.skeletons import (
+    CANONICAL_NAMES,
+    SKELETONS,
+    canonical_sources,
+    detect_skeleton,
+    to_canonical,
+)
 from imusynth.io.readers._table import ReadError, Table, parse_datetimes
 
 EmptyPoints = Literal["error", "drop"]
@@ -279,6 +286,24 @@ def build_motion(
         source=source,
         skeleton=skeleton,
     )
+
+
+def canonical_only(motion: Motion) -> Motion:
+    """The canonical points (:data:`imusynth.core.skeletons.CANONICAL_NAMES`, in that order) of ``motion``.
+
+    The result's ``skeleton`` is ``"canonical"``.
+
+    Raises
+    ------
+    ReadError
+        When its names follow no known skeleton (a free marker set has no canonical points).
+    """
+    full = to_canonical(motion)
+    names = [n for n in CANONICAL_NAMES if n in full.names]
+    if not names:
+        name = motion.source.rsplit("/", 1)[-1]
+        raise ReadError(f"{name}: its point names follow no known skeleton, so it has no canonical points")
+    return dataclasses.replace(full.select(names), skeleton="canonical")
 
 
 def _unique(names: Sequence[str]) -> list[str]:

@@ -58,7 +58,7 @@ from numpy.typing import NDArray
 
 from imusynth.core.motion import Motion
 from imusynth.core.skeletons import SKELETONS, detect_skeleton
-from imusynth.io.readers._common import build_motion, check_up_axis, infer_up_axis
+from imusynth.io.readers._common import build_motion, canonical_only, check_up_axis, infer_up_axis
 from imusynth.io.readers._registry import first_line, register_motion_format
 from imusynth.io.readers._table import ReadError, check_path, read_text
 
@@ -396,12 +396,15 @@ def read_bvh_many(
     up_axis: str | None = None,
     length_unit: str | None = None,
     skeleton: str | None = None,
+    canonical: bool = False,
 ) -> Iterator[Motion]:
     """Read many BVH files, one :class:`Motion` at a time, parsing each distinct hierarchy once.
 
     The fast path for datasets (for example to train a lifter): files that share a rig share the
     parsed hierarchy; each motion is yielded as soon as it is read, so memory holds one file at a time.
-    Options as for :func:`read_bvh`, applied to every file.
+    Options as for :func:`read_bvh`, applied to every file; ``canonical=True`` yields only the canonical
+    points, as :func:`imusynth.io.readers.read_motion` does. A file that cannot be read raises its
+    :class:`ReadError` when its turn comes.
     """
     cache: dict[str, BvhHierarchy] = {}
     for path in paths:
@@ -411,5 +414,6 @@ def read_bvh_many(
         if hierarchy is None:
             hierarchy = cache.setdefault(head, parse_hierarchy(head, p.name))
         values = _frames(numbers, hierarchy, declared, p.name)
-        yield _motion(hierarchy, values, frame_time, path=p, up_axis=up_axis, length_unit=length_unit,
-                      skeleton=skeleton)
+        motion = _motion(hierarchy, values, frame_time, path=p, up_axis=up_axis, length_unit=length_unit,
+                         skeleton=skeleton)
+        yield canonical_only(motion) if canonical else motion
