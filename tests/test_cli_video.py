@@ -121,6 +121,51 @@ def test_video_end_to_end(tmp_path: Path) -> None:
     assert count_frames(overlay) == count_frames(video) == N_RUNNING_FRAMES
 
 
+def test_video_tells_a_person_what_happened(tmp_path: Path) -> None:
+    """Issue 10: a hidden sensor is warned about, a summary ends the run, native logs stay hidden, the
+    overlay is H.264 (when FFmpeg is there), ``--plot`` honours .svg, and a rerun needs ``--force``."""
+    import shutil
+
+    video = running_video()
+    out, svg, overlay = tmp_path / "out.h5", tmp_path / "signals.svg", tmp_path / "qa.mp4"
+    args = [str(video), "-p", "wrist", "-p", "thigh", "-o", str(out), "--plot", str(svg),
+            "--overlay", str(overlay)]
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    # the left wrist is behind the body in this side view: 0 % valid, and the user is told so
+    lines = r.stderr.replace("\r", "\n").splitlines()
+    assert "warning: sensor wrist: 0 % valid samples (hidden in this view?)" in lines, r.stderr[-2000:]
+    # MediaPipe / LiteRT / glog lines are hidden by default
+    for marker in ("W0000", "I0000", "INFO:", "WARNING: Logging before InitGoogle", "Sparsity"):
+        assert marker not in r.stderr, r.stderr[-2000:]
+    with h5py.File(out, "r") as f:
+        (clip,) = f["clips"].values()
+        shares = {n: float(np.mean(g["valid"][()])) for n, g in clip["sensors"].items()}
+        t = clip["sensors/thigh/time"][()]
+    assert shares["wrist"] == 0.0 and shares["thigh"] > 0.5
+    assert "person: kept track" in r.stdout and "main subject" in r.stdout
+    assert f"{t[0]:.2f}-{t[-1]:.2f} s" in r.stdout
+    assert f"sensor thigh            {100 * shares['thigh']:5.1f} % valid" in r.stdout, r.stdout
+    for path, what in ((out, "HDF5"), (svg, "plot"), (overlay, "overlay video")):
+        assert f"wrote {path} ({what}" in r.stdout
+    assert svg.read_text().lstrip().startswith("<?xml") and "sensor wrist: no valid sample" in svg.read_text()
+    cap = cv2.VideoCapture(str(overlay))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("ascii", "replace").lower()
+    cap.release()
+    if shutil.which("ffmpeg"):
+        assert fourcc in ("avc1", "h264"), fourcc
+        assert "(overlay video, H.264)" in r.stdout
+    else:
+        assert "install ffmpeg for H.264" in r.stdout
+    assert count_frames(overlay) == N_RUNNING_FRAMES
+    # a rerun refuses to replace the three files, and says so in one line
+    before = {p: p.read_bytes() for p in (out, svg, overlay)}
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert error_lines(r.stderr) == [f"imusynth: error: --output {out} exists: give --force to replace it"]
+    assert {p: p.read_bytes() for p in before} == before
+
+
 @pytest.mark.parametrize(("content", "match"), [
     (b"", "empty"),
     (b"this is a text file, not a video\n" * 20, "not a video"),
