@@ -228,7 +228,9 @@ def video_cmd(
 
     check_plot_suffix("--plot", plot)
     inputs = [video, placements_file, pipeline]
-    default_out = Path(Path(video).name).with_suffix(".h5")
+    if not Path(video).name:
+        raise InputError(f"{video!r} is not a video file or URL")
+    default_out = None if "://" in video else Path(Path(video).name).with_suffix(".h5")  # URL: after fetching
     outputs = {"--output": output or default_out, "--plot": plot, "--overlay": overlay}
     check_outputs(outputs, inputs, force=force)
     cfg = _cfg(
