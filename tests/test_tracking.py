@@ -121,21 +121,102 @@ def test_occluded_walker_reappears_with_its_id(rng: np.random.Generator) -> None
     assert far.n_frames == 90 - (gaps.max() - 1)
 
 
-def test_short_tracks_are_dropped_and_long_absence_ends_a_track(rng: np.random.Generator) -> None:
-    tracker = Tracker(max_missed=5)
-    for k in range(150):  # 5 s
+def _walker_with_absence(rng: np.random.Generator, tracker: Tracker, absent: range) -> list[Track]:
+    """A walker (300 px + 30 px/s, 280 px tall) for 5 s, missing in frames ``absent``; a passer-by seen
+    for 0.63 s only (frames 100-119)."""
+    for k in range(150):
         t = k / FPS
         dets = []
-        if k < 60 or k >= 80:  # absent for 20 frames > max_missed: a new track afterwards
+        if k not in absent:
             dets.append(walker_pose(300.0 + 30.0 * t, 450.0, 280.0, t, rng))
-        if 100 <= k < 120:  # a passer-by seen for 0.63 s only
+        if 100 <= k < 120:
             dets.append(walker_pose(50.0, 300.0, 120.0, t, rng))
         tracker.update(t, dets)
-    tracks = tracker.tracks()
+    return tracker.tracks()
+
+
+def test_short_tracks_are_dropped_and_long_absence_ends_a_track(rng: np.random.Generator) -> None:
+    """Without re-joining: an absence of 20 frames > max_missed ends the track; a new one follows."""
+    tracks = _walker_with_absence(rng, Tracker(max_missed=5, rejoin=False), range(60, 80))
     assert len(tracks) == 2  # the walker before and after its absence; no passer-by
     assert tracks[0].track_id != tracks[1].track_id
     assert tracks[0].frame_index[-1] == 59 and tracks[1].frame_index[0] == 80
     assert all(t.duration_s >= 1.0 for t in tracks)
+
+
+def test_track_rejoined_after_a_short_loss(rng: np.random.Generator) -> None:
+    """Issue 14: a person lost for 0.67 s (20 frames, twice max_missed) is one track again, with a gap."""
+    (tr,) = _walker_with_absence(rng, Tracker(max_missed=10), range(60, 80))
+    assert tr.track_id == 0
+    np.testing.assert_array_equal(tr.frame_index, np.r_[0:60, 80:150])
+    np.testing.assert_allclose(tr.centers()[:, 0], 300.0 + 30.0 * tr.time, atol=8.0)  # only the walker
+
+
+def test_loss_longer_than_rejoin_gap_gives_two_tracks(rng: np.random.Generator) -> None:
+    """The same walker lost for 1.5 s, beyond rejoin_gap_s = 1 s: two tracks."""
+    tracks = _walker_with_absence(rng, Tracker(max_missed=10, rejoin_gap_s=1.0), range(40, 85))
+    assert [(t.frame_index[0], t.frame_index[-1]) for t in tracks] == [(0, 39), (85, 149)]
+
+
+def _twin(d: PoseDetection, shift_px: float) -> PoseDetection:
+    return PoseDetection.from_arrays(d.image_xy + np.array([shift_px, 0.0]), visibility=d.visibility,
+                                     presence=d.presence * 0.9)
+
+
+def test_overlapping_duplicate_tracks_are_merged(rng: np.random.Generator) -> None:
+    """Issue 14: a second skeleton on the same body for 1.3 s (boxes IoU ~0.6: not a duplicate detection,
+    so it makes its own track) is absorbed: one track, with the first skeleton's detections only."""
+    def run(tracker: Tracker) -> tuple[list[Track], list[PoseDetection]]:
+        firsts = []
+        for k in range(90):
+            t = k / FPS
+            d = walker_pose(200.0 + 50 * t, 450.0, 280.0, t, rng)
+            firsts.append(d)
+            tracker.update(t, [_twin(d, 20.0), d] if 20 <= k < 60 else [d])
+        return tracker.tracks(), firsts
+
+    tracks, _ = run(Tracker(rejoin=False))
+    assert len(tracks) == 2  # the premise: without re-joining, the twin is a track of its own
+    (tr,), firsts = run(Tracker())
+    assert tr.n_frames == 90
+    np.testing.assert_array_equal(tr.image_xy, np.array([d.image_xy for d in firsts]))
+
+
+def _two_people(rng: np.random.Generator, b: tuple[float, float, float, float]) -> list[Track]:
+    """Person A walks right (100 px + 200 px/s, 280 px tall) until 2 s and leaves; person B is seen from
+    2.4 s to 4 s at ``x = x_b + v_b (t - 2.4)``, ``height_b`` tall, feet ``dy_b`` lower than A's."""
+    x_b, v_b, height_b, dy_b = b
+    tracker = Tracker()
+    for k in range(120):
+        t = k / FPS
+        dets = []
+        if t < 2.0:
+            dets.append(walker_pose(100.0 + 200.0 * t, 450.0, 280.0, 2 * math.pi * 1.8 * t, rng))
+        if t >= 2.4:
+            dets.append(walker_pose(x_b + v_b * (t - 2.4), 450.0 + dy_b, height_b, 2 * math.pi * t, rng))
+        tracker.update(t, dets)
+    return tracker.tracks()
+
+
+@pytest.mark.parametrize(("b", "n_tracks"), [
+    ((580.0, 200.0, 280.0, 0.0), 1),     # control: where A was heading, same size and pace: A again
+    ((900.0, 200.0, 280.0, 0.0), 2),     # 320 px (2.2 body sizes) from where A was heading
+    ((580.0, -200.0, 280.0, 0.0), 2),    # there, but walking the other way
+    ((580.0, 200.0, 560.0, 140.0), 2),   # there, but twice as tall
+])
+def test_two_people_one_after_the_other(rng: np.random.Generator, b: tuple, n_tracks: int) -> None:
+    assert len(_two_people(rng, b)) == n_tracks
+
+
+def test_two_people_side_by_side_never_merged(rng: np.random.Generator) -> None:
+    """Two people walking side by side (boxes overlapping, IoU ~0.3) for 3 s: two tracks."""
+    tracker = Tracker()
+    for k in range(90):
+        t = k / FPS
+        tracker.update(t, [walker_pose(200.0 + 60 * t, 450.0, 280.0, t, rng),
+                           walker_pose(250.0 + 60 * t, 455.0, 270.0, t + 0.5, rng)])
+    tracks = tracker.tracks()
+    assert len(tracks) == 2 and all(t.n_frames == 90 for t in tracks)
 
 
 def test_duplicate_detections_make_one_track(rng: np.random.Generator) -> None:

@@ -15,28 +15,29 @@ Algorithm (:class:`Tracker`), run once per frame:
        cost = d_kp + w_iou * (1 - IoU) + w_size * |ln(size_det / size_track)|
 
    where ``d_kp`` is the mean distance between the predicted and detected landmarks (over the
-   landmarks valid in both, else all 33) divided by the track's body size (the geometric mean
-   of its box width and height, exponentially smoothed), and IoU is the overlap of the
-   predicted and detected boxes. Pairs with ``d_kp > max_distance`` or ``cost > max_cost``
-   are not allowed.
+   landmarks valid in both, else all 33) divided by the smaller of the two body sizes (the geometric
+   mean of the box width and height; the track's exponentially smoothed: a large phantom skeleton gets
+   no wider gate), and IoU is the overlap of the predicted and detected boxes. Pairs with
+   ``d_kp > max_distance`` or ``cost > max_cost`` are not allowed.
 4. *Assignment*: the Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`) picks
-   the pairs of least total cost, first between *confirmed* tracks (at least ``confirm_frames``
-   detections) and the detections, then between the younger tracks and the detections left
-   (a matching cascade: a track born from a spurious detection cannot take over an established
-   person). A detection left over starts a new track; a track left over counts a miss and ends
-   after more than ``max_missed`` consecutive misses.
-5. *Output*: tracks spanning less than ``min_duration_s`` (last minus first frame time) are
-   dropped.
+   the pairs of least total cost, leaving a track unmatched costing ``max_cost`` (so no track takes a
+   poor match just to free a detection for another), first between *confirmed* tracks (at least
+   ``confirm_frames`` detections) and the detections, then between the younger tracks and the
+   detections left (a matching cascade: a track born from a spurious detection cannot take over an
+   established person). A detection left over starts a new track; a track left over counts a miss and
+   ends after more than ``max_missed`` consecutive misses.
+5. *Output*: with ``rejoin`` (default), the tracks of one person are joined when they are read
+   (:func:`imusynth.video.pose.linking.link_tracks`: fragments after a loss, handovers, duplicates);
+   people spanning less than ``min_duration_s`` (last minus first frame time) are dropped.
 
 Combining the shape of the whole skeleton, its size and its predicted motion keeps identities
 when people cross: two people of different sizes, or moving in different directions, cost
 little to keep and much to swap.
 
-A track holds only the frames where its person was detected, in compact float32 arrays. While the
-video streams, each track's rows go into a table of a :class:`~imusynth.video.framestore.FrameStore` (by
-default one held in memory; the video pipeline passes one that spills to a temporary file), so a
-:class:`Tracker` keeps only a fixed amount of state per live track, and :meth:`Tracker.track` reads one
-finished track back at a time.
+A track holds only the frames where its person was detected, in compact float32 arrays, in a table of
+a :class:`~imusynth.video.framestore.FrameStore` (in memory by default; the video pipeline's spills to a
+temporary file): a :class:`Tracker` keeps a fixed state per live track, and :meth:`Tracker.track` reads
+one person back at a time.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,6 +54,7 @@ from scipy.optimize import linear_sum_assignment
 from imusynth.errors import InputError, NoPersonError
 from imusynth.video.framestore import FrameStore
 from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
+from imusynth.video.pose.linking import Piece, TrackBoxes, link_tracks
 
 __all__ = ["TRACK_SCHEMA", "Track", "TrackSummary", "Tracker", "main_track_id", "select_main_track",
            "track_score", "track_summary"]
@@ -192,15 +195,24 @@ class _TrackBuilder:
         self.store.seal(self.table)
         self.last = None
 
-    def build(self, *, valid_threshold: float, min_valid_fraction: float) -> Track:
+    def read(self, piece: Piece | None = None) -> dict[str, NDArray[Any]]:
+        """The stored rows (all, or those of ``piece``), one array per :data:`TRACK_SCHEMA` field."""
         a = self.store.read(self.table)
-        lv = (a["visibility"] >= valid_threshold) & (a["presence"] >= valid_threshold)
-        return Track(
-            track_id=self.track_id,
-            landmark_valid=lv,
-            valid=lv.mean(axis=1) >= min_valid_fraction,
-            **a,
-        )
+        if piece is None:
+            return a
+        keep = piece.mask(a["time"])
+        return {k: v[keep] for k, v in a.items()}
+
+    def boxes(self) -> TrackBoxes:
+        """Times and boxes (what linking needs), read back from the store."""
+        a = self.store.read(self.table, fields=["time", "bbox"])
+        return TrackBoxes(self.track_id, a["time"], a["bbox"])
+
+
+def _build(track_id: int, rows: dict[str, NDArray[Any]], *, valid_threshold: float,
+           min_valid_fraction: float) -> Track:
+    lv = (rows["visibility"] >= valid_threshold) & (rows["presence"] >= valid_threshold)
+    return Track(track_id=track_id, landmark_valid=lv, valid=lv.mean(axis=1) >= min_valid_fraction, **rows)
 
 
 def _torso_center(det: PoseDetection) -> NDArray[np.float64]:
@@ -208,11 +220,8 @@ def _torso_center(det: PoseDetection) -> NDArray[np.float64]:
 
 
 def _iou(a: NDArray, b: NDArray) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = float(iw * ih)
+    iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = float(iw * ih) if iw > 0 and ih > 0 else 0.0
     union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
     return inter / union if union > 0 else 0.0
 
@@ -248,6 +257,10 @@ class Tracker:
         Landmark validity threshold on both visibility and presence.
     min_valid_fraction : float, default 0.5, in [0, 1]
         Fraction of valid landmarks a frame needs to be valid.
+    rejoin : bool, default True
+        Join the tracks of one person when they are read (:func:`~.linking.link_tracks`).
+    rejoin_gap_s, rejoin_overlap_s : float, default 1.0, s
+        Longest loss bridged and longest overlap of a handover (``max_gap_s``, ``max_overlap_s``).
     store : FrameStore, optional
         Where the tracks' rows go, one table ``"track/<id>"`` per track (the caller keeps it open
         while tracks are read, and closes it). Default: a store held in memory.
@@ -268,12 +281,16 @@ class Tracker:
         smoothing: float = 0.5,
         valid_threshold: float = 0.5,
         min_valid_fraction: float = 0.5,
+        rejoin: bool = True,
+        rejoin_gap_s: float = 1.0,
+        rejoin_overlap_s: float = 1.0,
         store: FrameStore | None = None,
     ) -> None:
         if isinstance(max_missed, bool) or not isinstance(max_missed, int) or max_missed < 0:
             raise InputError(f"max_missed must be an integer >= 0 frames, got {max_missed!r}")
         for name, value in (("min_duration_s", min_duration_s), ("max_distance", max_distance),
-                            ("max_cost", max_cost), ("w_iou", w_iou), ("w_size", w_size)):
+                            ("max_cost", max_cost), ("w_iou", w_iou), ("w_size", w_size),
+                            ("rejoin_gap_s", rejoin_gap_s), ("rejoin_overlap_s", rejoin_overlap_s)):
             if not (math.isfinite(value) and value >= 0.0):
                 raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
         for name, value in (("duplicate_iou", duplicate_iou), ("duplicate_fraction", duplicate_fraction),
@@ -297,6 +314,10 @@ class Tracker:
         self.smoothing = float(smoothing)
         self.valid_threshold = float(valid_threshold)
         self.min_valid_fraction = float(min_valid_fraction)
+        self.rejoin = bool(rejoin)
+        self.rejoin_gap_s = float(rejoin_gap_s)
+        self.rejoin_overlap_s = float(rejoin_overlap_s)
+        self._groups_cache: tuple[int, dict[int, list[tuple[_TrackBuilder, Piece]]]] | None = None
         self.store = store if store is not None else FrameStore(spill=False)
         self._active: list[_TrackBuilder] = []
         self._ended: list[_TrackBuilder] = []
@@ -322,7 +343,7 @@ class Tracker:
     def _cost(self, track: _TrackBuilder, det: PoseDetection, time_s: float) -> float:
         assert track.last is not None
         xy_pred, box_pred = track.predicted(time_s)
-        size_t = track.size
+        size_t = min(track.size, det.size)  # the smaller body: a large phantom gets no wider gate
         both = track.last.valid_mask(self.valid_threshold) & det.valid_mask(self.valid_threshold)
         sel = both if int(both.sum()) >= 4 else np.ones(N_LANDMARKS, bool)
         d_kp = float(np.linalg.norm(xy_pred[sel] - det.image_xy[sel], axis=1).mean()) / size_t
@@ -351,8 +372,7 @@ class Tracker:
         -------
         list of (int, PoseDetection)
             ``(track_id, detection)`` for each detection kept in this frame (duplicates are
-            dropped). Ids of tracks that end up shorter than ``min_duration_s`` also appear here;
-            they are absent from :meth:`tracks`.
+            dropped): the ids of single tracks, before joining and dropping (:meth:`track_ids`).
         """
         if not math.isfinite(time_s) or time_s <= self._last_time:
             raise InputError(f"frame times must be finite, increasing: {time_s} s after {self._last_time} s")
@@ -369,9 +389,15 @@ class Tracker:
             if not group or not free:
                 continue
             cost = np.array([[self._cost(t, dets[j], time_s) for j in free] for t in group])
-            rows, cols = linear_sum_assignment(cost)
+            # one "unmatched" column per track at cost max_cost: leaving a track unmatched costs as much
+            # as its worst allowed match, so no track takes a poor match only to free a detection for
+            # another track (with infeasible pairs at 1e6 the assignment would maximise the number of
+            # matches: a phantom track stealing a person from a track left with a partial skeleton)
+            unmatched = np.full((len(group), len(group)), _INFEASIBLE)
+            np.fill_diagonal(unmatched, self.max_cost)
+            rows, cols = linear_sum_assignment(np.hstack([cost, unmatched]))
             for r, c in zip(rows, cols, strict=True):
-                if cost[r, c] < _INFEASIBLE:
+                if c < len(free) and cost[r, c] < _INFEASIBLE:
                     assignment[free[int(c)]] = group[int(r)]
 
         out: list[tuple[int, PoseDetection]] = []
@@ -396,44 +422,68 @@ class Tracker:
         return out
 
     def _end(self, track: _TrackBuilder) -> None:
-        if track.duration_s >= self.min_duration_s:
+        # a short track may be a piece of a person that linking joins to others (kept, in the store)
+        if track.duration_s >= self.min_duration_s or (self.rejoin and track.n > 1):
             track.finish()
             self._ended.append(track)
         else:
-            self.store.drop(track.table)  # short tracks are forgotten at once (bounded memory)
+            self.store.drop(track.table)  # forgotten at once
 
-    def _kept(self) -> list[_TrackBuilder]:
-        builders = [t for t in self._ended + self._active if t.duration_s >= self.min_duration_s]
-        return sorted(builders, key=lambda t: t.track_id)
+    def _groups(self) -> dict[int, list[tuple[_TrackBuilder, Piece]]]:
+        """Person id -> the pieces of tracks that make that person (see :mod:`.linking`), by id."""
+        if self._groups_cache is not None and self._groups_cache[0] == self._n_updates:
+            return self._groups_cache[1]
+        if not self.rejoin:
+            kept = sorted((t for t in self._ended + self._active if t.duration_s >= self.min_duration_s),
+                          key=lambda t: t.track_id)
+            groups = {t.track_id: [(t, Piece(t.track_id))] for t in kept}
+        else:
+            builders = {t.track_id: t for t in self._ended + self._active}
+            boxes = {i: b.boxes() for i, b in builders.items()}
+            groups = {}
+            for g in link_tracks(list(boxes.values()), max_gap_s=self.rejoin_gap_s,
+                                 max_overlap_s=self.rejoin_overlap_s):
+                t0 = boxes[g[0].track_id].time[g[0].mask(boxes[g[0].track_id].time)][0]
+                t1 = boxes[g[-1].track_id].time[g[-1].mask(boxes[g[-1].track_id].time)][-1]
+                if t1 - t0 >= self.min_duration_s:  # a person spanning at least min_duration_s
+                    groups[g[0].track_id] = [(builders[p.track_id], p) for p in g]
+        self._groups_cache = (self._n_updates, groups)
+        return groups
 
     def track_ids(self) -> list[int]:
-        """Ids of the tracks so far (ended and live) spanning at least ``min_duration_s``, ascending."""
-        return [b.track_id for b in self._kept()]
+        """Ids of the people so far (ended and live tracks of at least ``min_duration_s``), ascending.
+
+        With ``rejoin``, the tracks of one person are joined (:func:`~.linking.link_tracks`) and the
+        person's id is the earliest of their ids.
+        """
+        return list(self._groups())
+
+    def _build_group(self, pieces: list[tuple[_TrackBuilder, Piece]], track_id: int) -> Track:
+        parts = [b.read(p if len(pieces) > 1 else None) for b, p in pieces]
+        rows = parts[0] if len(parts) == 1 else {k: np.concatenate([a[k] for a in parts]) for k in parts[0]}
+        return _build(track_id, rows, valid_threshold=self.valid_threshold,
+                      min_valid_fraction=self.min_valid_fraction)
 
     def track(self, track_id: int) -> Track:
-        """One track of :meth:`track_ids`, read back from the store (fresh arrays).
+        """One person of :meth:`track_ids`, read back from the store (fresh arrays).
 
         Raises
         ------
         KeyError
-            No such track among :meth:`track_ids`.
+            No such id among :meth:`track_ids`.
         """
-        for b in self._kept():
-            if b.track_id == track_id:
-                return b.build(valid_threshold=self.valid_threshold,
-                               min_valid_fraction=self.min_valid_fraction)
-        raise KeyError(f"no track {track_id} spanning at least {self.min_duration_s} s")
+        groups = self._groups()
+        if track_id not in groups:
+            raise KeyError(f"no track {track_id} spanning at least {self.min_duration_s} s")
+        return self._build_group(groups[track_id], track_id)
 
     def tracks(self) -> list[Track]:
-        """All tracks so far (ended and live) spanning at least ``min_duration_s``, by id.
+        """All people of :meth:`track_ids`, by id.
 
         Every track is read into memory at once; to keep memory bounded on long videos, loop over
         :meth:`track_ids` and :meth:`track` instead.
         """
-        return [
-            b.build(valid_threshold=self.valid_threshold, min_valid_fraction=self.min_valid_fraction)
-            for b in self._kept()
-        ]
+        return [self._build_group(g, tid) for tid, g in self._groups().items()]
 
 
 @dataclass(frozen=True)
