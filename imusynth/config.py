@@ -76,12 +76,13 @@ class TrackingConfig:
 @dataclass(frozen=True)
 class LiftConfig:
     """``[lift]``: default horizontal field of view in degrees, depth low-pass in Hz, leg-length tolerance
-    (fraction in (0, 1]), lifter ("mediapipe" or the path of a lifter file)."""
+    (fraction in (0, 1]), lifter ("mediapipe" or the path of a lifter file), horizontal-flip averaging."""
 
     fov_deg: float = 60.0
     depth_cutoff_hz: float = 1.0
     leg_length_tolerance: float = 0.15
     lifter: str = "mediapipe"
+    flip_average: bool = False
 
 
 @dataclass(frozen=True)

@@ -370,3 +370,55 @@ def test_cli_lifter_file_end_to_end_and_bad_files(tmp_path: Path) -> None:
     r = run(str(running_video()), "--lifter", str(tmp_path / "bad.pt"), "-o", str(tmp_path / "b.h5"),
             cwd=tmp_path)
     assert_clean_failure(r, tmp_path, before, match="lifter")
+
+
+# --------------------------------------------------------------------------------------------------
+# horizontal-flip averaging of the world landmarks
+# --------------------------------------------------------------------------------------------------
+
+
+class _BiasedModel:
+    """A pose "model" that sees whether the frame is mirrored (a marker pixel in the top-left corner of the
+    original) and returns the ideal detection of what it sees, with a depth error on whatever it labels
+    the left wrist: not mirror-symmetric, so flip averaging must halve it onto both wrists."""
+
+    def __init__(self, det: PoseDetection, width: int, bias_m: float) -> None:
+        self.det, self.width, self.bias = det, width, bias_m
+
+    def __enter__(self) -> _BiasedModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def detect(self, image_rgb: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
+        from imusynth.video.detectors import mirror_detection
+
+        seen = self.det if image_rgb[0, 0, 0] == 255 else mirror_detection(self.det, self.width)
+        world = seen.world_xyz.astype(np.float64)
+        world[I["left_wrist"], 2] += self.bias
+        return [PoseDetection.from_arrays(seen.image_xy, world_xyz=world)]
+
+
+def test_flip_averaging_halves_an_asymmetric_depth_error() -> None:
+    from imusynth.video.detectors import MIRROR, flip_averaged_detector, mirror_detection
+
+    w, h = 640, 480
+    inp = _track_input(1, 30.0)
+    det = PoseDetection.from_arrays(inp.image_xy[0], world_xyz=inp.world_xyz[0])
+    back = mirror_detection(mirror_detection(det, w), w)
+    np.testing.assert_allclose(back.image_xy, det.image_xy, atol=1e-4)
+    np.testing.assert_allclose(back.world_xyz, det.world_xyz, atol=1e-6)
+    assert MIRROR[I["left_wrist"]] == I["right_wrist"] and MIRROR[I["mouth_left"]] == I["mouth_right"]
+    image = np.zeros((h, w, 3), dtype=np.uint8)
+    image[0, 0] = 255
+    cfg = load_pipeline_config()
+    with flip_averaged_detector(lambda c: _BiasedModel(det, w, 0.2))(cfg) as d:
+        (out,) = d.detect(image, 0.0)
+    want = det.world_xyz.astype(np.float64)
+    want[[I["left_wrist"], I["right_wrist"]], 2] += 0.1
+    np.testing.assert_allclose(out.world_xyz, want, atol=1e-6)
+    np.testing.assert_allclose(out.image_xy, det.image_xy, atol=1e-6)
+    with _BiasedModel(det, w, 0.2) as plain:
+        (alone,) = plain.detect(image, 0.0)
+    assert alone.world_xyz[I["left_wrist"], 2] == pytest.approx(det.world_xyz[I["left_wrist"], 2] + 0.2)

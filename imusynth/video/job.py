@@ -23,6 +23,7 @@ from imusynth.core.placements import resolve_placements
 from imusynth.errors import InputError, NoPersonError
 from imusynth.io.hdf5 import Clip, sha256_file, write_clips
 from imusynth.io.motion_job import sensors_for_motion
+from imusynth.video.detectors import flip_averaged_detector
 from imusynth.video.framestore import FrameStore
 from imusynth.video.lift.lifters import Lifter, lifter_from_spec
 from imusynth.video.pose.tracking import main_track_id, track_summary
@@ -129,6 +130,8 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     body = _load_body_model(cfg)
     lifter = lifter if lifter is not None else lifter_from_spec(cfg.lift.lifter)
+    if cfg.lift.flip_average:       # horizontal-flip test-time averaging of the world landmarks
+        detector_factory = flip_averaged_detector(detector_factory)
     t_start = time.perf_counter()
     out_dir = Path(out_path).parent
     # the per-frame rows spill to an unnamed temporary file beside the output, gone when the block ends
@@ -162,9 +165,10 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
             if ps.motion.n_frames < 12:
                 continue
             groups: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+            clip_id = _clip_id(video.stem, ps, n_shots, cfg.tracking.person == "all")
             if body is None:
                 sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
-                                             require_valid=False)
+                                             require_valid=False, clip_id=clip_id)
             else:
                 sensors, record = _smpl_sensors(ps, body, run.K, cfg)
                 groups["smpl"] = (record.datasets, record.attrs)
@@ -177,7 +181,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
             }
             attrs.update(extra_attrs or {})
             clips.append(Clip(
-                clip_id=_clip_id(video.stem, ps, n_shots, cfg.tracking.person == "all"),
+                clip_id=clip_id,
                 source=str(video), source_sha256=sha, source_kind="video", source_rate_hz=float(run.fps),
                 duration_s=ps.motion.duration_s, config=config_text, sensors=sensors,
                 motion=ps.motion if cfg.output.store_motion else None, label=label, group=group, attrs=attrs,
