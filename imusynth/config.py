@@ -129,6 +129,15 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """``[augment]``: random-mounting variants written per sensor (a count >= 0) and their seed (an integer,
+    mixed with the clip id and the placement name; see :mod:`imusynth.core.mounting`)."""
+
+    n: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole configuration, one frozen dataclass per TOML table."""
 
@@ -141,6 +150,7 @@ class PipelineConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     smpl: SmplConfig = field(default_factory=SmplConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 _ALLOWED = {
@@ -177,6 +187,7 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("smpl", "torch_threads"): (1, None),
 }
 _RANGES[("report", "max_identity_switches")] = (0, None)
+_RANGES[("augment", "n")] = (0, 1000)
 
 
 def _check_range(where: str, section: str, key: str, value: float) -> None:

@@ -101,6 +101,27 @@ def test_export_then_har_eval(tmp_path, rng) -> None:  # noqa: ANN001
     assert all(r["macro_f1"] == 1.0 for r in rep["results"])  # amplitude separates the classes exactly
 
 
+def test_har_eval_with_both_classifiers(tmp_path, rng) -> None:  # noqa: ANN001
+    pytest.importorskip("torch")
+    amp = {"calm": 0.5, "busy": 3.0}
+    real = _clip_file(tmp_path / "real.h5", rng, groups=["s1", "s2", "s3"], amp=amp)
+    virt = _clip_file(tmp_path / "virt.h5", rng, groups=["v1", "v2"], amp=amp)
+    runner = CliRunner()
+    args = ["har-eval", "--train", str(virt), "--test", str(real), "--folds", "3", "--trees", "30"]
+    out = str(tmp_path / "r.json")
+    res = runner.invoke(app, [*args, "--classifier", "both", "--cnn-epochs", "8", "--json", out])
+    assert res.exit_code == 0, res.output
+    assert "| rf | v2r |" in res.output and "| cnn | mix2r |" in res.output and "1-D CNN" in res.output
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["classifier"], r["protocol"]) for r in rep["results"]] == [
+        (c, p) for c in ("rf", "cnn") for p in ("r2r", "v2r", "mix2r")
+    ]
+    assert all(r["macro_f1"] == 1.0 for r in rep["results"])  # amplitude separates the classes exactly
+    for bad, msg in ((["--classifier", "svm"], "--classifier must"), (["--cnn-epochs", "0"], "--cnn-epochs")):
+        res = runner.invoke(app, [*args, *bad])
+        assert res.exit_code != 0 and isinstance(res.exception, InputError) and msg in str(res.exception)
+
+
 def test_export_without_labels_has_no_windows(tmp_path, rng) -> None:  # noqa: ANN001
     t = np.arange(0, 5, 0.02)
     sig = SensorSignals(

@@ -41,6 +41,9 @@ RequireLicense = Annotated[str | None, typer.Option(
 Retries = Annotated[int, typer.Option("--retries", help="Retries of a transient download error.")]
 Proxy = Annotated[str | None, typer.Option("--proxy", help="Proxy URL for yt-dlp ('' for no proxy).")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", metavar="", help="No progress bar.")]
+Augment = Annotated[int | None, typer.Option(
+    "--augment", metavar="N",
+    help="Also write N random-mounting variants of each sensor (docs/placements.md).")]
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -69,6 +72,7 @@ def batch(
     retries: Retries = 3,
     proxy: Proxy = None,
     no_progress: NoProgress = False,
+    augment: Augment = None,
 ) -> None:
     """Convert many videos (YouTube playlists, URL lists, folders) into per-video HDF5 files, resumably.
 
@@ -84,8 +88,8 @@ def batch(
     from imusynth.video.fetch import DownloadOptions
 
     cfg = with_overrides(load_pipeline_config(pipeline), {
-        "output.placements": placement, "output.rate_hz": rate, "pose.model": model,
-    })
+        "output.placements": placement, "output.rate_hz": rate, "pose.model": model, "augment.n": augment,
+    }, names={"augment.n": "--augment"})
     download = DownloadOptions(
         cache_dir=cache_dir or output / CACHE_DIR, max_height=max_height, format=fmt, cookies_file=cookies,
         retries=retries, proxy=proxy, require_license=require_license,

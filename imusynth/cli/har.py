@@ -163,6 +163,8 @@ def har_eval_files(
     acc_unit: str | None = None,
     gyro_unit: str | None = None,
     group_by: str = "file",
+    classifier: str = "rf",
+    cnn_epochs: int = 40,
 ) -> HarReport:
     """Run :func:`imusynth.har.evaluate` on windows made from files (see :func:`windows_from_files`)."""
 
@@ -200,6 +202,8 @@ def har_eval_files(
         n_folds=n_folds,
         seed=seed,
         n_estimators=n_estimators,
+        classifier=classifier,
+        cnn_epochs=cnn_epochs,
     )
 
 
@@ -224,7 +228,9 @@ _H = {
     "test": "Real test data: windows file, imusynth/1, CSV or .ts (repeatable).",
     "protocol": "Comma-separated protocols: r2r, v2r, mix2r.",
     "folds": "Group-wise folds when there is no --train-real.",
-    "seed": "Seed of the folds and the random forest.",
+    "seed": "Seed of the folds and the classifiers.",
+    "classifier": "rf (random forest on window features) | cnn (1-D CNN, torch, CPU) | both.",
+    "cnn_epochs": "Most epochs of the CNN (early stopping on held-out training groups may stop it sooner).",
     "trees": "Trees in the random forest.",
     "json": "Write the report as JSON here.",
 }
@@ -303,14 +309,22 @@ def har_eval_cmd(
     acc_unit: Annotated[str | None, _opt("--acc-unit", help=_H["acc_unit"])] = None,
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
     group_by: Annotated[str, _opt("--group-by", help=_H["group_by"])] = "file",
+    classifier: Annotated[str, _opt("--classifier", help=_H["classifier"])] = "rf",
+    cnn_epochs: Annotated[int, _opt("--cnn-epochs", help=_H["cnn_epochs"])] = 40,
     force: ForceOpt = False,
 ) -> None:
-    """Macro-F1 of a random forest trained on real (r2r), virtual (v2r) or both (mix2r); tested on real.
+    """Macro-F1 of a random forest and/or a CNN trained on real (r2r), virtual (v2r) or both (mix2r).
+
+    Always tested on real windows. --classifier both reports each classifier.
 
     Example: imusynth har-eval --train virtual.h5 --test real_windows.h5 --protocol r2r,v2r,mix2r
     """
     check_outputs({"--json": json_out}, [*test, *(train or ()), *(train_real or ())], force=force)
     protocols = [p.strip() for p in protocol.split(",") if p.strip()]
+    if classifier not in ("rf", "cnn", "both"):
+        raise HarError(f"--classifier must be rf, cnn or both, got {classifier!r}")
+    if cnn_epochs < 1:
+        raise HarError(f"--cnn-epochs must be >= 1, got {cnn_epochs}")
     report = har_eval_files(
         test,
         train=train or (),
@@ -329,6 +343,8 @@ def har_eval_cmd(
         acc_unit=acc_unit,
         gyro_unit=gyro_unit,
         group_by=group_by,
+        classifier=classifier,
+        cnn_epochs=cnn_epochs,
     )
     typer.echo(report.table())
     typer.echo(f"split: {report.split}")

@@ -62,6 +62,9 @@ RateOpt = Annotated[
 PipelineOpt = Annotated[
     Path | None, typer.Option("--pipeline", help="Pipeline TOML (see pipelines/); CLI flags override it.")
 ]
+AugmentOpt = Annotated[int | None, typer.Option(
+    "--augment", metavar="N", help="Also write N random-mounting variants of each sensor (wrist~aug1 ...; "
+    "distributions per placement, docs/placements.md; default 0).")]
 
 
 VerboseOpt = Annotated[bool, typer.Option(
@@ -75,7 +78,7 @@ _FLAGS = {
     "kinematics.cutoff_hz": "--cutoff", "kinematics.max_gap_s": "--max-gap", "pose.model": "--model",
     "tracking.person": "--person", "video.start_s": "--start", "video.end_s": "--end",
     "camera.static": "--static-camera", "lift.fov_deg": "--fov", "smpl.body_model": "--body-model",
-    "smpl.smpl_dir": "--smpl-dir", "lift.lifter": "--lifter",
+    "smpl.smpl_dir": "--smpl-dir", "lift.lifter": "--lifter", "augment.n": "--augment",
 }
 #: reader and job parameters -> the flags of ``imusynth motion`` (for messages of the layers below)
 _MOTION_FLAGS = {
@@ -133,6 +136,7 @@ def motion_cmd(
     group: Annotated[
         str | None, typer.Option("--group", help="Group key (subject) for group-wise splits.")
     ] = None,
+    augment: AugmentOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Virtual IMU signals from a motion-capture or skeleton file.
@@ -153,6 +157,7 @@ def motion_cmd(
             "output.placements_file": str(placements_file) if placements_file else None,
             "kinematics.cutoff_hz": cutoff,
             "kinematics.max_gap_s": max_gap,
+            "augment.n": augment,
         },
     )
     with flag_names(_MOTION_FLAGS):
@@ -216,6 +221,7 @@ def video_cmd(
         str | None, typer.Option("--label", help="Activity label stored with the clip(s).")
     ] = None,
     group: Annotated[str | None, typer.Option("--group", help="Group key (subject or video id).")] = None,
+    augment: AugmentOpt = None,
     force: ForceOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -248,6 +254,7 @@ def video_cmd(
             "lift.lifter": lifter,
             "smpl.body_model": body_model,
             "smpl.smpl_dir": str(smpl_dir) if smpl_dir else None,
+            "augment.n": augment,
         },
     )
     with quiet_native_logs(verbose):

@@ -8,8 +8,14 @@ The TOML schema (the built-ins live in ``imusynth/data/placements.toml``, which 
     primary = "point" | "a->b"       # segment x axis (from origin, or from a to b)
     secondary = "point" | "a->b"     # its part orthogonal to x is segment y; z = x cross y
     axes = ["+x", "+y", "+z"]        # sensor x, y, z as signed segment axes (right-handed)
+    # optional, at most one: the sensor's rotation relative to the frame that ``axes`` give
+    # (``axes`` may then be omitted: the segment frame itself); see :func:`mounting_rotation`
+    quat = [w, x, y, z]              # unit quaternion
+    matrix = [[...], [...], [...]]   # rotation matrix, rows; columns = sensor axes
+    euler_deg = [a, b, c]            # degrees, with euler_order = "XYZ" (intrinsic) or "xyz" (extrinsic)
     along = 0.0                      # fraction of the primary vector, unitless
     offset_m = [0.0, 0.0, 0.0]       # metres, in the sensor frame
+    [placements.NAME.augment]        # optional: mounting distributions (imusynth.core.mounting)
     [[placements.NAME.fallback]]     # optional alternative definitions (origin/primary/secondary/axes)
     alias = "OTHER"                  # instead of a definition: another placement's
 
@@ -27,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from imusynth.core.mounting import MountingSpec, parse_mounting_spec
 from imusynth.errors import InputError
 
 _AXIS = {"x": 0, "y": 1, "z": 2}
@@ -92,6 +99,9 @@ class Placement:
         Further offset in the sensor frame, m.
     toml : str
         The TOML text that defines this placement (stored with the output).
+    augment : MountingSpec or None
+        The distributions of random mountings (``[placements.NAME.augment]``); None: the defaults
+        (:data:`imusynth.core.mounting.DEFAULT_SPEC`).
     """
 
     name: str
@@ -100,6 +110,7 @@ class Placement:
     along: float
     offset_m: NDArray[np.float64]
     toml: str
+    augment: MountingSpec | None = None
 
     def resolve(self, available: set[str] | tuple[str, ...]) -> SegmentDef:
         """The first definition whose points are all available, else :class:`PlacementError`."""
@@ -135,6 +146,87 @@ def parse_axes(axes: list[str]) -> NDArray[np.float64]:
     return R
 
 
+#: Keys that give a sensor's rotation relative to the frame of ``axes`` (at most one per placement).
+ROTATION_KEYS = ("quat", "matrix", "euler_deg")
+
+
+def _numbers(value: Any, shape: tuple[int, ...], what: str) -> NDArray[np.float64]:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.empty(0)
+    if arr.shape != shape or not np.all(np.isfinite(arr)):
+        raise PlacementError(f"{what} must be {'x'.join(map(str, shape))} finite numbers, got {value!r}")
+    return arr
+
+
+def mounting_rotation(table: dict[str, Any], name: str) -> NDArray[np.float64]:
+    """The sensor's rotation relative to the frame of ``axes``, from the keys :data:`ROTATION_KEYS`.
+
+    Columns of the returned matrix are the sensor's x, y, z axes expressed in the frame that ``axes``
+    defines (the segment frame when ``axes`` is omitted), so the sensor-to-segment rotation is
+    ``parse_axes(axes) @ R``. A vector ``v_seg`` in segment coordinates reads ``R^T R_axes^T v_seg`` in
+    the sensor frame.
+
+    * ``quat = [w, x, y, z]``: a unit quaternion (norm within 1e-6 of 1; it is then normalised);
+    * ``matrix = [[r00, r01, r02], [r10, r11, r12], [r20, r21, r22]]``: rows of a proper rotation
+      (``R^T R = I`` within 1e-6, determinant +1);
+    * ``euler_deg = [a, b, c]`` with ``euler_order``: degrees, about the axes named in order.
+      Upper case (``"XYZ"``, ``"ZYX"``, ...) = intrinsic (each turn about the already-turned axes),
+      lower case (``"xyz"``, ...) = extrinsic (about the fixed axes of the ``axes`` frame), as
+      :meth:`scipy.spatial.transform.Rotation.from_euler`: ``"XYZ"`` = Rx(a) Ry(b) Rz(c),
+      ``"xyz"`` = Rz(c) Ry(b) Rx(a).
+
+    Returns the identity when none is given.
+    """
+    given = [k for k in ROTATION_KEYS if k in table]
+    if len(given) > 1:
+        raise PlacementError(f"placement {name!r}: give one of {', '.join(ROTATION_KEYS)}, not {given}")
+    if "euler_order" in table and "euler_deg" not in table:
+        raise PlacementError(f"placement {name!r}: euler_order without euler_deg")
+    if not given:
+        return np.eye(3)
+    key = given[0]
+    if key == "quat":
+        q = _numbers(table["quat"], (4,), f"placement {name!r}: quat [w, x, y, z]")
+        norm = float(np.linalg.norm(q))
+        if abs(norm - 1.0) > 1e-6:
+            raise PlacementError(f"placement {name!r}: quat {table['quat']} is not a unit quaternion "
+                                 f"(norm {norm:.6g})")
+        from imusynth.core.conventions import matrix_from_quat
+
+        return np.asarray(matrix_from_quat(q / norm))
+    if key == "matrix":
+        R = _numbers(table["matrix"], (3, 3), f"placement {name!r}: matrix (3 rows of 3)")
+        if np.abs(R.T @ R - np.eye(3)).max() > 1e-6 or np.linalg.det(R) < 0:
+            raise PlacementError(f"placement {name!r}: matrix is not a proper rotation "
+                                 f"(orthonormal within 1e-6, determinant +1)")
+        return R
+    angles = _numbers(table["euler_deg"], (3,), f"placement {name!r}: euler_deg [a, b, c]")
+    order = table.get("euler_order")
+    if not isinstance(order, str) or len(order) != 3 or not (
+            set(order) <= set("xyz") or set(order) <= set("XYZ")) or any(
+            order[i] == order[i + 1] for i in range(2)):
+        raise PlacementError(
+            f"placement {name!r}: euler_deg needs euler_order, three axis letters such as \"XYZ\" "
+            f"(upper case: intrinsic) or \"xyz\" (lower case: extrinsic), got {order!r}")
+    from scipy.spatial.transform import Rotation
+
+    return np.asarray(Rotation.from_euler(order, angles, degrees=True).as_matrix())
+
+
+def axis_text(R: NDArray[np.float64]) -> str:
+    """Sensor axes as signed segment axes (``segment axes ['+x', '-z', '+y']``), else the matrix's rows."""
+    axes = []
+    for col in range(3):
+        nz = np.flatnonzero(np.abs(R[:, col]) > 1e-12)
+        if nz.size != 1:
+            rows = "; ".join(" ".join(f"{v:+.6f}" for v in row) for row in R)
+            return f"the columns of the sensor-to-segment rotation [{rows}]"
+        axes.append(("+" if R[nz[0], col] > 0 else "-") + "xyz"[int(nz[0])])
+    return f"segment axes {axes}"
+
+
 def _points(expr: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in str(expr).split("+") if p.strip())
     if not parts:
@@ -149,15 +241,16 @@ def _vector(expr: str) -> Vector:
     return Vector((), _points(expr))
 
 
-def _segment(table: dict[str, Any], name: str) -> SegmentDef:
-    for key in ("origin", "primary", "secondary", "axes"):
+def _segment(table: dict[str, Any], name: str, mount: NDArray[np.float64], rotated: bool) -> SegmentDef:
+    for key in ("origin", "primary", "secondary") + (() if rotated else ("axes",)):
         if key not in table:
             raise PlacementError(f"placement {name!r}: missing key {key!r}")
+    R_axes = parse_axes(table["axes"]) if "axes" in table else np.eye(3)
     return SegmentDef(
         origin=_points(table["origin"]),
         primary=_vector(table["primary"]),
         secondary=_vector(table["secondary"]),
-        R_seg_sensor=parse_axes(table["axes"]),
+        R_seg_sensor=R_axes @ mount,
     )
 
 
@@ -167,10 +260,15 @@ def _to_toml(name: str, table: dict[str, Any]) -> str:
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, list | tuple):
             return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
         return repr(v)
 
     lines = [f"[placements.{name}]"]
-    lines += [f"{k} = {val(v)}" for k, v in table.items() if k != "fallback"]
+    lines += [f"{k} = {val(v)}" for k, v in table.items() if k not in ("fallback", "augment")]
+    if isinstance(table.get("augment"), dict):
+        lines.append(f"[placements.{name}.augment]")
+        lines += [f"{k} = {val(v)}" for k, v in table["augment"].items()]
     for fb in table.get("fallback", []):
         lines.append(f"[[placements.{name}.fallback]]")
         lines += [f"{k} = {val(v)}" for k, v in fb.items()]
@@ -186,10 +284,23 @@ def placements_from_dict(data: dict[str, Any], *, origin: str = "") -> dict[str,
     for name, table in tables.items():
         if "alias" in table:
             continue
-        defs = [_segment(table, name)] + [_segment(fb, name) for fb in table.get("fallback", [])]
+        mount = mounting_rotation(table, name)
+        rotated = any(k in table for k in ROTATION_KEYS)
+        for fb in table.get("fallback", []):
+            if any(k in fb for k in ROTATION_KEYS):
+                raise PlacementError(f"placement {name!r}: give {', '.join(ROTATION_KEYS)} in the main table "
+                                     "(the rotation is shared by every fallback)")
+        defs = [_segment(table, name, mount, rotated)] + [
+            _segment(fb, name, mount, rotated) for fb in table.get("fallback", [])]
         offset = np.asarray(table.get("offset_m", [0.0, 0.0, 0.0]), dtype=np.float64)
         if offset.shape != (3,):
             raise PlacementError(f"placement {name!r}: offset_m must be three numbers (metres)")
+        augment = None
+        if "augment" in table:
+            try:
+                augment = parse_mounting_spec(table["augment"])
+            except ValueError as exc:
+                raise PlacementError(f"placement {name!r}: [augment] {exc}") from None
         out[name] = Placement(
             name=name,
             description=str(table.get("description", "")),
@@ -197,6 +308,7 @@ def placements_from_dict(data: dict[str, Any], *, origin: str = "") -> dict[str,
             along=float(table.get("along", 0.0)),
             offset_m=offset,
             toml=_to_toml(name, table),
+            augment=augment,
         )
     for name, table in tables.items():
         if "alias" in table:
@@ -210,6 +322,7 @@ def placements_from_dict(data: dict[str, Any], *, origin: str = "") -> dict[str,
                 along=target.along,
                 offset_m=target.offset_m,
                 toml=_to_toml(name, table) + target.toml,
+                augment=target.augment,
             )
     return out
 

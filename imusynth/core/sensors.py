@@ -11,8 +11,9 @@ are built from smoothed, splined points (:mod:`imusynth.core.kinematics`), then
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,7 +34,8 @@ from imusynth.core.kinematics import (
     segment_frames_cm,
 )
 from imusynth.core.motion import Motion
-from imusynth.core.placements import Placement, SegmentDef, Vector
+from imusynth.core.mounting import Mounting, mount, mounting_attrs, variant_name, variant_outputs
+from imusynth.core.placements import Placement, SegmentDef, Vector, axis_text
 from imusynth.core.skeletons import canonical_sources, detect_skeleton
 from imusynth.errors import InputError
 
@@ -61,6 +63,9 @@ class SensorSignals:
         Text description of the sensor frame.
     placement_toml : str
         The TOML definition of the placement.
+    attrs : dict
+        Extra HDF5 attributes of the sensor (an augmentation variant's mounting,
+        :func:`imusynth.core.mounting.mounting_attrs`).
     """
 
     placement: str
@@ -73,6 +78,7 @@ class SensorSignals:
     cutoff_hz: float
     frame: str
     placement_toml: str
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 class _Points:
@@ -203,14 +209,10 @@ def output_times(t_start: float, t_end: float, rate_hz: float) -> NDArray[np.flo
     return t_start + np.arange(max(n, 0)) / rate_hz
 
 
-def _frame_text(p: Placement, d: SegmentDef) -> str:
-    axes = []
-    for col in range(3):
-        row = int(np.flatnonzero(d.R_seg_sensor[:, col])[0])
-        axes.append(("+" if d.R_seg_sensor[row, col] > 0 else "-") + "xyz"[row])
-    return (f"{p.description}. Sensor axes (x, y, z) = segment axes {axes}; segment x = unit(primary), "
-            "y = orthogonalised secondary, z = x cross y. Right-handed. Orientation rotates sensor to world "
-            "(world z up, gravity -z).")
+def _frame_text(p: Placement, R_seg_sensor: NDArray[np.float64], extra: str = "") -> str:
+    return (f"{p.description}{extra}. Sensor axes (x, y, z) = {axis_text(R_seg_sensor)}; segment x = "
+            "unit(primary), y = orthogonalised secondary, z = x cross y. Right-handed. Orientation rotates "
+            "sensor to world (world z up, gravity -z).")
 
 
 #: Output samples processed together (arrays of this length stay in the CPU cache).
@@ -396,12 +398,14 @@ def simulate_placement(motion: Motion, placement: Placement, t_out: NDArray[np.f
     d = choose_definition(points, placement)
     return _simulate_placement(points, placement, d, _valid_mask(points, d), t_out, rate_hz=rate_hz,
                                cutoff_hz=cutoff_hz, max_gap_s=max_gap_s, filter_order=filter_order,
-                               regular=is_regular(motion.time), shared=_Shared())
+                               regular=is_regular(motion.time), shared=_Shared())[0]
 
 
 def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, valid: NDArray[np.bool_],
                         t_out: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, max_gap_s: float,
-                        filter_order: int, regular: bool, shared: _Shared) -> SensorSignals:
+                        filter_order: int, regular: bool, shared: _Shared,
+                        mountings: Sequence[Mounting] = ()) -> tuple[SensorSignals, list[SensorSignals]]:
+    """The signals of one placement, and of its mounted variants (``mountings``, augmentation)."""
     motion = points.motion
     key = _frame_key(d, valid)
     entry = shared.frames.get(key)
@@ -423,6 +427,10 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
     rate_out = float(rate_hz)
     Rss = d.R_seg_sensor
     grids = shared.grid_cache(valid)
+    mounted = [mount(m, Rss, placement.offset_m) for m in mountings]
+    v_acc = np.full((len(mounted), n, 3), np.nan)
+    v_gyro = np.full((len(mounted), n, 3), np.nan)
+    v_quat = np.full((len(mounted), n, 4), np.nan)
     for a, b in runs(valid_b):
         if b - a < MIN_RUN_SAMPLES:
             continue
@@ -443,8 +451,9 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
         u, w = frames.uw[0:3], frames.uw[3:6]
         pos = u * placement.along
         pos += x[0:3]
-        if np.any(placement.offset_m):
-            for k, sensor_axis in enumerate(_sensor_axes(Rss, segment_axes_cm(u, w))):
+        seg_src = segment_axes_cm(u, w) if (mounted or np.any(placement.offset_m)) else None
+        if seg_src is not None and np.any(placement.offset_m):
+            for k, sensor_axis in enumerate(_sensor_axes(Rss, seg_src)):
                 if placement.offset_m[k] != 0.0:
                     pos += np.stack(sensor_axis) * placement.offset_m[k]
         lo, hi = frames.lo, frames.hi
@@ -452,8 +461,22 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
         acc_r, gyro_r, quat_r = _sensor_outputs(frames, accel, Rss)
         acc[lo:hi] = acc_r.T
         gyro[lo:hi] = gyro_r.T
-        quat[lo:hi] = _continuous(quat_r).T
+        quat_r = _continuous(quat_r)
+        quat[lo:hi] = quat_r.T
         ok_out[lo:hi] = frames.ok
+        if mounted and seg_src is not None:
+            # one spline for every variant: the point on the segment axis and the three segment axes
+            rows = np.empty((12, t.size))
+            rows[0:3] = u * placement.along
+            rows[0:3] += x[0:3]
+            for k in range(3):
+                rows[3 + 3 * k:6 + 3 * k] = np.stack(seg_src[k])
+            d2 = QuinticFit.fit(t, rows).evaluate(t_out[lo:hi], 2, cache=grids)
+            va, vg, vq = variant_outputs(frames.axes, frames.omega, quat_r, d2, mounted,
+                                         g_up=-float(GRAVITY_WORLD[2]))
+            v_acc[:, lo:hi] = va.transpose(0, 2, 1)
+            v_gyro[:, lo:hi] = vg.transpose(0, 2, 1)
+            v_quat[:, lo:hi] = vq.transpose(0, 2, 1)
     if entry is not None:
         entry.users_left -= 1
         if entry.users_left <= 0:
@@ -461,24 +484,31 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
     shared.done(valid)
     for arr in (acc, gyro, quat):
         arr[~ok_out] = np.nan
-    return SensorSignals(
-        placement=placement.name,
-        time=t_out,
-        acc=acc,
-        gyro=gyro,
-        orientation=quat,
-        valid=ok_out,
-        rate_hz=float(rate_out),
-        cutoff_hz=effective_cutoff(cutoff_hz, motion.rate_hz, rate_out),
-        frame=_frame_text(placement, d),
+    cut = effective_cutoff(cutoff_hz, motion.rate_hz, rate_out)
+    base = SensorSignals(
+        placement=placement.name, time=t_out, acc=acc, gyro=gyro, orientation=quat, valid=ok_out,
+        rate_hz=float(rate_out), cutoff_hz=cut, frame=_frame_text(placement, Rss),
         placement_toml=placement.toml,
     )
+    variants = []
+    for i, m in enumerate(mounted):
+        for arr in (v_acc[i], v_gyro[i], v_quat[i]):
+            arr[~ok_out] = np.nan
+        name = variant_name(placement.name, m.mounting.index)
+        variants.append(SensorSignals(
+            placement=name, time=t_out, acc=v_acc[i], gyro=v_gyro[i], orientation=v_quat[i],
+            valid=ok_out.copy(), rate_hz=float(rate_out), cutoff_hz=cut,
+            frame=_frame_text(placement, m.R_seg_sensor, f" (augmentation variant {m.mounting.index} of "
+                              f"{placement.name}: a random mounting, see the mounting_* attributes)"),
+            placement_toml=placement.toml, attrs=mounting_attrs(m, placement.name)))
+    return base, variants
 
 
 def simulate(motion: Motion, placements: Sequence[Placement], *, rate_hz: float = 50.0,
              cutoff_hz: float | None = 12.0, max_gap_s: float = 0.2, min_confidence: float = 0.5,
-             filter_order: int = 2, require_valid: bool = True) -> dict[str, SensorSignals]:
-    """Virtual IMU signals for each placement.
+             filter_order: int = 2, require_valid: bool = True,
+             mountings: Mapping[str, Sequence[Mounting]] | None = None) -> dict[str, SensorSignals]:
+    """Virtual IMU signals for each placement (and its augmentation variants).
 
     Parameters
     ----------
@@ -498,11 +528,14 @@ def simulate(motion: Motion, placements: Sequence[Placement], *, rate_hz: float 
     require_valid : bool
         Raise :class:`InputError` when a placement has no valid sample (the motion pipeline);
         the video pipeline keeps such placements all-invalid instead.
+    mountings : mapping of str to sequence of Mounting, optional
+        Per placement name, random mountings (:func:`imusynth.core.mounting.draw_mountings`): each adds
+        a variant sensor ``f"{name}~aug{index}"`` after the placement, computed from the same splines.
 
     Returns
     -------
     dict of str to SensorSignals
-        One entry per placement, in order.
+        One entry per placement, in order, each followed by its variants.
 
     Notes
     -----
@@ -535,19 +568,24 @@ def simulate(motion: Motion, placements: Sequence[Placement], *, rate_hz: float 
     for _, _, valid in plans:
         group.setdefault(valid.tobytes(), len(group))
     order = sorted(range(len(plans)), key=lambda i: group[plans[i][2].tobytes()])
-    signals: list[SensorSignals | None] = [None] * len(plans)
+    signals: list[tuple[SensorSignals, list[SensorSignals]] | None] = [None] * len(plans)
+    mountings = mountings or {}
     for i in order:
         p, d, valid = plans[i]
         signals[i] = _simulate_placement(points, p, d, valid, t_out, rate_hz=rate_hz,
                                          cutoff_hz=cutoff_hz if cutoff_hz else np.inf, max_gap_s=max_gap_s,
-                                         filter_order=filter_order, regular=regular, shared=shared)
+                                         filter_order=filter_order, regular=regular, shared=shared,
+                                         mountings=mountings.get(p.name, ()))
     out: dict[str, SensorSignals] = {}
-    for (p, _, _), sig in zip(plans, signals, strict=True):
-        assert sig is not None
+    for (p, _, _), res in zip(plans, signals, strict=True):
+        assert res is not None
+        sig, variants = res
         if require_valid and not sig.valid.any():
             raise InputError(
                 f"placement {p.name!r}: no valid sample (its points are missing, NaN, below confidence "
                 f"{min_confidence}, or in runs shorter than {MIN_RUN_SAMPLES} samples)"
             )
         out[p.name] = sig
+        for v in variants:
+            out[v.placement] = v
     return out

@@ -132,6 +132,8 @@ class ProtocolResult:
         Training windows per fold.
     n_test : list of int
         Test windows per fold.
+    classifier : str
+        ``rf`` (random forest) or ``cnn``.
     """
 
     protocol: str
@@ -142,6 +144,7 @@ class ProtocolResult:
     per_class_f1: dict[str, float]
     n_train: list[int]
     n_test: list[int]
+    classifier: str = "rf"
 
 
 @dataclass
@@ -174,15 +177,16 @@ class HarReport:
         return json.dumps(asdict(self), indent=2)
 
     def table(self) -> str:
-        """A Markdown table: protocol, macro-F1 (mean +- sd over folds), pooled macro-F1, windows."""
+        """A Markdown table: classifier, protocol, macro-F1 (mean +- sd over folds), pooled, windows."""
         lines = [
-            "| protocol | macro-F1 (mean ± sd over folds) | pooled macro-F1 | train windows | test windows |",
-            "|---|---|---|---|---|",
+            "| classifier | protocol | macro-F1 (mean ± sd over folds) | pooled macro-F1 | train windows "
+            "| test windows |",
+            "|---|---|---|---|---|---|",
         ]
         for r in self.results:
             lines.append(
-                f"| {r.protocol} | {r.macro_f1:.3f} ± {r.macro_f1_sd:.3f} | {r.pooled_f1:.3f} | "
-                f"{sum(r.n_train)} | {sum(r.n_test)} |"
+                f"| {r.classifier} | {r.protocol} | {r.macro_f1:.3f} ± {r.macro_f1_sd:.3f} | "
+                f"{r.pooled_f1:.3f} | {sum(r.n_train)} | {sum(r.n_test)} |"
             )
         return "\n".join(lines)
 
@@ -206,6 +210,60 @@ def group_folds(groups: NDArray[np.str_], n_folds: int, *, seed: int = 0) -> lis
     return [np.flatnonzero(assign == i) for i in range(k)]
 
 
+CLASSIFIERS = ("rf", "cnn")
+
+
+@dataclass
+class TrainingSet:
+    """What one classifier is trained on in one fold of one protocol (built by :func:`evaluate`).
+
+    Attributes
+    ----------
+    windows : ndarray, shape (n, T, C'), float64
+        The windows' channels plus the norm of every acc / gyro triple (the CNN's input).
+    features : ndarray, shape (n, F), float64
+        :func:`window_features` of the windows (the forest's input).
+    y : ndarray of int64, shape (n,)
+    group : ndarray of str, shape (n,)
+        Group key of each window (the CNN's validation split holds out whole groups).
+    """
+
+    windows: NDArray[np.float64]
+    features: NDArray[np.float64]
+    y: NDArray[np.int64]
+    group: NDArray[np.str_]
+
+
+def _fit_predict(
+    kind: str,
+    train: TrainingSet,
+    test_windows: NDArray[np.float64],
+    test_features: NDArray[np.float64],
+    *,
+    n_classes: int,
+    seed: int,
+    n_estimators: int,
+    cnn_epochs: int,
+) -> NDArray[np.int64]:
+    """Train classifier ``kind`` (``rf`` or ``cnn``) on ``train`` and predict the test windows."""
+    if kind == "rf":
+        clf = make_classifier(seed=seed, n_estimators=n_estimators)
+        clf.fit(train.features, train.y)
+        return np.asarray(clf.predict(test_features), dtype=np.int64)
+    from imusynth.har.cnn import CnnClassifier
+
+    cnn = CnnClassifier(seed=seed, max_epochs=cnn_epochs)
+    cnn.fit(train.windows, train.y, train.group, n_classes=n_classes)
+    return cnn.predict(test_windows)
+
+
+def _classifier_kinds(classifier: str) -> list[str]:
+    kinds = list(CLASSIFIERS) if classifier == "both" else [classifier]
+    if any(k not in CLASSIFIERS for k in kinds):
+        raise HarError(f"unknown classifier {classifier!r}; allowed: rf, cnn, both")
+    return kinds
+
+
 def evaluate(
     test: WindowSet,
     *,
@@ -215,8 +273,10 @@ def evaluate(
     n_folds: int = 5,
     seed: int = 0,
     n_estimators: int = 300,
+    classifier: str = "rf",
+    cnn_epochs: int = 40,
 ) -> HarReport:
-    """Train and score the baseline under each protocol; always test on real windows.
+    """Train and score each classifier under each protocol; always test on real windows.
 
     Parameters
     ----------
@@ -232,13 +292,19 @@ def evaluate(
     n_folds : int
         Number of group-wise folds.
     seed : int
-        Seed of the fold assignment and of the forest.
+        Seed of the fold assignment and of the classifiers.
     n_estimators : int
         Trees in the forest.
+    classifier : {"rf", "cnn", "both"}
+        The random forest on window features (:func:`make_classifier`), the 1-D CNN on the windows
+        (:class:`imusynth.har.cnn.CnnClassifier`, needs torch), or both (results for each).
+    cnn_epochs : int
+        Most epochs the CNN trains (early stopping on training groups may stop it sooner).
     """
     from sklearn.metrics import f1_score
 
     protocols = list(protocols)
+    kinds = _classifier_kinds(classifier)
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
         raise HarError(f"unknown protocol(s) {bad}; allowed: {', '.join(PROTOCOLS)}")
@@ -246,6 +312,8 @@ def evaluate(
         raise HarError("protocols v2r and mix2r need virtual training windows (--train)")
     if len(test) == 0:
         raise HarError("the test set has no windows")
+    if cnn_epochs < 1:
+        raise HarError("cnn_epochs must be >= 1")
     sets = [s for s in (test, virtual, train_real) if s is not None]
     for s in sets[1:]:
         _check_compatible(test, s)
@@ -255,11 +323,13 @@ def evaluate(
     train_real = train_real.with_classes(classes) if train_real is not None else None
     notes: list[str] = []
 
-    feats: dict[str, NDArray[np.float64]] = {"test": window_features(test.X, test.channels)[0]}
-    if virtual is not None:
-        feats["virtual"] = window_features(virtual.X, virtual.channels)[0]
-    if train_real is not None:
-        feats["real"] = window_features(train_real.X, train_real.channels)[0]
+    named = {"test": test, "virtual": virtual, "real": train_real}
+    data: dict[str, TrainingSet] = {}
+    for key, ws in named.items():
+        if ws is not None:
+            win = _signal_channels(ws.X, ws.channels)[0] if "cnn" in kinds else np.zeros((len(ws), 0, 0))
+            feats = window_features(ws.X, ws.channels)[0] if "rf" in kinds else np.zeros((len(ws), 0))
+            data[key] = TrainingSet(win, feats, ws.y, ws.group)
 
     if train_real is None:
         folds = group_folds(test.group, n_folds, seed=seed)
@@ -272,76 +342,94 @@ def evaluate(
 
     results: list[ProtocolResult] = []
     for proto in protocols:
-        fold_f1: list[float] = []
+        fold_f1: dict[str, list[float]] = {k: [] for k in kinds}
         n_train: list[int] = []
         n_test: list[int] = []
         y_true: list[NDArray[np.int64]] = []
-        y_pred: list[NDArray[np.int64]] = []
+        y_pred: dict[str, list[NDArray[np.int64]]] = {k: [] for k in kinds}
         for fi, test_idx in enumerate(folds):
-            test_groups = set(test.group[test_idx].tolist())
-            parts_X, parts_y = [], []
+            test_groups = list(set(test.group[test_idx].tolist()))
+            parts: list[tuple[str, NDArray[np.int64]]] = []
             if proto in ("r2r", "mix2r"):
                 if train_real is None:
-                    tr = np.setdiff1d(np.arange(len(test)), test_idx)
-                    parts_X.append(feats["test"][tr])
-                    parts_y.append(test.y[tr])
+                    parts.append(("test", np.setdiff1d(np.arange(len(test)), test_idx)))
                 else:
-                    keep = ~np.isin(train_real.group, list(test_groups))
+                    keep = ~np.isin(train_real.group, test_groups)
                     if not keep.all() and fi == 0:
                         notes.append(
                             f"{proto}: dropped {int((~keep).sum())} real training windows whose "
                             "group is in the test set"
                         )
-                    parts_X.append(feats["real"][keep])
-                    parts_y.append(train_real.y[keep])
+                    parts.append(("real", np.flatnonzero(keep)))
             if proto in ("v2r", "mix2r"):
                 assert virtual is not None
-                keep = ~np.isin(virtual.group, list(test_groups))
+                keep = ~np.isin(virtual.group, test_groups)
                 if not keep.all():
                     notes.append(
                         f"{proto} fold {fi}: left out {int((~keep).sum())} virtual windows whose "
                         "group is in the test fold"
                     )
-                parts_X.append(feats["virtual"][keep])
-                parts_y.append(virtual.y[keep])
-            Xtr = np.concatenate(parts_X)
-            ytr = np.concatenate(parts_y)
-            if Xtr.shape[0] == 0:
+                parts.append(("virtual", np.flatnonzero(keep)))
+            train = TrainingSet(
+                *(np.concatenate([getattr(data[k], a)[i] for k, i in parts])
+                  for a in ("windows", "features", "y", "group"))
+            )
+            if train.y.size == 0:
                 raise HarError(f"{proto}: no training windows left in fold {fi}")
-            clf = make_classifier(seed=seed, n_estimators=n_estimators)
-            clf.fit(Xtr, ytr)
-            pred = clf.predict(feats["test"][test_idx])
             truth = test.y[test_idx]
             present = sorted(set(truth.tolist()))
-            fold_f1.append(float(f1_score(truth, pred, labels=present, average="macro", zero_division=0)))
-            n_train.append(int(Xtr.shape[0]))
+            for kind in kinds:
+                pred = _fit_predict(
+                    kind,
+                    train,
+                    data["test"].windows[test_idx],
+                    data["test"].features[test_idx],
+                    n_classes=len(classes),
+                    seed=seed,
+                    n_estimators=n_estimators,
+                    cnn_epochs=cnn_epochs,
+                )
+                fold_f1[kind].append(
+                    float(f1_score(truth, pred, labels=present, average="macro", zero_division=0))
+                )
+                y_pred[kind].append(pred)
+            n_train.append(int(train.y.size))
             n_test.append(int(test_idx.size))
             y_true.append(truth)
-            y_pred.append(pred)
         yt = np.concatenate(y_true)
-        yp = np.concatenate(y_pred)
         present = sorted(set(yt.tolist()))
-        per_class = f1_score(yt, yp, labels=present, average=None, zero_division=0)
-        results.append(
-            ProtocolResult(
-                protocol=proto,
-                macro_f1=float(np.mean(fold_f1)),
-                macro_f1_sd=float(np.std(fold_f1)),
-                fold_f1=fold_f1,
-                pooled_f1=float(f1_score(yt, yp, labels=present, average="macro", zero_division=0)),
-                per_class_f1={classes[c]: float(f) for c, f in zip(present, per_class, strict=True)},
-                n_train=n_train,
-                n_test=n_test,
+        for kind in kinds:
+            yp = np.concatenate(y_pred[kind])
+            per_class = f1_score(yt, yp, labels=present, average=None, zero_division=0)
+            results.append(
+                ProtocolResult(
+                    protocol=proto,
+                    macro_f1=float(np.mean(fold_f1[kind])),
+                    macro_f1_sd=float(np.std(fold_f1[kind])),
+                    fold_f1=fold_f1[kind],
+                    pooled_f1=float(f1_score(yt, yp, labels=present, average="macro", zero_division=0)),
+                    per_class_f1={classes[c]: float(f) for c, f in zip(present, per_class, strict=True)},
+                    n_train=list(n_train),
+                    n_test=list(n_test),
+                    classifier=kind,
+                )
             )
+    results.sort(key=lambda r: kinds.index(r.classifier))
+    words = []
+    if "rf" in kinds:
+        words.append(
+            f"random forest ({n_estimators} trees, sqrt features, balanced class weights, "
+            f"seed {seed}) on statistical + ECDF features of each channel and acc/gyro norm"
         )
+    if "cnn" in kinds:
+        from imusynth.har.cnn import CnnClassifier, describe
+
+        words.append(describe(CnnClassifier(seed=seed, max_epochs=cnn_epochs)))
     return HarReport(
         results=results,
         classes=classes,
         folds=[sorted(set(test.group[f].tolist())) for f in folds],
         split=split,
-        classifier=(
-            f"random forest ({n_estimators} trees, sqrt features, balanced class weights, "
-            f"seed {seed}) on statistical + ECDF features of each channel and acc/gyro norm"
-        ),
+        classifier="; ".join(words),
         notes=notes,
     )

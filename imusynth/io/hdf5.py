@@ -146,6 +146,8 @@ def _write_sensor(g: h5py.Group, s: SensorSignals) -> None:
         "frame": s.frame,
         "placement": s.placement_toml,
     })
+    for k, v in s.attrs.items():                      # e.g. an augmentation variant's mounting
+        g.attrs[k] = v
 
 
 def _write_clip(root: h5py.Group, clip: Clip) -> None:
@@ -230,7 +232,13 @@ def _read_sensor(name: str, g: h5py.Group) -> SensorSignals:
         cutoff_hz=float(g.attrs.get("cutoff_hz", np.nan)),
         frame=_str(g.attrs.get("frame", "")),
         placement_toml=_str(g.attrs.get("placement", "")),
+        attrs={k: (_str(v) if isinstance(v, bytes | str) else v) for k, v in g.attrs.items()
+               if k not in _SENSOR_ATTRS},
     )
+
+
+_SENSOR_ATTRS = {"rate_hz", "cutoff_hz", "acc_unit", "gyro_unit", "gravity_included",
+                 "orientation_convention", "frame", "placement"}
 
 
 _CORE_ATTRS = {"source", "source_sha256", "source_kind", "source_rate_hz", "duration_s", "config", "label",

@@ -16,15 +16,25 @@ log = logging.getLogger(__name__)
 
 
 def sensors_for_motion(motion: Motion, cfg: PipelineConfig, *, cutoff_hz: float | None = None,
-                       require_valid: bool = True) -> dict[str, SensorSignals]:
-    """Run the physics core with the configuration's placements, rate and kinematics settings."""
+                       require_valid: bool = True, clip_id: str = "") -> dict[str, SensorSignals]:
+    """Run the physics core with the configuration's placements, rate and kinematics settings.
+
+    With ``[augment] n > 0``, each placement is followed by ``n`` random-mounting variants, seeded from
+    ``clip_id``, the placement name and ``[augment] seed`` (:mod:`imusynth.core.mounting`).
+    """
+    from imusynth.core.mounting import DEFAULT_SPEC, draw_mountings, mounting_seed
+
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     k = cfg.kinematics
+    aug = cfg.augment
+    mountings = {p.name: draw_mountings(p.augment or DEFAULT_SPEC, aug.n,
+                                        mounting_seed(clip_id, p.name, aug.seed))
+                 for p in placements} if aug.n > 0 else None
     return simulate(
         motion, placements, rate_hz=cfg.output.rate_hz,
         cutoff_hz=k.cutoff_hz if cutoff_hz is None else cutoff_hz,
         max_gap_s=k.max_gap_s, min_confidence=k.min_confidence, filter_order=k.filter_order,
-        require_valid=require_valid,
+        require_valid=require_valid, mountings=mountings,
     )
 
 
@@ -47,9 +57,10 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
                          time_unit=time_unit, rate_hz=source_rate_hz)
     if start_s is not None or end_s is not None:
         motion = motion.crop(start_s, end_s)
-    sensors = sensors_for_motion(motion, cfg)
+    clip_id = clip_id or _clip_id(file)
+    sensors = sensors_for_motion(motion, cfg, clip_id=clip_id)
     clip = Clip(
-        clip_id=clip_id or _clip_id(file),
+        clip_id=clip_id,
         source=str(file),
         source_sha256=sha256_file(file),
         source_kind="motion",
