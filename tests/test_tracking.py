@@ -10,6 +10,7 @@ import pytest
 from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.errors import InputError, NoPersonError
 from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
+from imusynth.video.pose.linking import TrackBoxes, link_tracks
 from imusynth.video.pose.tracking import Track, Tracker, select_main_track, track_score
 
 FPS = 30.0
@@ -285,3 +286,37 @@ def test_select_main_track_prefers_long_large_central() -> None:
     assert select_main_track([tiny, short, main], frame) is main
     with pytest.raises(NoPersonError):
         select_main_track([], frame)
+
+
+def _boxes(track_id: int, t: np.ndarray, cx: np.ndarray, cy: float, w: float, h: float) -> TrackBoxes:
+    """Boxes of width ``w`` and height ``h`` (px) centred at ``(cx(t), cy)``."""
+    y0, y1 = np.full_like(cx, cy - h / 2), np.full_like(cx, cy + h / 2)
+    bbox = np.stack([cx - w / 2, y0, cx + w / 2, y1], axis=1)
+    return TrackBoxes(track_id, t, bbox)
+
+
+def test_handover_cuts_the_spurious_tail() -> None:
+    """A walker's track (id 0) follows a spurious skeleton from 1.7 s (its box 300 px lower and twice
+    as large) while a new track (id 1) picks her up at 1.7 s: one person, id 0's rows before 1.7 s, then
+    id 1; the spurious rows are dropped."""
+    t_a, t_b = np.arange(60) / FPS, np.arange(51, 120) / FPS
+    a = _boxes(0, t_a, 100.0 + 200.0 * t_a, 300.0, 80.0, 280.0)
+    spurious = t_a >= t_b[0]
+    a.bbox[spurious] = _boxes(0, t_a[spurious], 100.0 + 200.0 * t_a[spurious], 600.0, 160.0, 560.0).bbox
+    b = _boxes(1, t_b, 100.0 + 200.0 * t_b, 300.0, 80.0, 280.0)
+    (group,) = link_tracks([a, b])
+    assert [p.track_id for p in group] == [0, 1]
+    np.testing.assert_array_equal(group[0].mask(t_a), ~spurious)
+    assert group[1].mask(t_b).all()
+
+
+def test_phantom_spanning_another_body_is_joined_to_nothing() -> None:
+    """A phantom (id 1) whose box holds the walker's (id 0) in every frame ends at 2.5 s; a person (id 2)
+    of the phantom's size appears at 2.6 s where it was heading: three people, none joined."""
+    t_w, t_p, t_c = np.arange(120) / FPS, np.arange(30, 75) / FPS, np.arange(78, 120) / FPS
+    walker = _boxes(0, t_w, 300.0 + 100.0 * t_w, 400.0, 80.0, 280.0)
+    phantom = _boxes(1, t_p, 300.0 + 100.0 * t_p, 330.0, 300.0, 560.0)
+    newcomer = _boxes(2, t_c, 300.0 + 100.0 * t_c, 330.0, 300.0, 560.0)
+    assert [[p.track_id for p in g] for g in link_tracks([walker, phantom, newcomer])] == [[0], [1], [2]]
+    # the control: without the walker inside it, the phantom's box continues into the newcomer's
+    assert [[p.track_id for p in g] for g in link_tracks([phantom, newcomer])] == [[1, 2]]

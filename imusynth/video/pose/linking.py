@@ -190,21 +190,24 @@ def _best_join(a: TrackBoxes, b: TrackBoxes, *, max_trim_s: float, **kw: float) 
     for x, kx in xs:
         keep = a.time < x
         if keep.any() and (kx == 0 or spurious(a.time, a.bbox, ~keep, tail=True)):
-            ends_a[x] = (_end(a.time[keep], a.bbox[keep], last=True), float(a.time[keep][-1]), kx)
+            ends_a[x] = (_end(a.time[keep], a.bbox[keep], last=True), float(a.time[keep][-1]))
     best: tuple[float, float, float, float] = (math.inf, math.inf, math.inf, -math.inf)  # steps, cost, x, y
     for y, ky in ys:
         keep = b.time > y
         if not keep.any() or (ky > 0 and not spurious(b.time, b.bbox, ~keep, tail=False)):
             continue
         end_b, first_b = _end(b.time[keep], b.bbox[keep], last=False), float(b.time[keep][0])
-        for x, (end_a, last_a, kx) in ends_a.items():
+        for x, (end_a, last_a) in ends_a.items():
             if last_a >= first_b:
                 continue
             cost = _continuation_cost(end_a, end_b, max(first_b - last_a, 0.0), **kw)
-            if math.isfinite(cost) and (kx + ky, cost) < best[:2]:
-                best = (kx + ky, cost, x, y)
-    steps, cost, x, y = best
-    return cost + _TRIM_COST * steps * _TRIM_STEP_S / max(max_trim_s, 1e-9), x, y
+            # rows dropped beyond those of the overlap, in steps (cutting both sides counts the overlap twice)
+            dropped = (a1 - last_a) + (first_b - b0) - max(a1 - b0, 0.0)
+            n_steps = float(round(max(dropped, 0.0) / _TRIM_STEP_S))
+            if math.isfinite(cost) and (n_steps, cost) < best[:2]:
+                best = (n_steps, cost, x, y)
+    n_steps, cost, x, y = best
+    return cost + _TRIM_COST * n_steps * _TRIM_STEP_S / max(max_trim_s, 1e-9), x, y
 
 
 def link_tracks(
