@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,8 @@ from imusynth.har import (
     save_windows,
     stack_placements,
 )
+from imusynth.har.augmented import AUGMENTED, base_names, sample_variants, variant_sets
+from imusynth.har.gravity_frame import FRAMES, to_gravity_frame
 from imusynth.har.windows import brief_list
 
 _opt = typer.Option
@@ -77,6 +80,9 @@ def windows_from_files(
     gyro_unit: str | None = None,
     label: str | None = None,
     group_by: str = "file",
+    augmented: str = "stack",
+    frame: str = "sensor",
+    seed: int = 0,
 ) -> WindowSet:
     """Windows from ``imusynth/1`` files, real-IMU CSV files, ``.ts`` files or windows files.
 
@@ -95,6 +101,13 @@ def windows_from_files(
         clip, sorted by name; every clip must have them).
     preset, sensor, source_rate_hz, acc_unit, gyro_unit, label, group_by
         How real files are read (see :func:`imusynth.calibrate.load_recordings`).
+    augmented : {"stack", "sample", "none"}
+        What to do with augmentation variants (``wrist~aug1`` ...; :mod:`imusynth.har.augmented`).
+    frame : {"sensor", "gravity"}
+        ``gravity``: per placement acc_vert, acc_horiz, acc_norm, gyro_vert, gyro_horiz, gyro_norm
+        (:mod:`imusynth.har.gravity_frame`), computed per recording before windowing.
+    seed : int
+        Seed of ``augmented="sample"``.
 
     Raises
     ------
@@ -103,6 +116,10 @@ def windows_from_files(
     HarError
         Mismatched sensors or windows.
     """
+    if augmented not in AUGMENTED:
+        raise HarError(f"--augmented must be one of {', '.join(AUGMENTED)}, got {augmented!r}")
+    if frame not in FRAMES:
+        raise HarError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}")
     sets: list[WindowSet] = []
     others: list[Path] = []
     for p in paths:
@@ -111,34 +128,49 @@ def windows_from_files(
         else:
             others.append(p)
     if others:
-        with flag_names(READ_FLAGS):
-            recs = load_recordings(
-                others,
-                placements=placements,
-                preset=preset,
-                sensor=sensor,
-                rate_hz=source_rate_hz,
-                acc_unit=acc_unit,
-                gyro_unit=gyro_unit,
-                label=label,
-                group_by=group_by,
-            )
-        names = list(placements) if placements else sorted(recs[0].series)
+        # clips are read with every sensor when variants are wanted (they are picked below)
+        h5 = [p for p in others if p.suffix.lower() in (".h5", ".hdf5")] if (
+            placements and augmented != "none") else []
+        recs = []
+        for part, wanted in ((h5, None), ([p for p in others if p not in h5], placements)):
+            if not part:
+                continue
+            with flag_names(READ_FLAGS):
+                recs += load_recordings(
+                    part,
+                    placements=wanted,
+                    preset=preset,
+                    sensor=sensor,
+                    rate_hz=source_rate_hz,
+                    acc_unit=acc_unit,
+                    gyro_unit=gyro_unit,
+                    label=label,
+                    group_by=group_by,
+                )
+        names = list(placements) if placements else base_names(sorted(recs[0].series))
         stacked = []
         for r in recs:
-            if sorted(r.series) != sorted(names):
+            have = sorted(r.series) if r.kind != "clip" else base_names(sorted(r.series))
+            if (placements and not set(names) <= set(r.series)) or (not placements and have != sorted(names)):
                 raise HarError(
-                    f"{r.source}: recording {r.name} has sensors {sorted(r.series)}, the first "
+                    f"{r.source}: recording {r.name} has sensors {have}, the first "
                     f"had {names}; choose with --placement"
                 )
-            with flag_names(WINDOW_FLAGS):
-                stacked.append(stack_placements([r.series[k] for k in names], names, rate_hz=rate_hz))
+            for k, series in variant_sets(r.series, names, augmented):
+                with flag_names(WINDOW_FLAGS):
+                    rec = stack_placements([series[n] for n in names], names, rate_hz=rate_hz)
+                if k:
+                    rec = replace(rec, name=f"{rec.name}~aug{k}")
+                if frame == "gravity":
+                    data, channels = to_gravity_frame(rec.data, rec.valid, rec.channels, rate_hz=rate_hz)
+                    rec = replace(rec, data=data, channels=channels)
+                stacked.append(rec)
         if not any(bool(np.any(r.labels != "")) for r in stacked):
             raise NoLabelError(list(dict.fromkeys(str(p) for p in others)))
         source = "; ".join(dict.fromkeys(str(p) for p in others))
         with flag_names(WINDOW_FLAGS):
-            sets.append(make_windows(stacked, window_s=window_s, overlap=overlap, rate_hz=rate_hz,
-                                     source=source))
+            ws = make_windows(stacked, window_s=window_s, overlap=overlap, rate_hz=rate_hz, source=source)
+        sets.append(sample_variants(ws, seed=seed) if augmented == "sample" else ws)
     if not sets:
         raise HarError("no input files")
     return sets[0] if len(sets) == 1 else concat_windows(sets)
@@ -163,6 +195,8 @@ def har_eval_files(
     acc_unit: str | None = None,
     gyro_unit: str | None = None,
     group_by: str = "file",
+    augmented: str = "stack",
+    frame: str = "sensor",
     classifier: str = "rf",
     cnn_epochs: int = 40,
 ) -> HarReport:
@@ -189,6 +223,9 @@ def har_eval_files(
             acc_unit=acc_unit,
             gyro_unit=gyro_unit,
             group_by=group_by,
+            augmented=augmented,
+            frame=frame,
+            seed=seed,
         )
 
     test_ws = load(test)
@@ -233,6 +270,11 @@ _H = {
     "cnn_epochs": "Most epochs of the CNN (early stopping on held-out training groups may stop it sooner).",
     "trees": "Trees in the random forest.",
     "json": "Write the report as JSON here.",
+    "augmented": "Augmentation variants (wrist~aug1 ...): stack (extra windows) | sample (one per window) | "
+                 "none (base sensors only).",
+    "frame": "sensor (acc, gyro x y z) | gravity (per sensor: acc_vert, acc_horiz, acc_norm, gyro_vert, "
+             "gyro_horiz, gyro_norm; gravity estimated from the signals, heading and mounting free).",
+    "export_seed": "Seed of --augmented sample.",
 }
 
 
@@ -253,6 +295,9 @@ def export_cmd(
     out_acc_unit: Annotated[str, _opt("--out-acc-unit", help=_H["out_acc_unit"])] = "m/s^2",
     out_gyro_unit: Annotated[str, _opt("--out-gyro-unit", help=_H["out_gyro_unit"])] = "rad/s",
     ios_sign: Annotated[bool, _opt("--ios-sign", help=_H["ios_sign"])] = False,
+    augmented: Annotated[str, _opt("--augmented", help=_H["augmented"])] = "stack",
+    frame: Annotated[str, _opt("--frame", help=_H["frame"])] = "sensor",
+    seed: Annotated[int, _opt("--seed", help=_H["export_seed"])] = 0,
     force: ForceOpt = False,
 ) -> None:
     """Cut labelled fixed-length windows: X (n, T, C) float32, y, class names, group keys.
@@ -264,6 +309,9 @@ def export_cmd(
     """
     check_outputs({"--output": output}, inputs, force=force)
     check_output_units(acc_unit=out_acc_unit, gyro_unit=out_gyro_unit)
+    if ios_sign and frame == "gravity":
+        raise HarError("--ios-sign applies to sensor-frame acc; with --frame gravity acc_vert is already "
+                       "+1 g up at rest and the norms have no sign")
     ws = windows_from_files(
         inputs,
         window_s=window,
@@ -277,6 +325,9 @@ def export_cmd(
         gyro_unit=gyro_unit,
         label=label,
         group_by=group_by,
+        augmented=augmented,
+        frame=frame,
+        seed=seed,
     )
     if len(ws) == 0:
         raise HarError("no window fits: every labelled valid segment is shorter than the window")
@@ -309,6 +360,8 @@ def har_eval_cmd(
     acc_unit: Annotated[str | None, _opt("--acc-unit", help=_H["acc_unit"])] = None,
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help=_H["gyro_unit"])] = None,
     group_by: Annotated[str, _opt("--group-by", help=_H["group_by"])] = "file",
+    augmented: Annotated[str, _opt("--augmented", help=_H["augmented"])] = "stack",
+    frame: Annotated[str, _opt("--frame", help=_H["frame"])] = "sensor",
     classifier: Annotated[str, _opt("--classifier", help=_H["classifier"])] = "rf",
     cnn_epochs: Annotated[int, _opt("--cnn-epochs", help=_H["cnn_epochs"])] = 40,
     force: ForceOpt = False,
@@ -343,6 +396,8 @@ def har_eval_cmd(
         acc_unit=acc_unit,
         gyro_unit=gyro_unit,
         group_by=group_by,
+        augmented=augmented,
+        frame=frame,
         classifier=classifier,
         cnn_epochs=cnn_epochs,
     )
