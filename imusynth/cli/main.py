@@ -354,6 +354,8 @@ def _register_optional_commands() -> None:
 
     if not any(g.name == "calibrate" for g in app.registered_groups):
         app.add_typer(calibrate_app, name="calibrate")
+    if not any(g.name == "lifter" for g in app.registered_groups):
+        app.add_typer(importlib.import_module("imusynth.cli.lifter").lifter_app, name="lifter")
     for module, func, name in _OPTIONAL_COMMANDS:
         if any(c.name == name for c in app.registered_commands):
             continue
