@@ -145,6 +145,22 @@ def test_ctrl_c_midway_exits_130_and_leaves_no_file(tmp_path: Path, trc: Path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temporary file
 
 
+def test_ctrl_c_in_a_video_run_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import imusynth.video.job as job
+
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the video streams through the pose stage
+
+    monkeypatch.setattr(job, "run_stages", interrupted)
+    video = synthetic_video(tmp_path / "clip.mp4")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = [str(video), "-o", str(tmp_path / "clip.h5"), "--plot", str(tmp_path / "clip.png")]
+    assert exit_code(argv) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "imusynth: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_typer_abort_is_an_interruption(monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     import typer

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from imusynth.cli._paths import ForceOpt, check_outputs
+from imusynth.cli.report import ReportOpt, check_report_suffix
 
 Sources = Annotated[list[str], typer.Argument(
     help="Video or playlist URLs, text files of URLs (one per line, # comments), local videos or folders.")]
@@ -73,6 +74,7 @@ def batch(
     proxy: Proxy = None,
     no_progress: NoProgress = False,
     augment: Augment = None,
+    report: ReportOpt = None,
 ) -> None:
     """Convert many videos (YouTube playlists, URL lists, folders) into per-video HDF5 files, resumably.
 
@@ -87,6 +89,7 @@ def batch(
     from imusynth.config import load_pipeline_config, with_overrides
     from imusynth.video.fetch import DownloadOptions
 
+    check_report_suffix(report)
     cfg = with_overrides(load_pipeline_config(pipeline), {
         "output.placements": placement, "output.rate_hz": rate, "pose.model": model, "augment.n": augment,
     }, names={"augment.n": "--augment"})
@@ -104,6 +107,10 @@ def batch(
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if report is not None and not summary.dry_run:
+        from imusynth.cli.report import write_report
+
+        typer.echo(write_report([output], report, pipeline=pipeline))
     if summary.failures and not summary.dry_run:
         raise typer.Exit(1)
 

@@ -208,6 +208,11 @@ def video_cmd(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write a figure of the signals: .png, .pdf or .svg.")
     ] = None,
+    report: Annotated[
+        Path | None, typer.Option(
+            "--report", help="Also write the HTML QA page of the output (docs/report.md).",
+        ),
+    ] = None,
     placements_file: PlacementsFileOpt = None,
     pipeline: PipelineOpt = None,
     body_model: Annotated[
@@ -233,11 +238,14 @@ def video_cmd(
     from imusynth.video.job import process_video, resolve_video_input
 
     check_plot_suffix("--plot", plot)
+    from imusynth.cli.report import check_report_suffix
+
+    check_report_suffix(report)
     inputs = [video, placements_file, pipeline]
     if not Path(video).name:
         raise InputError(f"{video!r} is not a video file or URL")
     default_out = None if "://" in video else Path(Path(video).name).with_suffix(".h5")  # URL: after fetching
-    outputs = {"--output": output or default_out, "--plot": plot, "--overlay": overlay}
+    outputs = {"--output": output or default_out, "--plot": plot, "--overlay": overlay, "--report": report}
     check_outputs(outputs, inputs, force=force)
     cfg = _cfg(
         pipeline,
@@ -282,6 +290,10 @@ def video_cmd(
     for line in video_summary(out, shares, person=cfg.tracking.person, min_track_s=cfg.tracking.min_track_s,
                               plot=plot, overlay=overlay, overlay_codec=codec):
         typer.echo(line)
+    if report is not None:
+        from imusynth.cli.report import write_report
+
+        typer.echo(write_report([out], report, pipeline=pipeline))
 
 
 @app.command("placements")
