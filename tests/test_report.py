@@ -44,6 +44,8 @@ class Page(HTMLParser):
         self._table: list[str] = []
         self._row: dict | None = None
         self._cell: dict | None = None
+        self.hist: dict[tuple[str, str], int] = {}
+        self._hist_label = ""
         self.feed(text)
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
@@ -65,6 +67,10 @@ class Page(HTMLParser):
             self._row["texts"].append(self._cell)
         elif tag == "div" and "data-summary" in a:
             self.cards[a["data-summary"]] = a["data-v"]
+        elif tag == "div" and "hists" in a.get("class", "").split():
+            self._hist_label = a["data-label"]
+        elif tag == "polyline" and "data-name" in a:
+            self.hist[(self._hist_label, a["data-name"])] = int(a["data-n"])
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table" and self._table:
@@ -332,3 +338,52 @@ def test_decimation_keeps_every_peak_and_spans():
     valid[2:4] = False
     valid[9] = False
     assert metrics.invalid_spans(np.arange(10.0), valid) == [(1.5, 3.5), (8.5, 9.5)]
+
+
+def test_windows_file_and_real_device(batch_report, tmp_path):
+    """A windows file's counts per label, and a real device's |acc| beside the virtual one per label."""
+    from imusynth.calibrate import load_recordings
+    from imusynth.cli.har import windows_from_files
+    from imusynth.har import save_windows
+
+    out, _, _ = batch_report
+    real = shared_path("imu", "spsw-har", "DATA", "s01", "s01_01_sw.csv")
+    ws = windows_from_files([out / "videos" / "walk.h5"], label="walking")
+    win = save_windows(ws, tmp_path / "w.h5")
+    html = tmp_path / "w.html"
+    main(["report", str(win), str(out / "videos" / "walk.h5"), "-o", str(html), "--real", str(real),
+          "--real-preset", "spsw_har", "--no-frames"])
+    page = Page(html.read_text(encoding="utf-8"))
+    wfile = [r for r in page.table_rows[""] if r["attrs"].get("data-label") == "walking"]
+    assert float(wfile[0]["cells"]["windows"]["attrs"]["data-v"]) == len(ws)
+    (rec,) = load_recordings([real], preset="spsw_har")
+    (s,) = rec.series.values()
+    # the windows file's samples are labelled "walking": the real device's WALKING samples are beside them
+    assert page.hist[("walking", "real WALKING")] == int(np.count_nonzero(s.labels == "WALKING"))
+    assert page.hist[("walking", "wrist")] == ws.X.shape[0] * ws.X.shape[1]
+    # the clip read on its own has no label: all the real samples are beside it
+    (clip,) = read_clips(out / "videos" / "walk.h5")
+    assert clip.label is None
+    assert page.hist[("(unlabelled)", "real (all labels)")] == s.n
+    assert page.hist[("(unlabelled)", "wrist")] == int(clip.sensors["wrist"].valid.sum())
+
+
+@pytest.mark.parametrize("command", ["video", "batch"])
+def test_report_option_of_video_and_batch(command, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
+    video = shared_path(*RUN)
+    html = tmp_path / "qa.html"
+    out = tmp_path / ("run.h5" if command == "video" else "runs")
+    args = [command, str(video), "-p", "wrist", "-p", "thigh", "-o", str(out), "--report", str(html)]
+    main(args + (["--no-progress", "--label", "running"] if command == "batch" else []))
+    page = Page(html.read_text(encoding="utf-8"))
+    assert len(page.rows) == 1
+    (row,) = page.rows.values()
+    assert row["attrs"]["data-label"] == ("running" if command == "batch" else "(unlabelled)")
+    assert "low_valid" in row["attrs"]["data-flags"].split()          # the hidden wrist of this side view
+
+
+def test_report_path_must_be_html(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path), "-o", str(tmp_path / "r.png")])
+    assert exc.value.code == 2

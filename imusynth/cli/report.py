@@ -49,6 +49,19 @@ NoFrames = Annotated[
 ]
 
 
+#: ``--report`` of the video and batch commands
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option("--report", help="Also write the HTML QA page of the output (docs/report.md)."),
+]
+
+
+def check_report_suffix(path: Path | None, flag: str = "--report") -> None:
+    """Refuse a report path that is not an ``.html`` file (before any work is done)."""
+    if path is not None and path.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"{flag} {path}: give a .html file")
+
+
 def report_inputs(paths: Sequence[Path]) -> tuple[list, list[Path], list]:  # noqa: ANN401
     """Sort INPUT paths into clip files, windows files and problem sources.
 
@@ -155,8 +168,7 @@ def report(
 
     Example: imusynth report runs/ -o runs.html --real watch.csv
     """
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise InputError(f"--output {output}: give a .html file")
+    check_report_suffix(output, "--output")
     check_outputs({"--output": output}, [*inputs, *(real or []), pipeline], force=force)
     typer.echo(
         write_report(

@@ -45,7 +45,7 @@ figure.skel{margin:0;width:240px}
 figure.skel svg{width:240px;height:auto;max-height:320px;background:var(--card)}
 figcaption{font-size:11px;color:var(--mut)}svg{overflow:visible}svg.sig,svg.hist{max-width:100%;height:auto}
 svg text{fill:var(--mut)}svg .pt{fill:var(--fg);font-size:22px}svg.sig .tk{font-size:20px}
-svg.hist .tk{font-size:13px}
+svg.hist .tk{font-size:20px}
 svg .frame{fill:none;stroke:var(--line)}svg .grid{stroke:var(--line);stroke-width:1}
 svg .inv{fill:var(--inv)}svg .ax0,svg .ax1,svg .ax2,svg .s0,svg .s1,svg .s2,svg .s3,svg .real{fill:none;
 stroke-width:2}svg .ax0,svg .s0{stroke:var(--a0)}svg .ax1,svg .s1{stroke:var(--a1)}
@@ -70,7 +70,8 @@ function key(r){var c=r.cells[i];return num?parseFloat(c.dataset.v):c.textConten
 var s=rows.slice().sort(function(a,b){var x=key(a),y=key(b),d;if(num){if(isNaN(x))return isNaN(y)?0:1;
 if(isNaN(y))return -1;d=x-y;}else{d=x<y?-1:(x>y?1:0);}return dir==='asc'?d:-d;});
 s.forEach(function(r){body.appendChild(r);});});apply();
-addEventListener('load',function(){requestAnimationFrame(function(){setTimeout(function(){
+addEventListener('load',function(){var d=document.documentElement.dataset;
+d.loadMs=String(Math.round(performance.now()));requestAnimationFrame(function(){setTimeout(function(){
 document.documentElement.dataset.paintMs=String(Math.round(performance.now()));},0);});});
 document.documentElement.dataset.ready='1';})();
 """
@@ -301,11 +302,22 @@ def _edges(chunks: Sequence[np.ndarray], floor: float) -> np.ndarray:
     return np.linspace(0.0, top, 49)
 
 
+def _real_for(label: str, real: dict[str, list[np.ndarray]]) -> tuple[str, np.ndarray] | None:
+    """The real samples drawn beside ``label``: its own label (case ignored), else every real sample."""
+    if not real:
+        return None
+    same = [k for k in real if k and k.lower() == label.lower()]
+    if same:
+        return f"real {same[0]}", np.concatenate(real[same[0]])
+    name = "real" if list(real) == [""] else "real (all labels)"
+    return name, np.concatenate([c for chunks in real.values() for c in chunks])
+
+
 def _distributions(dist: Distributions) -> list[str]:
     out = [
         '<h2 id="dist">Per label: distributions of |acc| and |gyro|</h2><p class="note">Densities over the '
         "valid samples (the last bin holds everything beyond it); a dashed line is the real device "
-        "(<code>--real</code>): for its label, or all its samples when it has no labels.</p>"
+        "(<code>--real</code>): its samples of the same label (case ignored), else all its samples.</p>"
     ]
     labels = sorted({lab for lab, _ in dist.acc})
     if not labels:
@@ -327,12 +339,11 @@ def _distributions(dist: Distributions) -> list[str]:
             for i, p in enumerate(placements):
                 chunks = table.get((lab, p), [])
                 if chunks:
-                    series.append((p, density(np.concatenate(chunks), edges), f"s{i % 4}"))
-            rl = lab if lab in real else ("" if "" in real else None)
-            if rl is not None:
-                series.append(
-                    ("real" if rl == "" else f"real {rl}", density(np.concatenate(real[rl]), edges), "real")
-                )
+                    values = np.concatenate(chunks)
+                    series.append((p, density(values, edges), f"s{i % 4}", values.size))
+            real_series = _real_for(lab, real)
+            if real_series is not None:
+                series.append((real_series[0], density(real_series[1], edges), "real", real_series[1].size))
             out.append(histogram_svg(edges, series, xlabel=unit))
         out.append("</div>")
     return out

@@ -226,12 +226,15 @@ def skeleton_svg(
 
 
 def histogram_svg(
-    edges: NDArray[np.float64], series: Sequence[tuple[str, NDArray[np.float64], str]], *, xlabel: str
+    edges: NDArray[np.float64], series: Sequence[tuple[str, NDArray[np.float64], str, int]], *, xlabel: str
 ) -> str:
-    """Densities over shared ``edges`` as step lines (one per series: name, density (B,), CSS class)."""
-    W, H, L, B, T = 640, 260, 20, 56, 40
+    """Densities over shared ``edges`` as step lines (one per series: name, density (B,), CSS class, samples).
+
+    Each line carries ``data-name`` and ``data-n`` (its number of samples).
+    """
+    W, H, L, B, T = 640, 280, 20, 56, 48
     pw, ph = W - L - 20, H - B - T
-    top = max((float(np.max(d)) for _, d, _ in series if d.size), default=1.0) or 1.0
+    top = max((float(np.max(d)) for _, d, _, _ in series if d.size), default=1.0) or 1.0
     e0, e1 = float(edges[0]), float(edges[-1])
     sx = pw / (e1 - e0)
     parts = [
@@ -242,16 +245,16 @@ def histogram_svg(
         x = L + (v - e0) * sx
         parts.append(f'<text class="tk" x="{x:.0f}" y="{T + ph + 24}" text-anchor="middle">{_fmt(v)}</text>')
     parts.append(f'<text class="tk" x="{L + pw}" y="{H - 6}" text-anchor="end">{escape(xlabel)}</text>')
-    for i, (name, d, cls) in enumerate(series):
+    for i, (name, d, cls, n) in enumerate(series):
         if not d.size or not np.any(d > 0):
             continue
         xs = L + (np.repeat(edges, 2)[1:-1] - e0) * sx
         ys = T + ph - np.repeat(d, 2) / top * ph
         pts = " ".join(f"{x:.0f},{y:.0f}" for x, y in zip(xs, ys, strict=True))
-        parts.append(f'<polyline class="{cls}" points="{pts}"/>')
+        parts.append(f'<polyline class="{cls}" data-name="{escape(name)}" data-n="{n}" points="{pts}"/>')
         parts.append(
-            f'<path class="{cls}" d="M{L + 8 + 150 * i} 16h24"/>'
-            f'<text class="tk" x="{L + 38 + 150 * i}" y="23">{escape(name)}</text>'
+            f'<path class="{cls}" d="M{L + 8 + 160 * i} 18h24"/>'
+            f'<text class="tk" x="{L + 38 + 160 * i}" y="25">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
