@@ -246,6 +246,8 @@ class MountedSensor:
         Nominal sensor frame to variant frame: columns are the variant's axes in the nominal sensor frame.
     offset_m : ndarray, shape (3,), m
         The variant's position minus the nominal sensor's, in the nominal sensor frame.
+    q_m : ndarray, shape (4,)
+        ``R_m`` as a quaternion (w, x, y, z), w >= 0.
     """
 
     mounting: Mounting
@@ -253,6 +255,7 @@ class MountedSensor:
     lever_seg: NDArray[np.float64]
     R_m: NDArray[np.float64]
     offset_m: NDArray[np.float64]
+    q_m: NDArray[np.float64]
 
 
 def mount(mounting: Mounting, R_seg_sensor: NDArray[np.float64], offset_sensor_m: NDArray[np.float64]
@@ -260,8 +263,11 @@ def mount(mounting: Mounting, R_seg_sensor: NDArray[np.float64], offset_sensor_m
     """Resolve ``mounting`` on a sensor with rotation ``R_seg_sensor`` and offset (sensor frame, m)."""
     Rss = np.asarray(R_seg_sensor, dtype=np.float64)
     lever = Rss @ np.asarray(offset_sensor_m, dtype=np.float64)
+    from imusynth.core.conventions import quat_from_matrix
+
     R_v, lever_v = mounting.apply(Rss, lever)
-    return MountedSensor(mounting, R_v, lever_v, Rss.T @ R_v, Rss.T @ (lever_v - lever))
+    R_m = Rss.T @ R_v
+    return MountedSensor(mounting, R_v, lever_v, R_m, Rss.T @ (lever_v - lever), quat_from_matrix(R_m))
 
 
 def variant_name(placement: str, index: int) -> str:
@@ -279,14 +285,12 @@ def split_variant(name: str) -> tuple[str, int]:
 
 def mounting_attrs(m: MountedSensor, base: str) -> dict[str, Any]:
     """The HDF5 sensor attributes that record a variant's mounting (see docs/hdf5_schema.md)."""
-    from imusynth.core.conventions import quat_from_matrix
-
     mt = m.mounting
     return {
         "augment_of": base,
         "augment_index": mt.index,
         "augment_seed": np.int64(mt.seed),
-        "mounting_quat": np.asarray(quat_from_matrix(m.R_m), dtype=np.float64),
+        "mounting_quat": np.asarray(m.q_m, dtype=np.float64),
         "mounting_offset_m": np.asarray(m.offset_m, dtype=np.float64),
         "mounting_twist_deg": mt.twist_deg,
         "mounting_tilt_deg": np.asarray(mt.tilt_deg, dtype=np.float64),
@@ -312,6 +316,7 @@ def variant_outputs(
     mounted: list[MountedSensor],
     *,
     g_up: float,
+    out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Accelerometer, gyroscope and orientation of every mounted variant of one sensor over one run.
 
@@ -321,7 +326,7 @@ def variant_outputs(
     gives for every variant (the rigid-body terms ``alpha x r + omega x (omega x r)`` of the lever arm
     are ``sum_k c_k e_k''``). In the segment frame, ``f_j = R_seg^T d2_j`` (gravity added to ``b``); then
     ``acc_v = R_ss_v^T (f_0 + sum_k c_v[k] f_{k+1})``, ``gyro_v = R_ss_v^T omega_seg`` and
-    ``q_v = q_base (x) q(R_ss^T R_ss_v)``: a few small matrix products for all the variants together.
+    ``q_v = q_base (x) q(R_ss^T R_ss_v)``: three matrix products for all the variants together.
 
     Parameters
     ----------
@@ -336,38 +341,43 @@ def variant_outputs(
     mounted : list of MountedSensor
     g_up : float, m/s^2
         Gravity's magnitude (added to the vertical component of ``b''``: specific force).
+    out : three ndarray, optional
+        Arrays of shapes (N, 3 V), (N, 3 V), (N, 4 V) to write into (e.g. row slices of bigger arrays).
 
     Returns
     -------
-    acc, gyro : ndarray, shape (V, 3, N)
-        m/s^2 and rad/s, in each variant's sensor frame.
-    quat : ndarray, shape (V, 4, N)
-        Sensor to world, continuous, the first sample with w >= 0.
+    acc, gyro : ndarray, shape (N, 3 V)
+        m/s^2 and rad/s, variant ``v`` in columns ``3 v : 3 v + 3``, in its sensor frame.
+    quat : ndarray, shape (N, 4 V)
+        Sensor to world (w, x, y, z), variant ``v`` in columns ``4 v : 4 v + 4``; continuous where the
+        nominal one is (a constant right factor keeps the sign pattern).
     """
-    from imusynth.core.conventions import quat_from_matrix
-
     n = quat.shape[1]
     V = len(mounted)
-    F = np.empty((12, n))
+    F = np.empty((12, n))                               # rows contiguous; F.T goes to BLAS transposed
+    tmp = np.empty(n)
     for j in range(4):
         r = d2[3 * j:3 * j + 3]
         vz = r[2] + g_up if j == 0 else r[2]
         for k in range(3):
             ax = axes[k]
-            F[3 * j + k] = ax[0] * r[0] + ax[1] * r[1] + ax[2] * vz
-    M = np.empty((3 * V, 12))
-    G = np.empty((3 * V, 3))
-    Q = np.empty((4 * V, 4))
+            row = F[3 * j + k]
+            np.multiply(ax[0], r[0], out=row)
+            row += np.multiply(ax[1], r[1], out=tmp)
+            row += np.multiply(ax[2], vz, out=tmp)
+    M = np.empty((12, 3 * V))
+    G = np.empty((3, 3 * V))
+    Q = np.empty((4, 4 * V))
     for i, m in enumerate(mounted):
-        RvT = m.R_seg_sensor.T
-        M[3 * i:3 * i + 3, 0:3] = RvT
+        Rv = m.R_seg_sensor
+        M[0:3, 3 * i:3 * i + 3] = Rv
         for k in range(3):
-            M[3 * i:3 * i + 3, 3 + 3 * k:6 + 3 * k] = RvT * m.lever_seg[k]
-        G[3 * i:3 * i + 3] = RvT
-        Q[4 * i:4 * i + 4] = _right_product_matrix(quat_from_matrix(m.R_m))
-    acc = (M @ F).reshape(V, 3, n)
-    gyro = (G @ np.stack(omega)).reshape(V, 3, n)
-    q = (Q @ quat).reshape(V, 4, n)
-    if n:
-        q *= np.where(q[:, 0:1, 0:1] < 0, -1.0, 1.0)
-    return acc, gyro, q
+            M[3 + 3 * k:6 + 3 * k, 3 * i:3 * i + 3] = Rv * m.lever_seg[k]
+        G[:, 3 * i:3 * i + 3] = Rv
+        Q[:, 4 * i:4 * i + 4] = _right_product_matrix(m.q_m).T
+    if out is None:
+        out = (np.empty((n, 3 * V)), np.empty((n, 3 * V)), np.empty((n, 4 * V)))
+    np.matmul(F.T, M, out=out[0])
+    np.matmul(np.stack(omega, axis=1), G, out=out[1])
+    np.matmul(quat.T, Q, out=out[2])
+    return out

@@ -12,6 +12,7 @@ are built from smoothed, splined points (:mod:`imusynth.core.kinematics`), then
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,9 +429,8 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
     Rss = d.R_seg_sensor
     grids = shared.grid_cache(valid)
     mounted = [mount(m, Rss, placement.offset_m) for m in mountings]
-    v_acc = np.full((len(mounted), n, 3), np.nan)
-    v_gyro = np.full((len(mounted), n, 3), np.nan)
-    v_quat = np.full((len(mounted), n, 4), np.nan)
+    V = len(mounted)                                   # variant v: columns 3v:3v+3 (quaternions 4v:4v+4)
+    v_acc, v_gyro, v_quat = np.empty((n, 3 * V)), np.empty((n, 3 * V)), np.empty((n, 4 * V))
     for a, b in runs(valid_b):
         if b - a < MIN_RUN_SAMPLES:
             continue
@@ -451,32 +451,31 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
         u, w = frames.uw[0:3], frames.uw[3:6]
         pos = u * placement.along
         pos += x[0:3]
-        seg_src = segment_axes_cm(u, w) if (mounted or np.any(placement.offset_m)) else None
-        if seg_src is not None and np.any(placement.offset_m):
-            for k, sensor_axis in enumerate(_sensor_axes(Rss, seg_src)):
-                if placement.offset_m[k] != 0.0:
-                    pos += np.stack(sensor_axis) * placement.offset_m[k]
         lo, hi = frames.lo, frames.hi
-        accel = QuinticFit.fit(t, pos).evaluate(t_out[lo:hi], 2, cache=grids)
+        if mounted:
+            # one spline for the sensor and every variant: the point on the segment axis and the segment axes
+            rows = np.empty((12, t.size))
+            rows[0:3] = pos
+            for k, ax in enumerate(segment_axes_cm(u, w)):
+                rows[3 + 3 * k:6 + 3 * k] = np.stack(ax)
+            d2 = QuinticFit.fit(t, rows).evaluate(t_out[lo:hi], 2, cache=grids)
+            lever = Rss @ placement.offset_m
+            accel = d2[0:3] + lever[0] * d2[3:6] + lever[1] * d2[6:9] + lever[2] * d2[9:12]
+        else:
+            if np.any(placement.offset_m):
+                for k, sensor_axis in enumerate(_sensor_axes(Rss, segment_axes_cm(u, w))):
+                    if placement.offset_m[k] != 0.0:
+                        pos += np.stack(sensor_axis) * placement.offset_m[k]
+            accel = QuinticFit.fit(t, pos).evaluate(t_out[lo:hi], 2, cache=grids)
         acc_r, gyro_r, quat_r = _sensor_outputs(frames, accel, Rss)
         acc[lo:hi] = acc_r.T
         gyro[lo:hi] = gyro_r.T
         quat_r = _continuous(quat_r)
         quat[lo:hi] = quat_r.T
         ok_out[lo:hi] = frames.ok
-        if mounted and seg_src is not None:
-            # one spline for every variant: the point on the segment axis and the three segment axes
-            rows = np.empty((12, t.size))
-            rows[0:3] = u * placement.along
-            rows[0:3] += x[0:3]
-            for k in range(3):
-                rows[3 + 3 * k:6 + 3 * k] = np.stack(seg_src[k])
-            d2 = QuinticFit.fit(t, rows).evaluate(t_out[lo:hi], 2, cache=grids)
-            va, vg, vq = variant_outputs(frames.axes, frames.omega, quat_r, d2, mounted,
-                                         g_up=-float(GRAVITY_WORLD[2]))
-            v_acc[:, lo:hi] = va.transpose(0, 2, 1)
-            v_gyro[:, lo:hi] = vg.transpose(0, 2, 1)
-            v_quat[:, lo:hi] = vq.transpose(0, 2, 1)
+        if mounted:
+            variant_outputs(frames.axes, frames.omega, quat_r, d2, mounted, g_up=-float(GRAVITY_WORLD[2]),
+                            out=(v_acc[lo:hi], v_gyro[lo:hi], v_quat[lo:hi]))
     if entry is not None:
         entry.users_left -= 1
         if entry.users_left <= 0:
@@ -491,12 +490,13 @@ def _simulate_placement(points: _Points, placement: Placement, d: SegmentDef, va
         placement_toml=placement.toml,
     )
     variants = []
+    for arr in (v_acc, v_gyro, v_quat):
+        arr[~ok_out] = np.nan
     for i, m in enumerate(mounted):
-        for arr in (v_acc[i], v_gyro[i], v_quat[i]):
-            arr[~ok_out] = np.nan
         name = variant_name(placement.name, m.mounting.index)
         variants.append(SensorSignals(
-            placement=name, time=t_out, acc=v_acc[i], gyro=v_gyro[i], orientation=v_quat[i],
+            placement=name, time=t_out, acc=v_acc[:, 3 * i:3 * i + 3], gyro=v_gyro[:, 3 * i:3 * i + 3],
+            orientation=v_quat[:, 4 * i:4 * i + 4],
             valid=ok_out.copy(), rate_hz=float(rate_out), cutoff_hz=cut,
             frame=_frame_text(placement, m.R_seg_sensor, f" (augmentation variant {m.mounting.index} of "
                               f"{placement.name}: a random mounting, see the mounting_* attributes)"),
@@ -570,12 +570,17 @@ def simulate(motion: Motion, placements: Sequence[Placement], *, rate_hz: float 
     order = sorted(range(len(plans)), key=lambda i: group[plans[i][2].tobytes()])
     signals: list[tuple[SensorSignals, list[SensorSignals]] | None] = [None] * len(plans)
     mountings = mountings or {}
-    for i in order:
-        p, d, valid = plans[i]
-        signals[i] = _simulate_placement(points, p, d, valid, t_out, rate_hz=rate_hz,
-                                         cutoff_hz=cutoff_hz if cutoff_hz else np.inf, max_gap_s=max_gap_s,
-                                         filter_order=filter_order, regular=regular, shared=shared,
-                                         mountings=mountings.get(p.name, ()))
+    from threadpoolctl import threadpool_limits
+
+    # the variants' small matrix products run fastest on one BLAS thread (no spinning on a busy machine)
+
+    with threadpool_limits(1, user_api="blas") if any(mountings.values()) else nullcontext():
+        for i in order:
+            p, d, valid = plans[i]
+            signals[i] = _simulate_placement(
+                points, p, d, valid, t_out, rate_hz=rate_hz, cutoff_hz=cutoff_hz if cutoff_hz else np.inf,
+                max_gap_s=max_gap_s, filter_order=filter_order, regular=regular, shared=shared,
+                mountings=mountings.get(p.name, ()))
     out: dict[str, SensorSignals] = {}
     for (p, _, _), res in zip(plans, signals, strict=True):
         assert res is not None
