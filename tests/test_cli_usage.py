@@ -245,6 +245,9 @@ def test_plot_format_follows_the_extension(tmp_path: Path, trc: Path, markers: P
         assert (tmp_path / f"p{suffix}").read_bytes()[:len(head)] == head
     assert exit_code(["inspect", str(h5), "--plot", str(tmp_path / "p.jpg")]) == 2
     assert not (tmp_path / "p.jpg").exists()
+    video = synthetic_video(tmp_path / "clip.mp4")
+    assert exit_code([str(video), "-o", str(tmp_path / "v.h5"), "--overlay", str(tmp_path / "qa.avi")]) == 2
+    assert not (tmp_path / "v.h5").exists() and not (tmp_path / "qa.avi").exists()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -70,8 +70,13 @@ def check_outputs(outputs: Mapping[str, str | Path | None], inputs: Iterable[str
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
+def check_suffix(flag: str, path: str | Path | None, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output path whose extension is not one of ``suffixes`` (the file's format follows it)."""
+    if path is not None and Path(path).suffix.lower() not in suffixes:
+        allowed = suffixes[0] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+        raise OutputPathError(f"{flag} {path}: the format follows the extension; use {allowed}")
+
+
 def check_plot_suffix(flag: str, path: str | Path | None) -> None:
     """Refuse a figure path whose extension is not one of :data:`PLOT_SUFFIXES` (the format follows it)."""
-    if path is not None and Path(path).suffix.lower() not in PLOT_SUFFIXES:
-        raise OutputPathError(f"{flag} {path}: the format follows the extension; use "
-                              f"{', '.join(PLOT_SUFFIXES[:-1])} or {PLOT_SUFFIXES[-1]}")
+    check_suffix(flag, path, PLOT_SUFFIXES)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from imusynth.cli._flags import flag_names
-from imusynth.cli._paths import ForceOpt, check_outputs, check_plot_suffix
+from imusynth.cli._paths import ForceOpt, check_outputs, check_plot_suffix, check_suffix
 from imusynth.config import KinematicsConfig, LiftConfig, OutputConfig
 from imusynth.errors import InputError
 
@@ -238,6 +238,7 @@ def video_cmd(
     from imusynth.video.job import process_video, resolve_video_input
 
     check_plot_suffix("--plot", plot)
+    check_suffix("--overlay", overlay, (".mp4",))
     from imusynth.cli.report import check_report_suffix
 
     check_report_suffix(report)
