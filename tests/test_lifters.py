@@ -422,3 +422,67 @@ def test_flip_averaging_halves_an_asymmetric_depth_error() -> None:
     with _BiasedModel(det, w, 0.2) as plain:
         (alone,) = plain.detect(image, 0.0)
     assert alone.world_xyz[I["left_wrist"], 2] == pytest.approx(det.world_xyz[I["left_wrist"], 2] + 0.2)
+
+
+# --------------------------------------------------------------------------------------------------
+# a lifter file on the sample videos (walking, one Pose2Sim view)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "name", "end_s"), [
+    (("videos", "sports2d"), "demo4_walking.mp4", 4.0),
+    (("videos", "pose2sim", "Demo_SinglePerson", "videos"), "cam01.mp4", -1.0),
+])
+def test_lifter_file_on_sample_videos(tmp_path: Path, folder: tuple[str, ...], name: str, end_s: float
+                                      ) -> None:
+    """``[lift] lifter = PATH`` through the whole job on real videos, with a lifter file written here.
+
+    Its (random, standing-pose) body fits a walking or balancing person only in some frames, so this checks
+    the plumbing: a clip is written, names the lifter file and its hash, some frames are placed and the
+    sensors are finite exactly where valid. A trained file: ``test_trained_lifter_on_the_walking_video``.
+    """
+    from .conftest import shared_path
+
+    path = write_random_lifter(tmp_path / "rand.pt", body_like=True)
+    cfg = with_overrides(load_pipeline_config(), {"output.placements": ["thigh", "left_forearm"],
+                                                   "lift.lifter": str(path), "video.end_s": end_s})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
+        out = process_video(shared_path(*folder, name), tmp_path / "out.h5", config=cfg)
+    assert validate_file(out) == []
+    (clip,) = read_clips(out, with_pose=True)
+    assert clip.attrs["lifter"] == "learned:rand.pt"
+    assert clip.attrs["lifter_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert clip.pose is not None and clip.pose["lift_ok"].sum() >= 12
+    for p in ("thigh", "left_forearm"):
+        sig = clip.sensors[p]
+        assert np.isfinite(sig.gyro[sig.valid]).all() and np.isnan(sig.gyro[~sig.valid]).all(), p
+
+
+@pytest.mark.slow
+def test_trained_lifter_on_the_walking_video(tmp_path: Path) -> None:
+    """A trained lifter file (``IMUSYNTH_TEST_LIFTER``, e.g. the one of docs/lifter_training.md; never
+    committed) on the walking video: placed in at least 90 % of the frames, and the thigh and foot sensors
+    keep the walking cadence of ``tests/test_video_real.py`` (1.4-2.2 steps/s, first pass)."""
+    import os
+
+    from .conftest import shared_path
+    from .test_video_real import stride_period_s
+
+    trained = os.environ.get("IMUSYNTH_TEST_LIFTER", "")
+    if not trained or not Path(trained).is_file():
+        pytest.skip("set IMUSYNTH_TEST_LIFTER to a trained lifter file")
+    placements = ["left_thigh", "right_thigh", "left_foot", "right_foot"]
+    cfg = with_overrides(load_pipeline_config(), {"output.placements": placements, "lift.lifter": trained,
+                                                   "video.end_s": 6.5})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
+        out = process_video(shared_path("videos", "sports2d", "demo4_walking.mp4"), tmp_path / "w.h5",
+                            config=cfg)
+    (clip,) = read_clips(out, with_pose=True)
+    assert clip.attrs["lifter"] == f"learned:{Path(trained).name}"
+    assert clip.pose is not None and clip.pose["lift_ok"].mean() >= 0.9
+    for p in placements:
+        cadence = 2.0 / stride_period_s(clip.sensors[p])
+        assert 1.4 <= cadence <= 2.2, f"{p}: {cadence:.2f} steps/s"
