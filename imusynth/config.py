@@ -138,6 +138,23 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class CleanConfig:
+    """``[clean]``: glitch cleaning of motion files before the physics (docs/physics.md, "Glitch cleaning").
+
+    ``enabled`` true | false (``--clean/--no-clean``); ``jump_sigmas`` robust standard deviations (> 0);
+    ``min_jump_m`` m (>= 0); ``bone_tolerance`` a fraction in (0, 1] (1: no bone check); ``max_gyro_rad_s``
+    rad/s and ``max_acc_g`` g (> 0): output samples beyond them are marked invalid, for video too.
+    """
+
+    enabled: bool = True
+    jump_sigmas: float = 4.0
+    min_jump_m: float = 0.03
+    bone_tolerance: float = 0.3
+    max_gyro_rad_s: float = 35.0
+    max_acc_g: float = 16.0
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole configuration, one frozen dataclass per TOML table."""
 
@@ -151,6 +168,7 @@ class PipelineConfig:
     smpl: SmplConfig = field(default_factory=SmplConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
 
 
 _ALLOWED = {
@@ -188,6 +206,10 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
 }
 _RANGES[("report", "max_identity_switches")] = (0, None)
 _RANGES[("augment", "n")] = (0, 1000)
+_POSITIVE |= {("clean", "jump_sigmas"), ("clean", "bone_tolerance"), ("clean", "max_gyro_rad_s"),
+              ("clean", "max_acc_g")}
+_UNIT_INTERVAL |= {("clean", "bone_tolerance")}
+_RANGES[("clean", "min_jump_m")] = (0.0, None)
 
 
 def _check_range(where: str, section: str, key: str, value: float) -> None:
@@ -196,8 +218,6 @@ def _check_range(where: str, section: str, key: str, value: float) -> None:
         bounds = f"in [{low:g}, {high:g}]" if low is not None and high is not None else (
             f">= {low:g}" if low is not None else f"<= {high:g}")
         raise ConfigError(f"{where} must be {bounds}, got {value:g}")
-
-
 
 
 def _coerce(section: str, key: str, value: Any, default: Any, where: str | None = None) -> Any:

@@ -357,7 +357,7 @@ def test_azure_kinect_body_choice_units_up_axis_confidence(tmp_path: Path, rng: 
 
 
 def test_registry_names_every_format() -> None:
-    assert set(MOTION_FORMATS) == {"trc", "c3d", "csv", "azure_kinect", "bvh"}
+    assert set(MOTION_FORMATS) == {"trc", "c3d", "csv", "azure_kinect", "kinect_v1", "bvh"}
 
 
 def test_read_motion_infers_trc_from_content(tmp_path: Path) -> None:

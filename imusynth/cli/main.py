@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -79,6 +80,7 @@ _FLAGS = {
     "tracking.person": "--person", "video.start_s": "--start", "video.end_s": "--end",
     "camera.static": "--static-camera", "lift.fov_deg": "--fov", "smpl.body_model": "--body-model",
     "smpl.smpl_dir": "--smpl-dir", "lift.lifter": "--lifter", "augment.n": "--augment",
+    "clean.enabled": "--clean",
 }
 #: reader and job parameters -> the flags of ``imusynth motion`` (for messages of the layers below)
 _MOTION_FLAGS = {
@@ -94,6 +96,12 @@ def _cfg(pipeline: Path | None, overrides: dict[str, object]):  # noqa: ANN202 -
     return with_overrides(load_pipeline_config(pipeline), overrides, names=_FLAGS)
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: object = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` for a person: ``imusynth: warning: MESSAGE`` on stderr, no source line."""
+    typer.echo(f"imusynth: warning: {message}", err=True)
+
+
 @app.command("motion")
 def motion_cmd(
     file: Annotated[
@@ -105,10 +113,12 @@ def motion_cmd(
     rate: RateOpt = None,
     pipeline: PipelineOpt = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="trc | c3d | bvh | csv | kinect (default: from the file).")
+        str | None, typer.Option("--format", help="trc | c3d | bvh | csv | kinect_v1 | azure_kinect "
+                                 "(default: from the file).")
     ] = None,
     up_axis: Annotated[
-        str | None, typer.Option("--up-axis", help="Axis that points up in the file: x, y, z, -x, -y, -z.")
+        str | None, typer.Option("--up-axis", help="Axis that points up in the file: x, y, z, -x, -y, -z "
+                                 "(default: the format's, e.g. y for Kinect v1, -y for Azure Kinect).")
     ] = None,
     length_unit: Annotated[
         str | None, typer.Option("--length-unit", help="mm | cm | m (default: stated or from body size).")
@@ -121,12 +131,16 @@ def motion_cmd(
     cutoff: Annotated[
         float | None,
         typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default "
-                     f"{KinematicsConfig.cutoff_hz:g}; lowered to 0.25 x the source and output rates)."),
+                     f"{KinematicsConfig.cutoff_hz:g}, [kinematics] cutoff_hz; lowered, with a note, to a "
+                     "quarter of the source rate or of the output rate when that is lower)."),
     ] = None,
     max_gap: Annotated[
         float | None,
         typer.Option("--max-gap", help=f"Longest gap bridged, s (default {KinematicsConfig.max_gap_s:g})."),
     ] = None,
+    clean: Annotated[bool | None, typer.Option(
+        "--clean/--no-clean", help="Remove skeleton glitches (jumps, bone-length outliers) before the "
+        "physics (default on, [clean] enabled; docs/physics.md).")] = None,
     start: Annotated[float | None, typer.Option("--start", help="Start time, s.")] = None,
     end: Annotated[float | None, typer.Option("--end", help="End time, s.")] = None,
     clip_id: Annotated[
@@ -157,10 +171,12 @@ def motion_cmd(
             "output.placements_file": str(placements_file) if placements_file else None,
             "kinematics.cutoff_hz": cutoff,
             "kinematics.max_gap_s": max_gap,
+            "clean.enabled": clean,
             "augment.n": augment,
         },
     )
-    with flag_names(_MOTION_FLAGS):
+    with flag_names(_MOTION_FLAGS), warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning   # the job's notes (cut-off, glitches) on one line each
         out = run_motion_job(
             file, output, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit, time_column=time_column,
             time_unit=time_unit, source_rate_hz=source_rate, start_s=start, end_s=end, clip_id=clip_id,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+import warnings
 from pathlib import Path
 
+import numpy as np
+
 from imusynth.config import PipelineConfig, to_toml
+from imusynth.core.cleaning import clean_motion, implausible_samples
+from imusynth.core.conventions import G0
+from imusynth.core.kinematics import effective_cutoff
 from imusynth.core.motion import Motion
 from imusynth.core.placements import resolve_placements
 from imusynth.core.sensors import SensorSignals, simulate
@@ -30,12 +37,52 @@ def sensors_for_motion(motion: Motion, cfg: PipelineConfig, *, cutoff_hz: float 
     mountings = {p.name: draw_mountings(p.augment or DEFAULT_SPEC, aug.n,
                                         mounting_seed(clip_id, p.name, aug.seed))
                  for p in placements} if aug.n > 0 else None
-    return simulate(
+    sensors = simulate(
         motion, placements, rate_hz=cfg.output.rate_hz,
         cutoff_hz=k.cutoff_hz if cutoff_hz is None else cutoff_hz,
         max_gap_s=k.max_gap_s, min_confidence=k.min_confidence, filter_order=k.filter_order,
         require_valid=require_valid, mountings=mountings,
     )
+    return flag_implausible(sensors, max_acc=cfg.clean.max_acc_g * G0, max_gyro=cfg.clean.max_gyro_rad_s,
+                            where=clip_id or motion.source.rsplit("/", 1)[-1])
+
+
+def flag_implausible(sensors: dict[str, SensorSignals], *, max_acc: float, max_gyro: float,
+                     where: str = "") -> dict[str, SensorSignals]:
+    """Mark output samples beyond what a body can do invalid (NaN values), with a warning per sensor.
+
+    Parameters
+    ----------
+    sensors : dict of str to SensorSignals
+        The simulated sensors.
+    max_acc : float, m/s^2
+        Bound on ``|acc|`` (:data:`imusynth.core.cleaning.MAX_ACC_G` g by default in ``[clean]``).
+    max_gyro : float, rad/s
+        Bound on ``|gyro|`` (:data:`imusynth.core.cleaning.MAX_GYRO_RAD_S`).
+    where : str
+        The clip, for the warning.
+
+    Returns
+    -------
+    dict of str to SensorSignals
+        The same sensors, those with implausible samples replaced by copies where they are invalid.
+    """
+    out = {}
+    for name, s in sensors.items():
+        acc_high, gyro_high = implausible_samples(s.acc, s.gyro, max_acc=max_acc, max_gyro=max_gyro)
+        bad = (acc_high | gyro_high) & s.valid
+        if bad.any():
+            prefix = f"{where}: " if where else ""
+            warnings.warn(
+                f"{prefix}sensor {name}: {int(bad.sum())} sample(s) beyond what a body "
+                f"can do marked invalid (|gyro| > {max_gyro:g} rad/s: {int((gyro_high & s.valid).sum())}, "
+                f"|acc| > {max_acc / G0:g} g: {int((acc_high & s.valid).sum())}); a skeleton glitch? "
+                "([clean] max_gyro_rad_s, max_acc_g)", stacklevel=3)
+            nan = np.where(bad[:, None], np.nan, 1.0)
+            s = dataclasses.replace(s, valid=s.valid & ~bad, acc=s.acc * nan, gyro=s.gyro * nan,
+                                    orientation=s.orientation * nan)
+        out[name] = s
+    return out
 
 
 def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | None = None,
@@ -57,6 +104,13 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
                          time_unit=time_unit, rate_hz=source_rate_hz)
     if start_s is not None or end_s is not None:
         motion = motion.crop(start_s, end_s)
+    if cfg.clean.enabled:
+        c = cfg.clean
+        motion, cleaned = clean_motion(motion, jump_sigmas=c.jump_sigmas, min_jump_m=c.min_jump_m,
+                                       bone_tolerance=c.bone_tolerance)
+        if cleaned.removed.any():
+            warnings.warn(f"{file.name}: {cleaned.summary()}", stacklevel=2)
+    _note_cutoff(cfg.kinematics.cutoff_hz, motion.rate_hz, cfg.output.rate_hz)
     clip_id = clip_id or _clip_id(file)
     sensors = sensors_for_motion(motion, cfg, clip_id=clip_id)
     clip = Clip(
@@ -77,8 +131,27 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
     return output
 
 
+def _note_cutoff(cutoff_hz: float, source_rate_hz: float, output_rate_hz: float) -> None:
+    """Say so (a warning, one line) when the cut-off is lowered by the source or output rate."""
+    used = effective_cutoff(cutoff_hz, source_rate_hz, output_rate_hz)
+    if used < cutoff_hz * (1 - 1e-9):
+        which, rate = (("source", source_rate_hz) if source_rate_hz <= output_rate_hz
+                       else ("output", output_rate_hz))
+        warnings.warn(
+            f"low-pass cut-off lowered from {cutoff_hz:g} Hz to {used:.3g} Hz, a quarter of the {which} rate "
+            f"({rate:.3g} Hz): above it a low-pass does not keep differentiation clear of the samples' "
+            "Nyquist frequency (--cutoff below it sets your own)", stacklevel=3)
+
+
+#: Extensions removed from a file's name to make its clip ID (a ``.gz`` after them too).
+_MOTION_SUFFIXES = (".csv", ".tsv", ".txt", ".trc", ".c3d", ".bvh")
+
+
 def _clip_id(path: Path) -> str:
     name = path.name
-    for suffix in (".gz", ".csv", ".trc", ".c3d"):
-        name = name.removesuffix(suffix)
+    name = name.removesuffix(".gz")
+    for suffix in _MOTION_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
     return "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in name) or "clip"

@@ -1,30 +1,94 @@
-"""Azure Kinect body-tracking exports: one row per (frame, body), ';' separated, gzip accepted.
+"""Kinect skeletons: Azure Kinect body-tracking exports and Kinect v1 joint tables (gzip accepted).
 
-Columns: ``timestamp`` (microseconds), ``body_idx``, then for each of the 32 joints
-``<JOINT> (c)`` (confidence level 0 none, 1 low, 2 medium, 3 high), ``<JOINT> (x)``, ``(y)``, ``(z)``
-in millimetres in the depth camera frame (x right, y down, z forward), hence the default
-``up_axis="-y"``. Confidence levels map linearly to [0, 1] (level / 3); positions are kept
-even at level 0 (the SDK still predicts them), with confidence 0.
+**Azure Kinect** (format ``azure_kinect``): one row per (frame, body), ';' separated. Columns:
+``timestamp`` (microseconds), ``body_idx``, then for each of the 32 joints ``<JOINT> (c)`` (confidence
+level 0 none, 1 low, 2 medium, 3 high), ``<JOINT> (x)``, ``(y)``, ``(z)`` in millimetres in the depth
+camera frame (x right, y DOWN, z forward: Azure Kinect Sensor SDK, "Azure Kinect DK coordinate
+systems"), hence the up axis ``"-y"``. Confidence levels map linearly to [0, 1] (level / 3);
+positions are kept even at level 0 (the SDK still predicts them), with confidence 0.
 
-Kinect v1 (20 joints, ``HipCenter_x``...) files have no body index and are plain CSV: read them
-with :func:`imusynth.io.readers.csv_motion.read_csv_motion` (``up_axis="y"``); their skeleton
-``"kinect_v1"`` is detected from the names.
+**Kinect v1** (format ``kinect_v1``): one column per joint and axis, ``HipCenter_x, HipCenter_y, ...``
+(the 20 joints of :data:`imusynth.core.skeletons.KINECT_V1_20`), a ``time`` column or a rate, as
+:func:`~imusynth.io.readers.csv_motion.read_csv_motion` reads. Kinect for Windows skeleton space is
+y UP (x to the sensor's left, z away from the sensor; metres), hence the up axis ``"y"``.
+
+The format fixes the up axis, so neither needs ``--up-axis``; the skeleton itself is checked against
+it (:func:`check_up_against_body`): when the head is clearly above the feet along another axis (a file
+already converted to z up, say), that axis is used with a warning; an up axis given explicitly is kept,
+with a warning when the body contradicts it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from imusynth.core.conventions import UP_AXIS_TO_Z_UP, to_z_up
 from imusynth.core.motion import Motion
-from imusynth.io.readers._common import EmptyPoints
+from imusynth.core.skeletons import KINECT_V1_20
+from imusynth.io.readers._common import EmptyPoints, check_up_axis, infer_up_axis
 from imusynth.io.readers._registry import first_line, register_motion_format
 from imusynth.io.readers._table import ReadError, read_table
 from imusynth.io.readers.csv_motion import motion_from_table
 
 #: Highest Azure Kinect confidence level (K4ABT_JOINT_CONFIDENCE_HIGH).
 CONFIDENCE_LEVELS = 3.0
+#: The up axis of each format's camera space (see the module notes).
+FORMAT_UP_AXIS = {"azure_kinect": "-y", "kinect_v1": "y"}
+#: Fewest frames on which :func:`check_up_against_body` judges the up axis.
+MIN_CHECK_FRAMES = 10
+
+
+def check_up_against_body(motion: Motion, up_axis: str, *, given: bool, fmt: str) -> Motion:
+    """Check the up axis a motion was read with against its skeleton (head above the feet).
+
+    Parameters
+    ----------
+    motion : Motion
+        Read with ``up_axis`` (z-up world frame).
+    up_axis : str
+        The file's up axis used (:data:`imusynth.core.conventions.UP_AXIS_TO_Z_UP`).
+    given : bool
+        Whether the user gave it (kept, with a warning, when the body contradicts it) or it is the
+        format's own (replaced, with a warning, by the axis the body shows).
+    fmt : str
+        The format, for the message.
+
+    Returns
+    -------
+    Motion
+        ``motion``, or the same points turned so that the body's up axis is z up.
+
+    Notes
+    -----
+    The body's up axis is :func:`imusynth.io.readers._common.infer_up_axis`: the axis along which the
+    median head-minus-feet vector lies (cosine >= 0.8), over the whole take and over at least 3 of its
+    5 fifths (none saying another axis). A take of fewer than :data:`MIN_CHECK_FRAMES` frames, a body
+    lying down for most of it, or one without named head and feet says nothing: ``up_axis`` stands.
+    """
+    file_xyz = motion.xyz @ UP_AXIS_TO_Z_UP[up_axis]          # back into the file's frame
+    if motion.n_frames < MIN_CHECK_FRAMES:
+        return motion
+    body = infer_up_axis(file_xyz, motion.names, skeleton=motion.skeleton)
+    if body is None or body == up_axis:
+        return motion
+    parts = [infer_up_axis(chunk, motion.names, skeleton=motion.skeleton)
+             for chunk in np.array_split(file_xyz, 5)]
+    if sum(p == body for p in parts) < 3 or any(p not in (None, body) for p in parts):
+        return motion                                          # not the same all along: no clear evidence
+    name = motion.source.rsplit("/", 1)[-1]
+    if given:
+        warnings.warn(f"{name}: with --up-axis {up_axis} the head is not above the feet (in this file the "
+                      f"head is above the feet along {body}): check --up-axis", stacklevel=4)
+        return motion
+    warnings.warn(f"{name}: {fmt} camera space has {up_axis} up, but this skeleton's head is above its feet "
+                  f"along {body}: read with up axis {body} (--up-axis sets it)", stacklevel=4)
+    return dataclasses.replace(motion, xyz=to_z_up(file_xyz, body))
 
 
 def _sniff(head: bytes) -> bool:
@@ -39,7 +103,7 @@ def _sniff(head: bytes) -> bool:
 def read_azure_kinect(
     path: str | Path,
     *,
-    up_axis: str = "-y",
+    up_axis: str | None = None,
     length_unit: str = "mm",
     body_idx: int | None = None,
     skeleton: str | None = None,
@@ -52,8 +116,9 @@ def read_azure_kinect(
     ----------
     path : str or Path
         The ``positions_3d.csv`` file (gzip accepted).
-    up_axis : {"-y", "y", "z", "x", "-x", "-z"}
-        Axis of the camera frame pointing up; ``"-y"`` for a level camera (y points down).
+    up_axis : {"-y", "y", "z", "x", "-x", "-z"}, optional
+        Axis of the camera frame pointing up; default ``"-y"`` (y points down), checked against the
+        skeleton (:func:`check_up_against_body`).
     length_unit : {"mm", "cm", "m"}
         Unit of the positions (the SDK writes mm).
     body_idx : int, optional
@@ -86,14 +151,15 @@ def read_azure_kinect(
         raise ReadError(
             f"{table.source}: body_idx {chosen} is not in the file; it has {', '.join(map(str, present))}"
         )
-    return motion_from_table(
+    up = check_up_axis(up_axis or FORMAT_UP_AXIS["azure_kinect"], Path(path).name)
+    motion = motion_from_table(
         table.take(bodies == chosen),
         source=str(path),
         time_column="timestamp",
         rate_hz=None,
         time_unit="us",
         length_unit=length_unit,
-        up_axis=up_axis,
+        up_axis=up,
         column_pattern="{point} ({axis})",
         points=None,
         confidence_pattern="{point} (c)",
@@ -101,3 +167,69 @@ def read_azure_kinect(
         skeleton=skeleton,
         empty_points=empty_points,
     )
+    return check_up_against_body(motion, up, given=up_axis is not None, fmt="Azure Kinect")
+
+
+def _sniff_v1(head: bytes) -> bool:
+    """A header with the ``_x`` columns of most Kinect v1 joints, HipCenter and ShoulderCenter among them."""
+    cells = [c.strip().strip('"') for c in re.split(r"[,;\t]", first_line(head))]
+    joints = {c[:-2] for c in cells if c[-2:] in ("_x", "_X")}
+    return {"HipCenter", "ShoulderCenter"} <= joints and len(joints & set(KINECT_V1_20)) >= 16
+
+
+@register_motion_format(
+    "kinect_v1", extensions=(), sniff=_sniff_v1, priority=30,
+    description="Kinect v1 joint table, HipCenter_x... columns, camera space y up",
+)
+def read_kinect_v1(
+    path: str | Path,
+    *,
+    time_column: str | None = None,
+    rate_hz: float | None = None,
+    time_unit: str = "s",
+    length_unit: str | None = None,
+    up_axis: str | None = None,
+    column_pattern: str = "{point}_{axis}",
+    points: Sequence[str] | None = None,
+    confidence_pattern: str | None = None,
+    skeleton: str | None = None,
+    delimiter: str | None = None,
+    empty_points: EmptyPoints = "error",
+) -> Motion:
+    """Read a Kinect v1 skeleton table (20 joints) into a :class:`~imusynth.core.motion.Motion` (m, z up).
+
+    The options are those of :func:`~imusynth.io.readers.csv_motion.read_csv_motion`, except the up axis.
+
+    Parameters
+    ----------
+    up_axis : {"y", "z", "x", "-x", "-y", "-z"}, optional
+        Axis of the file's frame pointing up; default ``"y"`` (Kinect camera space), checked against the
+        skeleton (:func:`check_up_against_body`).
+
+    Returns
+    -------
+    Motion
+        Skeleton ``"kinect_v1"`` (detected from the names).
+
+    Raises
+    ------
+    ReadError
+        As :func:`~imusynth.io.readers.csv_motion.read_csv_motion` does.
+    """
+    up = check_up_axis(up_axis or FORMAT_UP_AXIS["kinect_v1"], Path(path).name)
+    motion = motion_from_table(
+        read_table(path, delimiter=delimiter),
+        source=str(path),
+        time_column=time_column,
+        rate_hz=rate_hz,
+        time_unit=time_unit,
+        length_unit=length_unit,
+        up_axis=up,
+        column_pattern=column_pattern,
+        points=points,
+        confidence_pattern=confidence_pattern,
+        confidence_scale=1.0,
+        skeleton=skeleton,
+        empty_points=empty_points,
+    )
+    return check_up_against_body(motion, up, given=up_axis is not None, fmt="Kinect v1")

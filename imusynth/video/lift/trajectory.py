@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from imusynth.core.cleaning import length_ratio_outliers
 from imusynth.core.kinematics import lowpass, sections_padlen
 from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.video.lift.base import (
@@ -98,13 +99,7 @@ def leg_length_outliers(
     if not 0.0 < tolerance <= 1.0:
         raise LiftError(f"tolerance must be in (0, 1], got {tolerance}")
     legs = sum(np.linalg.norm(w[:, a] - w[:, b], axis=1) for a, b in _LEG_SEGMENTS) / 2.0
-    out = np.zeros(w.shape[0], dtype=bool)
-    finite = np.isfinite(legs) & (legs > 0)
-    if tolerance >= 1.0 or not finite.any():
-        return out
-    ratio = legs[finite] / float(np.median(legs[finite]))
-    out[finite] = (ratio < 1.0 - tolerance) | (ratio > 1.0 / (1.0 - tolerance))
-    return out
+    return length_ratio_outliers(legs, tolerance=tolerance)   # the rule shared with motion files' bones
 
 
 def smooth_depth(

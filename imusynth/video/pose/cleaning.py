@@ -36,19 +36,19 @@ image ray of its partner and keeps its own depth (the model's image positions we
 the wrong names, while its depths, such as which leg is nearer the camera, follow the names).
 
 Outliers that remain (one- or two-frame jumps of single landmarks) are found with a Hampel filter
-(:func:`hampel_outliers`) and marked missing, so the kinematics stage bridges them like any short gap
+(:func:`imusynth.core.cleaning.hampel_outliers`, shared with the motion-file path) and marked
+missing, so the kinematics stage bridges them like any short gap
 instead of differentiating them.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import median_filter
 
+from imusynth.core.cleaning import hampel_outliers  # noqa: F401  (moved to core, shared with motion files)
 from imusynth.core.skeletons import MEDIAPIPE_33
 
 
@@ -395,51 +395,4 @@ def swap_in_camera(points: NDArray[np.floating], swaps: NDArray[np.bool_]) -> ND
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[rows, a] = pb * (pa[:, 2:3] / pb[:, 2:3])
                 out[rows, b] = pa * (pb[:, 2:3] / pa[:, 2:3])
-    return out
-
-
-#: Samples per block of :func:`hampel_outliers` (bounds its temporaries on long tracks).
-_HAMPEL_BLOCK = 1024
-
-
-def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float = 4.0,
-                    min_scale: float = 0.0) -> NDArray[np.bool_]:
-    """Samples further than ``n_sigma`` robust standard deviations from their running median.
-
-    Parameters
-    ----------
-    x : ndarray, shape (T, ...)
-        Samples along axis 0 (NaN allowed: never an outlier).
-    window : int
-        Odd length of the running median, samples.
-    n_sigma : float
-        Threshold in units of the running MAD scaled to a standard deviation (1.4826 x MAD).
-    min_scale : float
-        Floor on the scale (same unit as ``x``), so quiet spans do not flag tiny wiggles.
-
-    Returns
-    -------
-    ndarray, shape (T, ...), bool
-    """
-    a = np.asarray(x)
-    size = (window,) + (1,) * (a.ndim - 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN columns: their fill is NaN
-        fill = np.nanmedian(np.asarray(a, dtype=np.float64), axis=0, keepdims=True)   # no copy if float64
-    # Blocks of _HAMPEL_BLOCK samples, each read with 2 * (window // 2) samples of context on each side
-    # (the median of the deviations needs the medians of its whole window): the flags are those of one
-    # pass over the whole array, while the float64 temporaries stay those of one block.
-    h = 2 * (window // 2)
-    out = np.zeros(a.shape, dtype=bool)
-    for s in range(0, a.shape[0], _HAMPEL_BLOCK):
-        e = min(a.shape[0], s + _HAMPEL_BLOCK)
-        lo, hi = max(0, s - h), min(a.shape[0], e + h)
-        blk = a[lo:hi].astype(np.float64)
-        filled = np.where(np.isfinite(blk), blk, fill)
-        med = median_filter(filled, size=size, mode="nearest")
-        mad = median_filter(np.abs(filled - med), size=size, mode="nearest")
-        scale = np.maximum(1.4826 * mad, min_scale)
-        with np.errstate(invalid="ignore"):
-            flags = np.isfinite(blk) & (np.abs(blk - med) > n_sigma * scale)
-        out[s:e] = flags[s - lo: s - lo + (e - s)]
     return out
