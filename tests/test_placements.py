@@ -12,6 +12,7 @@ from imusynth.core.placements import (
     builtin_placements,
     load_placements,
     parse_axes,
+    placements_from_dict,
     resolve_placements,
 )
 from imusynth.core.sensors import simulate
@@ -194,3 +195,126 @@ def test_fallback_chosen_when_the_main_definition_points_are_never_confident():
     R = matrix_from_quat(out.orientation[len(out.time) // 2])
     for k, want in enumerate(EXPECTED["wrist"]):
         assert np.dot(R[:, k], want) > 0.9
+
+
+# --------------------------------------------------------------------------------------------------
+# Oblique placements: any rotation of the sensor relative to the frame of `axes` (issue 17)
+# --------------------------------------------------------------------------------------------------
+
+def _rot(axis: str, deg: float) -> np.ndarray:
+    a = np.radians(deg)
+    c, s = np.cos(a), np.sin(a)
+    return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
+            "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
+            "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+
+
+def _wrist_table(**rotation) -> dict:
+    table = {"origin": "left_wrist", "primary": "left_elbow->left_wrist",
+             "secondary": "left_wrist->left_pinky", "axes": ["+x", "+y", "+z"], **rotation}
+    return {"placements": {"w": table}}
+
+
+def _quat_of(R: np.ndarray) -> list[float]:
+    from imusynth.core.conventions import quat_from_matrix
+
+    return [float(v) for v in quat_from_matrix(R)]
+
+
+def test_euler_conventions_are_as_documented():
+    from imusynth.core.placements import mounting_rotation
+
+    a, b, c = 20.0, -35.0, 50.0
+    intrinsic = mounting_rotation({"euler_deg": [a, b, c], "euler_order": "XYZ"}, "w")
+    extrinsic = mounting_rotation({"euler_deg": [a, b, c], "euler_order": "xyz"}, "w")
+    assert np.allclose(intrinsic, _rot("x", a) @ _rot("y", b) @ _rot("z", c), atol=1e-15)
+    assert np.allclose(extrinsic, _rot("z", c) @ _rot("y", b) @ _rot("x", a), atol=1e-15)
+    zyx = mounting_rotation({"euler_deg": [c, b, a], "euler_order": "ZYX"}, "w")
+    assert np.allclose(zyx, _rot("z", c) @ _rot("y", b) @ _rot("x", a), atol=1e-15)   # = extrinsic xyz
+
+
+def test_quat_matrix_and_euler_give_the_same_placement():
+    R = _rot("z", 30.0) @ _rot("x", -12.0)
+    forms = [
+        {"quat": _quat_of(R)},
+        {"matrix": R.tolist()},
+        {"euler_deg": [30.0, -12.0, 0.0], "euler_order": "ZXY"},
+        {"euler_deg": [-12.0, 30.0, 0.0], "euler_order": "xzy"},
+    ]
+    mats = [placements_from_dict(_wrist_table(**f))["w"].definitions[0].R_seg_sensor for f in forms]
+    for M in mats:
+        assert np.allclose(M, R, atol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["quat", "matrix", "euler"])
+def test_rotated_sensor_reads_rotated_signals_in_closed_form(form):
+    """A sensor rotated by R (zero offset) reads R^T times the unrotated sensor: acc and gyro to float
+    precision, and its orientation is the unrotated one times R."""
+    from tests.test_physics import rigid_motion
+
+    t = np.arange(0.0, 8.0, 1 / 30.0)
+    motion = rigid_motion(t)
+    rng = np.random.default_rng(5)
+    angles = rng.uniform(-170, 170, 3)
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_euler("ZYX", angles, degrees=True).as_matrix()
+    key = {"quat": {"quat": _quat_of(R)}, "matrix": {"matrix": R.tolist()},
+           "euler": {"euler_deg": angles.tolist(), "euler_order": "ZYX"}}[form]
+    base = {"origin": "o", "primary": "px", "secondary": "py", "axes": ["+x", "-z", "+y"]}
+    table = {"placements": {"plain": base, "rot": {**base, **key}}}
+    P = placements_from_dict(table)
+    out = simulate(motion, [P["plain"], P["rot"]], rate_hz=50.0, cutoff_hz=None)
+    a, b = out["plain"], out["rot"]
+    v = a.valid
+    assert v.sum() > 300 and np.array_equal(a.valid, b.valid)
+    assert np.abs(b.acc[v] - a.acc[v] @ R).max() < 1e-12          # (R^T x)^T = x^T R, per row
+    assert np.abs(b.gyro[v] - a.gyro[v] @ R).max() < 1e-13
+    assert np.abs(matrix_from_quat(b.orientation[v]) - matrix_from_quat(a.orientation[v]) @ R).max() < 1e-12
+    assert "rotation" in b.frame and "segment axes" in a.frame
+
+
+def test_oblique_watch_at_rest():
+    """A left-wrist watch turned +90 degrees about its screen normal (z): its x axis takes y's old direction
+    and its y axis the old -x (up, on the hanging arm)."""
+    motion = _mediapipe_motion()
+    table = builtin_placements()["left_wrist"]
+    doc = {"placements": {"w": {"origin": "left_wrist", "primary": "left_elbow->left_wrist",
+                                "secondary": "left_wrist->left_pinky", "axes": ["+x", "+y", "+z"],
+                                "euler_deg": [0.0, 0.0, 90.0], "euler_order": "XYZ"}}}
+    turned = placements_from_dict(doc)["w"]
+    out = simulate(motion, [table, turned], rate_hz=30.0)
+    Rn = matrix_from_quat(out["left_wrist"].orientation[10])
+    Rt = matrix_from_quat(out["w"].orientation[10])
+    assert np.allclose(Rt[:, 0], Rn[:, 1], atol=1e-9) and np.allclose(Rt[:, 1], -Rn[:, 0], atol=1e-9)
+    assert np.allclose(out["w"].acc[10], [0.0, G0, 0.0], atol=0.3)           # y now points up
+
+
+def test_rotation_keys_are_checked():
+    bad = [
+        ({"quat": [1.0, 0.1, 0.0, 0.0]}, "unit quaternion"),
+        ({"quat": [1.0, 0.0, 0.0]}, "quat"),
+        ({"matrix": [[1, 0, 0], [0, 1, 0], [0, 0, -1]]}, "proper rotation"),
+        ({"matrix": [[1, 0.1, 0], [0, 1, 0], [0, 0, 1]]}, "proper rotation"),
+        ({"euler_deg": [10, 20, 30]}, "euler_order"),
+        ({"euler_deg": [10, 20, 30], "euler_order": "XyZ"}, "euler_order"),
+        ({"euler_deg": [10, 20, 30], "euler_order": "XXY"}, "euler_order"),
+        ({"euler_order": "XYZ"}, "without euler_deg"),
+        ({"quat": [1.0, 0.0, 0.0, 0.0], "matrix": np.eye(3).tolist()}, "give one of"),
+    ]
+    for extra, match in bad:
+        with pytest.raises(PlacementError, match=match):
+            placements_from_dict(_wrist_table(**extra))
+    doc = _wrist_table()
+    doc["placements"]["w"]["fallback"] = [{"origin": "a", "primary": "b", "secondary": "c",
+                                           "quat": [1, 0, 0, 0]}]
+    with pytest.raises(PlacementError, match="main table"):
+        placements_from_dict(doc)
+    # without axes, a rotation is relative to the segment frame
+    doc = _wrist_table(quat=[1.0, 0.0, 0.0, 0.0])
+    del doc["placements"]["w"]["axes"]
+    assert np.allclose(placements_from_dict(doc)["w"].definitions[0].R_seg_sensor, np.eye(3))
+    doc = _wrist_table()
+    del doc["placements"]["w"]["axes"]
+    with pytest.raises(PlacementError, match="missing key 'axes'"):
+        placements_from_dict(doc)
