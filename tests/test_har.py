@@ -290,3 +290,18 @@ def test_mismatch_errors_name_a_few_sources_not_all(rng) -> None:  # noqa: ANN00
     with pytest.raises(HarError, match=r"units differ: .*and 117 more \(120 in all\)\) vs ") as err:
         concat_windows([g, real])
     assert len(str(err.value)) < 600 and str(err.value).count("_sw.csv") == 6  # 3 paths a side, not 240
+
+
+def test_evaluate_keeps_only_the_selected_classes(rng) -> None:  # noqa: ANN001
+    real = _synthetic_set(rng, n_groups=3, per=4)
+    virtual = _synthetic_set(rng, n_groups=2, per=4, prefix="v")
+    virtual = virtual.subset(virtual.labels == "fast")  # virtual data of one class only
+    rep = evaluate(real, virtual=virtual, protocols=["r2r", "v2r"], n_folds=3, n_estimators=20,
+                   classes=["fast"])
+    assert rep.classes == ["fast"]
+    r2r, v2r = rep.results
+    assert sum(r2r.n_test) == 3 * 4 and r2r.n_train == [8, 8, 8]  # the 'slow' windows are gone
+    assert v2r.n_train == [8, 8, 8] and v2r.macro_f1 == 1.0
+    with pytest.raises(HarError, match="--classes: \\['jog'\\] have no test window"):
+        evaluate(real, protocols=["r2r"], classes=["fast", "jog"])
+

@@ -199,6 +199,7 @@ def har_eval_files(
     frame: str = "sensor",
     classifier: str = "rf",
     cnn_epochs: int = 40,
+    classes: Sequence[str] | None = None,
 ) -> HarReport:
     """Run :func:`imusynth.har.evaluate` on windows made from files (see :func:`windows_from_files`)."""
 
@@ -241,6 +242,7 @@ def har_eval_files(
         n_estimators=n_estimators,
         classifier=classifier,
         cnn_epochs=cnn_epochs,
+        classes=classes,
     )
 
 
@@ -267,6 +269,7 @@ _H = {
     "folds": "Group-wise folds when there is no --train-real.",
     "seed": "Seed of the folds and the classifiers.",
     "classifier": "rf (random forest on window features) | cnn (1-D CNN, torch, CPU) | both.",
+    "classes": "Comma-separated classes to keep in every set (e.g. those the virtual data has; default all).",
     "cnn_epochs": "Most epochs of the CNN (early stopping on held-out training groups may stop it sooner).",
     "trees": "Trees in the random forest.",
     "json": "Write the report as JSON here.",
@@ -364,6 +367,7 @@ def har_eval_cmd(
     frame: Annotated[str, _opt("--frame", help=_H["frame"])] = "sensor",
     classifier: Annotated[str, _opt("--classifier", help=_H["classifier"])] = "rf",
     cnn_epochs: Annotated[int, _opt("--cnn-epochs", help=_H["cnn_epochs"])] = 40,
+    classes: Annotated[str | None, _opt("--classes", help=_H["classes"])] = None,
     force: ForceOpt = False,
 ) -> None:
     """Macro-F1 of a random forest and/or a CNN trained on real (r2r), virtual (v2r) or both (mix2r).
@@ -400,6 +404,7 @@ def har_eval_cmd(
         frame=frame,
         classifier=classifier,
         cnn_epochs=cnn_epochs,
+        classes=None if classes is None else [c.strip() for c in classes.split(",") if c.strip()],
     )
     typer.echo(report.table())
     typer.echo(f"split: {report.split}")

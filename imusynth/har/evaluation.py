@@ -257,6 +257,15 @@ def _fit_predict(
     return cnn.predict(test_windows)
 
 
+def select_classes(ws: WindowSet, classes: Sequence[str]) -> WindowSet:
+    """The windows of ``ws`` whose label is in ``classes``, with ``class_names`` = those classes in order."""
+    keep = list(dict.fromkeys(classes))
+    if not keep:
+        raise HarError("no class selected (--classes is empty)")
+    sub = ws.subset(np.isin(ws.labels, keep))
+    return sub.with_classes(sorted(keep))
+
+
 def _classifier_kinds(classifier: str) -> list[str]:
     kinds = list(CLASSIFIERS) if classifier == "both" else [classifier]
     if any(k not in CLASSIFIERS for k in kinds):
@@ -275,6 +284,7 @@ def evaluate(
     n_estimators: int = 300,
     classifier: str = "rf",
     cnn_epochs: int = 40,
+    classes: Sequence[str] | None = None,
 ) -> HarReport:
     """Train and score each classifier under each protocol; always test on real windows.
 
@@ -300,6 +310,9 @@ def evaluate(
         (:class:`imusynth.har.cnn.CnnClassifier`, needs torch), or both (results for each).
     cnn_epochs : int
         Most epochs the CNN trains (early stopping on training groups may stop it sooner).
+    classes : sequence of str, optional
+        Keep only the windows of these classes in every set (e.g. the classes virtual data can have);
+        each must occur in the test set. Default: every class.
     """
     from sklearn.metrics import f1_score
 
@@ -314,6 +327,15 @@ def evaluate(
         raise HarError("the test set has no windows")
     if cnn_epochs < 1:
         raise HarError("cnn_epochs must be >= 1")
+    if classes is not None:
+        have = sorted(set(test.labels.tolist()))
+        missing = sorted(set(classes) - set(have))
+        if missing:
+            raise HarError(f"--classes: {missing} have no test window (the test set has {have})")
+        test, virtual, train_real = (
+            None if s is None else select_classes(s, classes) for s in (test, virtual, train_real)
+        )
+        assert test is not None
     sets = [s for s in (test, virtual, train_real) if s is not None]
     for s in sets[1:]:
         _check_compatible(test, s)
