@@ -11,8 +11,12 @@
   own clock) and the folds leave one half out. r2r, v2r, mix2r, and v2r / mix2r with the virtual data
   calibrated by a profile fitted (per class) on the training half only.
 
-Usage: python benchmarks/eval_har.py [--trees 300]
-Prints Markdown tables; writes benchmarks/results/eval_har.json.
+* CNN cost (``--cnn-cost``): training time and peak memory of the har-eval CNN on a realistic set,
+  spsw-har smartwatch windows of every subject and class (1 s, 50 Hz), measured in a fresh process
+  (peak resident memory of that process, and of a process that only loads the same windows).
+
+Usage: python benchmarks/eval_har.py [--trees 300] [--classifier rf|cnn|both] [--cnn-cost]
+Prints Markdown tables; writes benchmarks/results/eval_har.json (and eval_har_cnn_cost.json).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def row(name: str, res: dict) -> str:
     )
 
 
-def spsw(trees: int) -> dict:
+def spsw(trees: int, classifier: str = "rf") -> dict:
     out = {}
     for dev, what in (("sw", "smartwatch (wrist)"), ("sp", "smartphone (pocket)")):
         files = sorted((SHARED / "spsw-har" / "DATA").glob(f"s0*/s0*_{dev}.csv"))
@@ -59,6 +63,7 @@ def spsw(trees: int) -> dict:
                 rate_hz=RATE,
                 preset="spsw_har",
                 group_by="parent",
+                classifier=classifier,
             )
             out[f"{what}, {window:g} s"] = json.loads(rep.to_json())
     return out
@@ -175,12 +180,58 @@ def sevivi(trees: int) -> dict:
     return out
 
 
+_CNN_COST = """
+import json, resource, sys, time
+from pathlib import Path
+from imusynth.cli.har import windows_from_files
+files = sorted(Path(sys.argv[1]).glob("s0*/s0*_sw.csv"))
+ws = windows_from_files(files, window_s=1.0, overlap=0.5, rate_hz=50.0, preset="spsw_har", group_by="parent")
+out = {"windows": len(ws), "shape": list(ws.X.shape[1:]), "rss_loaded_mib": resource.getrusage(
+    resource.RUSAGE_SELF).ru_maxrss / 1024}
+if sys.argv[2] == "train":
+    from imusynth.har.evaluation import _signal_channels
+    from imusynth.har.cnn import CnnClassifier
+    X = _signal_channels(ws.X, ws.channels)[0]
+    t0 = time.perf_counter(); c0 = time.process_time()
+    clf = CnnClassifier(seed=0, max_epochs=int(sys.argv[3])).fit(X, ws.y, ws.group)
+    out.update(train_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0, epochs=clf.epochs_run,
+               best_epoch=clf.best_epoch, channels=X.shape[2])
+    t0 = time.perf_counter(); clf.predict(X); out["predict_s"] = time.perf_counter() - t0
+out["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def cnn_cost(epochs: int = 40) -> dict:
+    """Training time and peak memory of the CNN on every spsw-har watch window, in fresh processes."""
+    import subprocess
+    import sys
+
+    def once(mode: str) -> dict:
+        res = subprocess.run([sys.executable, "-c", _CNN_COST, str(SHARED / "spsw-har" / "DATA"), mode,
+                              str(epochs)], check=True, capture_output=True, text=True, cwd=REPO)
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    base, train = once("load"), once("train")
+    train["rss_load_only_mib"] = base["rss_peak_mib"]
+    return train
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trees", type=int, default=300)
+    ap.add_argument("--classifier", default="rf", choices=["rf", "cnn", "both"])
+    ap.add_argument("--cnn-cost", action="store_true", help="only measure the CNN's training time and memory")
     args = ap.parse_args()
+    if args.cnn_cost:
+        cost = cnn_cost()
+        print(json.dumps(cost, indent=2))
+        out = REPO / "benchmarks" / "results" / "eval_har_cnn_cost.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(cost, indent=2) + "\n", encoding="utf-8")
+        return
     results = {
-        "spsw-har": spsw(args.trees),
+        "spsw-har": spsw(args.trees, args.classifier),
         "BasicMotions": basicmotions(args.trees),
         "sevivi": sevivi(args.trees),
     }
@@ -193,7 +244,7 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for setting, rep in per.items():
             for res in rep["results"]:
-                print(row(f"{setting}: {res['protocol']}", res))
+                print(row(f"{setting}: {res.get('classifier', 'rf')} {res['protocol']}", res))
     out = REPO / "benchmarks" / "results" / "eval_har.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
