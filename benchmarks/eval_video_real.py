@@ -55,6 +55,7 @@ if str(REPO) not in sys.path:
 
 from imusynth.config import PipelineConfig, load_pipeline_config, with_overrides  # noqa: E402
 from imusynth.core.sensors import SensorSignals  # noqa: E402
+from imusynth.errors import NoPersonError  # noqa: E402
 from imusynth.io.hdf5 import read_clips  # noqa: E402
 from imusynth.io.motion_job import run_motion_job  # noqa: E402
 from imusynth.video.detectors import flip_averaged_detector, recording_detector, replay_detector  # noqa: E402
@@ -194,12 +195,12 @@ Pairs = Callable[[str], dict[str, tuple[SensorSignals, SensorSignals]]]
 def _view_pairs(views: dict[str, Any]) -> Pairs:
     """Placement -> the signals of every pair of views."""
     return lambda p: {f"{a}-{b}": (views[a].sensors[p], views[b].sensors[p])
-                      for a, b in itertools.combinations(CAMS, 2)}
+                      for a, b in itertools.combinations(sorted(views), 2)}
 
 
 def _ref_pairs(views: dict[str, Any], ref: Any) -> Pairs:
     """Placement -> each view's signals with the reference's."""
-    return lambda p: {cam: (views[cam].sensors[p], ref.sensors[p]) for cam in CAMS}
+    return lambda p: {cam: (views[cam].sensors[p], ref.sensors[p]) for cam in sorted(views)}
 
 
 def four_views(model: str, cutoff: float | None, work: Path, lifters: list[str], poses: PoseRuns
@@ -217,13 +218,19 @@ def four_views(model: str, cutoff: float | None, work: Path, lifters: list[str],
         views = {}
         for cam in CAMS:
             t0 = time.perf_counter()
-            (views[cam],) = read_clips(process_video(
-                root / "Demo_SinglePerson" / "videos" / f"{cam}.mp4", work / f"{cam}.h5", config=cfg,
-                detector_factory=poses.factory(f"views/{cam}"), lifter=make_lifter(spec, cam)))
+            try:
+                (views[cam],) = read_clips(process_video(
+                    root / "Demo_SinglePerson" / "videos" / f"{cam}.mp4", work / f"{cam}.h5", config=cfg,
+                    detector_factory=poses.factory(f"views/{cam}"), lifter=make_lifter(spec, cam)))
+            except NoPersonError as exc:             # e.g. a lifter whose bodies fit no frame's 2-D
+                print(f"  {cam} ({spec}): no clip ({exc})")
             poses.save(f"views/{cam}", time.perf_counter() - t0)
             print(f"  {cam} ({spec}): {time.perf_counter() - t0:.1f} s")
-        out: dict[str, Any] = {}
-        print(f"\nlifter {spec}: view vs view (median over the 6 pairs): r x/y/z | RMSE x/y/z "
+        out: dict[str, Any] = {"views_with_clip": sorted(views)}
+        result[spec] = out
+        if len(views) < 2:
+            continue
+        print(f"\nlifter {spec}: view vs view (median over the pairs): r x/y/z | RMSE x/y/z "
               "(gyro rad/s, acc m/s^2)")
         pair_r = _stats_table(out.setdefault("pairwise", {}), VIEW_PLACEMENTS,
                               _view_pairs(views))
@@ -241,7 +248,6 @@ def four_views(model: str, cutoff: float | None, work: Path, lifters: list[str],
               f"{out['median_pairwise_handfree_gyro_r']:.2f} / {out['median_pairwise_handfree_acc_r']:.2f}); "
               "vs reference gyro r "
               f"{out['median_gyro_r_vs_reference']:.2f} / acc r {out['median_acc_r_vs_reference']:.2f}")
-        result[spec] = out
     return result
 
 
@@ -285,9 +291,13 @@ def walking(model: str, cutoff: float | None, work: Path, lifters: list[str], po
             continue
         lifter = TimedLifter(make_lifter(spec))
         t0 = time.perf_counter()
-        (clip,) = read_clips(process_video(SHARED / "videos" / "sports2d" / "demo4_walking.mp4",
-                                           work / "walk.h5", config=cfg,
-                                           detector_factory=poses.factory("walking"), lifter=lifter))
+        try:
+            (clip,) = read_clips(process_video(SHARED / "videos" / "sports2d" / "demo4_walking.mp4",
+                                               work / "walk.h5", config=cfg,
+                                               detector_factory=poses.factory("walking"), lifter=lifter))
+        except NoPersonError as exc:
+            print(f"  demo4_walking ({spec}): no clip ({exc})")
+            continue
         elapsed = time.perf_counter() - t0
         poses.save("walking", elapsed)
         first_s = poses.run_s["walking"]       # the run with the pose model (this one or a cached one)
