@@ -25,8 +25,10 @@ Estimators of ``u`` (:func:`gravity_up`), on each run of valid samples:
 ``"complementary"`` (default)
     ``g_k = (1 - a) exp(-[w_k dt]x) g_{k-1} + a acc_k`` with ``a = dt / (tau_s + dt)``: the gyroscope turns
     the previous estimate with the sensor (exact rotation, Rodrigues) and the accelerometer pulls it back
-    with time constant ``tau_s``; started from the mean acc over the first ``tau_s``; run forwards and
-    backwards and averaged (no start-up transient at either end), then normalised.
+    with time constant ``tau_s``; started from the mean acc over the first ``init_s`` (5 s), each sample
+    turned into the first sample's frame by the integrated gyroscope (the linear accelerations average out,
+    gravity stays); run forwards and backwards (started likewise at the end) and averaged, then
+    normalised. Every step is linear in acc and turns with the sensor, so it is equivariant too.
 """
 
 from __future__ import annotations
@@ -57,21 +59,33 @@ def _rotate_back(omega: NDArray[np.float64], dt: float) -> NDArray[np.float64]:
     return np.eye(3) + s * K + (1.0 - c) * (K @ K)
 
 
-def _complementary(acc: NDArray[np.float64], gyro: NDArray[np.float64], dt: float, tau_s: float
-                   ) -> NDArray[np.float64]:
+def _complementary(acc: NDArray[np.float64], gyro: NDArray[np.float64], dt: float, tau_s: float,
+                   init_s: float) -> NDArray[np.float64]:
     n = acc.shape[0]
     a = dt / (tau_s + dt)
-    m = max(1, min(n, int(round(tau_s / dt))))
+    m = max(1, min(n, int(round(init_s / dt))))
     out = np.empty((2, n, 3))
-    # forward: g_k = (1-a) R_k g_{k-1} + a acc_k, R_k from the rate over the step (k-1, k]
-    Rf = _rotate_back(0.5 * (gyro[1:] + gyro[:-1]), dt)
-    g = acc[:m].mean(axis=0)
+    # Rf[k]: a fixed world vector seen at sample k+1 from its value at sample k (the step's mean rate)
+    Rf = _rotate_back(0.5 * (gyro[1:] + gyro[:-1]), dt) if n > 1 else np.empty((0, 3, 3))
+    # start: the mean of the first m acc samples, each turned into the first sample's frame by the gyro
+    # (the linear accelerations average to dv / T; gravity stays)
+    P = np.eye(3)
+    g = acc[0].copy()
+    for k in range(1, m):
+        P = Rf[k - 1] @ P
+        g += P.T @ acc[k]
+    g /= m
     out[0, 0] = g
     for k in range(1, n):
         g = (1.0 - a) * (Rf[k - 1] @ g) + a * acc[k]
         out[0, k] = g
-    # backward: the step (k, k+1] undone, R^T
-    g = acc[n - m:].mean(axis=0)
+    # backward, started the same way at the end: the step (k, k+1] undone, R^T
+    Q = np.eye(3)
+    g = acc[n - 1].copy()
+    for k in range(n - 2, n - 1 - m, -1):
+        Q = Q @ Rf[k]
+        g += Q @ acc[k]
+    g /= m
     out[1, n - 1] = g
     for k in range(n - 2, -1, -1):
         g = (1.0 - a) * (Rf[k].T @ g) + a * acc[k]
@@ -80,8 +94,8 @@ def _complementary(acc: NDArray[np.float64], gyro: NDArray[np.float64], dt: floa
 
 
 def gravity_up(acc: NDArray[np.float64], gyro: NDArray[np.float64], valid: NDArray[np.bool_], *,
-               rate_hz: float, method: str = "complementary", tau_s: float = 1.0, cutoff_hz: float = 0.5
-               ) -> NDArray[np.float64]:
+               rate_hz: float, method: str = "complementary", tau_s: float = 2.0, cutoff_hz: float = 0.5,
+               init_s: float = 5.0) -> NDArray[np.float64]:
     """Unit "up" direction in the sensor frame per sample, estimated from the signals (NaN where invalid).
 
     Parameters
@@ -98,6 +112,9 @@ def gravity_up(acc: NDArray[np.float64], gyro: NDArray[np.float64], valid: NDArr
         Time constant of the complementary filter.
     cutoff_hz : float, Hz
         Cut-off of the low-pass estimator.
+    init_s : float, s
+        The complementary filter starts (at each end) from the mean acc over this span, each sample turned
+        into the first one's frame by the integrated gyro.
 
     Returns
     -------
@@ -116,7 +133,7 @@ def gravity_up(acc: NDArray[np.float64], gyro: NDArray[np.float64], valid: NDArr
         if method == "lowpass":
             g = lowpass(acc[a:b], rate_hz=rate_hz, cutoff_hz=cutoff_hz, axis=0) if b - a > 1 else acc[a:b]
         else:
-            g = _complementary(acc[a:b], gyro[a:b], dt, tau_s)
+            g = _complementary(acc[a:b], gyro[a:b], dt, tau_s, init_s)
         norm = np.linalg.norm(g, axis=1, keepdims=True)
         up[a:b] = g / np.where(norm > 0, norm, np.nan)
     return up
@@ -137,7 +154,7 @@ def gravity_features(acc: NDArray[np.float64], gyro: NDArray[np.float64], up: ND
 
 
 def to_gravity_frame(data: NDArray[np.float64], valid: NDArray[np.bool_], channels: Sequence[str], *,
-                     rate_hz: float, method: str = "complementary", tau_s: float = 1.0, cutoff_hz: float = 0.5
+                     rate_hz: float, method: str = "complementary", tau_s: float = 2.0, cutoff_hz: float = 0.5
                      ) -> tuple[NDArray[np.float64], tuple[str, ...]]:
     """Sensor-frame channels (acc then gyro per placement, ``"{placement}.acc_x"`` ...) -> gravity frame.
 
