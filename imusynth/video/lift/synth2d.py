@@ -120,7 +120,7 @@ def random_camera(
     fov_deg: tuple[float, float] = (40.0, 75.0),
     distance_m: tuple[float, float] = (2.0, 8.0),
     camera_height_m: tuple[float, float] = (0.4, 2.8),
-    jitter_deg: float = 5.0,
+    jitter_deg: float = 2.0,
 ) -> VirtualCamera:
     """A random static camera that sees a take's person.
 
@@ -148,13 +148,15 @@ def random_camera(
     short_fov = 2.0 * np.arctan(min(w, h) / 2.0 / focal)
     centre_xy = np.nanmean(pelvis[:, :2], axis=0)
     spread = float(np.nanmax(np.linalg.norm(pelvis[:, :2] - centre_xy, axis=1))) if len(pelvis) else 0.0
-    min_fit = 1.15 * height_m / 2.0 / np.tan(short_fov / 2.0)   # whole body within the shorter side
+    # the whole body (and room for the aim's jitter) within the shorter side of the image
+    min_fit = 1.4 * height_m / 2.0 / np.tan(short_fov / 2.0)
     dist = max(rng.uniform(*distance_m), min_fit) + spread
     yaw = rng.uniform(0.0, 2.0 * np.pi)
     cam_z = rng.uniform(*camera_height_m)
     ground = float(np.nanmin(pelvis[:, 2])) - 0.95 * height_m / 1.7
     centre = np.array([centre_xy[0] + dist * np.cos(yaw), centre_xy[1] + dist * np.sin(yaw), ground + cam_z])
-    target = np.array([centre_xy[0], centre_xy[1], float(np.nanmean(pelvis[:, 2]))])
+    # aim at the body's middle, a little below the hips
+    target = np.array([centre_xy[0], centre_xy[1], float(np.nanmean(pelvis[:, 2])) - 0.1 * height_m])
     jit = np.radians(jitter_deg)
     target = target + dist * np.array([rng.normal(0, jit), rng.normal(0, jit), rng.normal(0, jit)])
     R = look_at(centre, target, roll_rad=float(rng.normal(0.0, jit)))
