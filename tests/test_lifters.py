@@ -382,8 +382,9 @@ class _BiasedModel:
     original) and returns the ideal detection of what it sees, with a depth error on whatever it labels
     the left wrist: not mirror-symmetric, so flip averaging must halve it onto both wrists."""
 
-    def __init__(self, det: PoseDetection, width: int, bias_m: float) -> None:
-        self.det, self.width, self.bias = det, width, bias_m
+    def __init__(self, det: PoseDetection, width: int, bias_m: float, *, swap_legs_mirrored: bool = False
+                 ) -> None:
+        self.det, self.width, self.bias, self.swap_legs = det, width, bias_m, swap_legs_mirrored
 
     def __enter__(self) -> _BiasedModel:
         return self
@@ -393,11 +394,16 @@ class _BiasedModel:
 
     def detect(self, image_rgb: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
         from imusynth.video.detectors import mirror_detection
+        from imusynth.video.pose.cleaning import apply_swaps
 
         seen = self.det if image_rgb[0, 0, 0] == 255 else mirror_detection(self.det, self.width)
         world = seen.world_xyz.astype(np.float64)
         world[I["left_wrist"], 2] += self.bias
-        return [PoseDetection.from_arrays(seen.image_xy, world_xyz=world)]
+        xy = seen.image_xy
+        if self.swap_legs and image_rgb[0, 0, 0] != 255:   # the mirrored pass exchanges the legs' labels
+            legs = np.array([[False, True, False]])
+            xy, world = apply_swaps(xy[None], legs)[0], apply_swaps(world[None], legs)[0]
+        return [PoseDetection.from_arrays(xy, world_xyz=world)]
 
 
 def test_flip_averaging_halves_an_asymmetric_depth_error() -> None:
@@ -422,6 +428,10 @@ def test_flip_averaging_halves_an_asymmetric_depth_error() -> None:
     with _BiasedModel(det, w, 0.2) as plain:
         (alone,) = plain.detect(image, 0.0)
     assert alone.world_xyz[I["left_wrist"], 2] == pytest.approx(det.world_xyz[I["left_wrist"], 2] + 0.2)
+    # the mirrored pass labels the legs the other way round: matched by their image positions first
+    with flip_averaged_detector(lambda c: _BiasedModel(det, w, 0.2, swap_legs_mirrored=True))(cfg) as d:
+        (out,) = d.detect(image, 0.0)
+    np.testing.assert_allclose(out.world_xyz, want, atol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from imusynth.config import PipelineConfig
 from imusynth.core.skeletons import MEDIAPIPE_33
+from imusynth.video.pose.cleaning import LIMB_GROUPS, apply_swaps
 from imusynth.video.pose.detection import PoseDetection
 from imusynth.video.stream import Detector, mediapipe_detector
 
@@ -113,6 +114,25 @@ def _iou(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _match_labels(det: PoseDetection, other: PoseDetection) -> NDArray[np.float32]:
+    """``other``'s world landmarks with its left/right labels matched to ``det``'s, group by group.
+
+    The two passes may label a limb group (:data:`imusynth.video.pose.cleaning.LIMB_GROUPS`: torso, legs,
+    arms) differently (e.g. the legs of a person seen from the side); each group of ``other`` takes the
+    labelling whose image landmarks lie closer to ``det``'s.
+    """
+    swaps = np.zeros((1, len(LIMB_GROUPS)), dtype=bool)
+    a, b = det.image_xy.astype(np.float64), other.image_xy.astype(np.float64)
+    for g, pairs in enumerate(LIMB_GROUPS):
+        left = [i for i, _ in pairs]
+        right = [j for _, j in pairs]
+        def dist(p: list[int], q: list[int]) -> float:
+            return float(np.linalg.norm(a[p] - b[q], axis=1).sum())
+
+        swaps[0, g] = dist(left, right) + dist(right, left) < dist(left, left) + dist(right, right)
+    return apply_swaps(other.world_xyz[None], swaps)[0]
+
+
 class _FlipAveraged:
     def __init__(self, plain: Detector, flipped: Detector, *, min_iou: float) -> None:
         self.plain, self.flipped, self.min_iou = plain, flipped, min_iou
@@ -139,7 +159,8 @@ class _FlipAveraged:
                 out.append(d)
                 continue
             used.add(best[1])
-            world = 0.5 * (d.world_xyz.astype(np.float64) + back[best[1]].world_xyz.astype(np.float64))
+            other = _match_labels(d, back[best[1]])
+            world = 0.5 * (d.world_xyz.astype(np.float64) + other.astype(np.float64))
             out.append(PoseDetection.from_arrays(d.image_xy, image_z=d.image_z, visibility=d.visibility,
                                                  presence=d.presence, world_xyz=world))
         return out
@@ -152,7 +173,8 @@ def flip_averaged_detector(factory: DetectorFactory = mediapipe_detector, *, min
     Two detectors from ``factory`` (each keeps its own tracking state): one sees the frame, the other the
     frame mirrored left-right. Each detection of the first is paired with the mirrored-back detection of
     the second whose box overlaps it most (IoU at least ``min_iou``); its world landmarks become the mean of
-    the two. Image landmarks, visibilities and boxes stay those of the unmirrored frame; an unpaired
-    detection is kept as it is.
+    the two, each left/right group of the second first labelled as its image landmarks match the first's
+    (the two passes may disagree on the legs of a person seen from the side). Image landmarks, visibilities
+    and boxes stay those of the unmirrored frame; an unpaired detection is kept as it is.
     """
     return lambda cfg: _FlipAveraged(factory(cfg), factory(cfg), min_iou=min_iou)
