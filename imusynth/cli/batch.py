@@ -34,12 +34,12 @@ DryRun = Annotated[bool, typer.Option(
     "--dry-run", metavar="", help="List what would be done; change nothing.")]
 CacheDir = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Download cache keyed by video id (default OUTPUT/cache); may be shared.")]
-MaxHeight = Annotated[int, typer.Option("--max-height", help="Highest video resolution fetched, px.")]
+MaxHeight = Annotated[int, typer.Option("--max-height", min=1, help="Highest video resolution fetched, px.")]
 Format = Annotated[str | None, typer.Option("--format", help="yt-dlp format selector replacing the default.")]
 Cookies = Annotated[Path | None, typer.Option("--cookies", help="Netscape cookies file passed to yt-dlp.")]
 RequireLicense = Annotated[str | None, typer.Option(
     "--require-license", help="Skip videos whose licence does not match this regex ('creative commons').")]
-Retries = Annotated[int, typer.Option("--retries", help="Retries of a transient download error.")]
+Retries = Annotated[int, typer.Option("--retries", min=0, help="Retries of a transient download error.")]
 Proxy = Annotated[str | None, typer.Option("--proxy", help="Proxy URL for yt-dlp ('' for no proxy).")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", metavar="", help="No progress bar.")]
 Augment = Annotated[int | None, typer.Option(
@@ -92,7 +92,8 @@ def batch(
     check_report_suffix(report)
     cfg = with_overrides(load_pipeline_config(pipeline), {
         "output.placements": placement, "output.rate_hz": rate, "pose.model": model, "augment.n": augment,
-    }, names={"augment.n": "--augment"})
+    }, names={"augment.n": "--augment", "output.placements": "--placement", "output.rate_hz": "--rate",
+              "pose.model": "--model"})
     download = DownloadOptions(
         cache_dir=cache_dir or output / CACHE_DIR, max_height=max_height, format=fmt, cookies_file=cookies,
         retries=retries, proxy=proxy, require_license=require_license,
