@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,91 @@ def test_bad_input_one_line_no_output(tmp_path, spinning_trc, placements_file):
     rows = [f"{i / 100},0,0,{i},1,0,{i},0,1,{i}" for i in range(5)]
     short.write_text("time,O_x,O_y,O_z,PX_x,PX_y,PX_z,PY_x,PY_y,PY_z\n" + "\n".join(rows) + "\n")
     _bad(tmp_path, "motion", str(short), "-p", "body", *pf, "--time-column", "time", "--length-unit", "m")
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 17: formats offered, the cut-off note, --clean/--no-clean, clip IDs
+# ------------------------------------------------------------------------------------------------
+
+
+def _help_of(option: str, text: str) -> str:
+    """The help text of ``option`` in typer's box layout, its lines joined."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    out, inside = [], False
+    for line in text.splitlines():
+        cells = line.strip("│ ").strip()
+        if cells.startswith("--") or cells.startswith("-"):
+            inside = cells.split()[0] == option
+            if inside:
+                out.append(cells)
+            continue
+        if inside:
+            out.append(cells)
+    return " ".join(out)
+
+
+def test_motion_help_offers_only_formats_it_reads_and_the_real_cutoff_default():
+    from imusynth.config import load_pipeline_config
+    from imusynth.io.readers import MOTION_FORMATS
+
+    r = subprocess.run([sys.executable, "-m", "imusynth", "motion", "--help"], capture_output=True, text=True,
+                       timeout=300, env={**__import__("os").environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stderr
+    fmt = _help_of("--format", r.stdout)
+    listed = re.search(r"\w+(?: \| \w+)+", fmt)
+    assert listed, fmt
+    offered = listed.group(0).split(" | ")
+    assert len(offered) >= 5 and set(offered) <= set(MOTION_FORMATS), (offered, fmt)
+    assert "kinect" not in offered
+    cutoff = _help_of("--cutoff", r.stdout)
+    assert f"(default {load_pipeline_config(None).kinematics.cutoff_hz:g}," in cutoff, cutoff
+
+
+def _kinect_csv(path: Path, rate_hz: float, *, jump: bool = False) -> Path:
+    from tests.test_kinect_up import to_file_frame, write_kinect_v1
+    from tests.test_motion_cleaning import W, kinect_body
+
+    t, world = kinect_body(rate_hz=rate_hz, seconds=4.0)
+    if jump:
+        world[len(t) // 2, W] += (0.0, 0.25, 0.10)
+    return write_kinect_v1(path, t, to_file_frame(world, "y"))
+
+
+def test_lowered_cutoff_is_said_on_one_line(tmp_path):
+    from imusynth.cli.main import run as cli_run
+
+    slow = _kinect_csv(tmp_path / "slow.csv", 19.0)
+    r = run("motion", str(slow), "-p", "left_wrist", "-o", str(tmp_path / "slow.h5"))
+    assert r.returncode == 0, r.stderr
+    notes = [ln for ln in r.stderr.splitlines() if "cut-off" in ln]
+    assert notes == ["imusynth: warning: low-pass cut-off lowered from 6 Hz to 4.75 Hz, a quarter of the "
+                     "source rate (19 Hz): above it a low-pass does not keep differentiation clear of the "
+                     "samples' Nyquist frequency (--cutoff below it sets your own)"], r.stderr
+    fast = _kinect_csv(tmp_path / "fast.csv", 30.0)            # 0.25 x 30 Hz = 7.5 Hz > 6 Hz: nothing to say
+    assert cli_run(["motion", str(fast), "-p", "left_wrist", "-o", str(tmp_path / "fast.h5")]) == 0
+    assert cli_run(["motion", str(slow), "-p", "left_wrist", "--cutoff", "4", "-o",
+                    str(tmp_path / "slow4.h5")]) == 0
+
+
+def test_clean_and_no_clean(tmp_path, capsys):
+    from imusynth.cli.main import run as cli_run
+
+    src = _kinect_csv(tmp_path / "glitch.csv", 30.0, jump=True)
+    assert cli_run(["motion", str(src), "-p", "left_wrist", "-o", str(tmp_path / "clean.h5")]) == 0
+    err = capsys.readouterr().err
+    assert "glitch cleaning removed 1 jump sample(s) and 0 bone-length outlier sample(s) (WristLeft 1)" in err
+    raw = tmp_path / "raw.h5"
+    assert cli_run(["motion", str(src), "-p", "left_wrist", "--no-clean", "-o", str(raw)]) == 0
+    assert "glitch" not in capsys.readouterr().err
+    with h5py.File(tmp_path / "clean.h5") as a, h5py.File(tmp_path / "raw.h5") as b:
+        ga, gb = a["clips/glitch/sensors/left_wrist/gyro"][()], b["clips/glitch/sensors/left_wrist/gyro"][()]
+        assert np.nanmax(np.abs(ga)) < 4.0 < np.nanmax(np.abs(gb))     # the swing peaks at 3.8 rad/s
+
+
+@pytest.mark.parametrize("name, clip", [("walk_normal_001.bvh", "walk_normal_001"), ("a.CSV.gz", "a"),
+                                        ("s01 run.trc", "s01_run"), ("x.c3d", "x"),
+                                        ("take.v2.txt", "take.v2")])
+def test_clip_id_strips_the_motion_extension(name, clip):
+    from imusynth.io.motion_job import _clip_id
+
+    assert _clip_id(Path(name)) == clip

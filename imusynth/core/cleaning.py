@@ -278,7 +278,8 @@ def clean_motion(motion: Motion, *, jump_window: int = 5, jump_sigmas: float = 4
         raise ValueError(f"jump_window must be an odd number of samples >= 3, got {jump_window}")
     ok = motion.confidence > 0
     xyz = np.where(ok[..., None], motion.xyz, np.nan)
-    jumps = hampel_outliers(xyz, window=jump_window, n_sigma=jump_sigmas, min_scale=min_jump_m).any(axis=2)
+    jumps: NDArray[np.bool_] = np.any(
+        hampel_outliers(xyz, window=jump_window, n_sigma=jump_sigmas, min_scale=min_jump_m), axis=2)
     kept = np.where(jumps[..., None], np.nan, xyz)
     bones = bone_length_outliers(kept, skeleton_bones(motion.names, motion.skeleton),
                                  tolerance=bone_tolerance) & ~jumps
