@@ -42,6 +42,8 @@ RequireLicense = Annotated[str | None, typer.Option(
 Retries = Annotated[int, typer.Option("--retries", min=0, help="Retries of a transient download error.")]
 Proxy = Annotated[str | None, typer.Option("--proxy", help="Proxy URL for yt-dlp ('' for no proxy).")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", metavar="", help="No progress bar.")]
+Verbose = Annotated[bool, typer.Option(
+    "--verbose", "-v", metavar="", help="Show the workers' MediaPipe and FFmpeg logs (hidden by default).")]
 Augment = Annotated[int | None, typer.Option(
     "--augment", metavar="N",
     help="Also write N random-mounting variants of each sensor (docs/placements.md).")]
@@ -75,6 +77,7 @@ def batch(
     no_progress: NoProgress = False,
     augment: Augment = None,
     report: ReportOpt = None,
+    verbose: Verbose = False,
 ) -> None:
     """Convert many videos (YouTube playlists, URL lists, folders) into per-video HDF5 files, resumably.
 
@@ -86,6 +89,7 @@ def batch(
     """
     from imusynth.batch.ingest import read_labels
     from imusynth.batch.runner import CACHE_DIR, run_batch
+    from imusynth.cli._console import quiet_native_logs
     from imusynth.config import load_pipeline_config, with_overrides
     from imusynth.video.fetch import DownloadOptions
 
@@ -101,11 +105,12 @@ def batch(
     rows = read_labels(labels) if labels is not None else ()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        summary = run_batch(
-            sources, output, config=cfg, labels=rows, default_label=label, download=download,
-            executor=executor, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
-            dry_run=dry_run, progress=not no_progress, echo=typer.echo,
-        )
+        with quiet_native_logs(verbose):   # spawned workers inherit the quiet stderr
+            summary = run_batch(
+                sources, output, config=cfg, labels=rows, default_label=label, download=download,
+                executor=executor, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
+                dry_run=dry_run, progress=not no_progress, echo=typer.echo,
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
     if report is not None and not summary.dry_run:
