@@ -177,12 +177,15 @@ def fit_alignment(
     *,
     min_angle_deg: float = 5.0,
     min_gravity: float = 0.5 * G0,
+    heading: bool = False,
 ) -> tuple[Alignment | None, str]:
     """Fit the axis alignment between virtual and real sensor frames from their mean gravity directions.
 
     Returns ``(None, reason)`` when no rotation is needed (angle below ``min_angle_deg``) or possible
     (either set's mean specific force is below ``min_gravity`` m/s^2, e.g. gravity-removed data).
-    The rotation about the gravity direction itself is unobservable this way and left at zero.
+    The rotation about the gravity direction itself is unobservable this way and left at zero, unless
+    ``heading`` is true: then it is fitted from the horizontal-direction distributions
+    (:func:`fit_heading`; measured in docs/calibration.md against ``compare``'s paired rotations).
     """
     gv = gravity_direction(virtual)
     gr = gravity_direction(real)
@@ -193,6 +196,140 @@ def fit_alignment(
         )
     R = rotation_between(gv.direction, gr.direction)
     angle = math.degrees(math.acos(float(np.clip(np.dot(gv.direction, gr.direction), -1.0, 1.0))))
+    if heading:
+        h = fit_heading(virtual, real)
+        R = h.rotation
+        angle = math.degrees(math.acos(float(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
+        if angle < min_angle_deg:
+            return None, f"no alignment: gravity and heading rotation {angle:.1f} deg < {min_angle_deg} deg"
+        return Alignment(R, gv.direction, gr.direction, angle), (
+            f"aligned: rotation of {angle:.1f} deg (heading {h.angle_deg:+.1f} deg about gravity, "
+            f"margin {h.margin:.2f})")
     if angle < min_angle_deg:
         return None, f"no alignment: gravity directions differ by {angle:.1f} deg < {min_angle_deg} deg"
     return Alignment(R, gv.direction, gr.direction, angle), f"aligned: rotation of {angle:.1f} deg"
+
+
+# --------------------------------------------------------------------------------------------------
+# Heading: the rotation about gravity, from the distributions of horizontal directions (unpaired)
+# --------------------------------------------------------------------------------------------------
+
+#: Orders of the complex moments compared by :func:`fit_heading`.
+HEADING_ORDERS = (1, 2, 3)
+
+
+def _plane_basis(up: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Unit vectors e1, e2 spanning the plane orthogonal to ``up``, with ``e2 = up x e1``."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = helper - np.dot(helper, up) * up
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(up, e1)
+
+
+def horizontal_moments(
+    series: Sequence[ImuSeries], up: ArrayLike, *, rotation: ArrayLike | None = None
+) -> NDArray[np.complex128]:
+    """Normalised complex moments of the horizontal parts of acc and gyro, shape (2, len(HEADING_ORDERS)).
+
+    Each valid sample's acc (then gyro), turned by ``rotation`` (default identity), is projected on the
+    plane orthogonal to ``up`` (sensor frame) as ``z = v . e1 + i v . e2`` (:func:`_plane_basis`); the
+    moment of order k is ``mean(z^k) / mean(|z|^k)`` (unitless, modulus <= 1). A rotation of the data by
+    an angle ``psi`` about ``up`` multiplies the order-k moment by ``exp(i k psi)``.
+    """
+    u = np.asarray(up, dtype=np.float64)
+    u = u / np.linalg.norm(u)
+    e1, e2 = _plane_basis(u)
+    R = np.eye(3) if rotation is None else np.asarray(rotation, dtype=np.float64)
+    out = np.zeros((2, len(HEADING_ORDERS)), dtype=np.complex128)
+    for j, kind in enumerate(("acc", "gyro")):
+        zs = []
+        for s in series:
+            v = getattr(s, kind)[s.valid] @ R.T
+            zs.append(v @ e1 + 1j * (v @ e2))
+        z = np.concatenate(zs) if zs else np.empty(0, dtype=np.complex128)
+        if z.size == 0:
+            raise CalibrationError("no valid samples to estimate the heading from")
+        mag = np.abs(z)
+        for i, k in enumerate(HEADING_ORDERS):
+            den = float(np.mean(mag**k))
+            out[j, i] = np.mean(z**k) / den if den > 0 else 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class HeadingEstimate:
+    """The rotation about gravity that best matches virtual to real horizontal-direction distributions.
+
+    Attributes
+    ----------
+    angle_deg : float
+        Rotation about the real gravity direction (right hand), degrees in (-180, 180].
+    rotation : ndarray, shape (3, 3)
+        The full virtual-to-real rotation: the heading turn after the gravity alignment.
+    gravity_rotation : ndarray, shape (3, 3)
+        The gravity alignment alone (:func:`rotation_between` of the mean gravity directions).
+    cost : float
+        Residual of the moment match at ``angle_deg`` (0 = identical moments).
+    margin : float
+        Cost of the best angle at least 45 degrees away, divided by ``cost``: near 1, the heading is
+        ambiguous (e.g. a motion with no preferred horizontal direction).
+    """
+
+    angle_deg: float
+    rotation: NDArray[np.float64]
+    gravity_rotation: NDArray[np.float64]
+    cost: float
+    margin: float
+
+
+def _axis_angle_matrix(axis: NDArray[np.float64], angle: float) -> NDArray[np.float64]:
+    k = axis / np.linalg.norm(axis)
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)
+
+
+def fit_heading(
+    virtual: Sequence[ImuSeries],
+    real: Sequence[ImuSeries],
+    *,
+    step_deg: float = 0.25,
+    weights: tuple[float, float] = (1.0, 1.0),
+) -> HeadingEstimate:
+    """Gravity alignment and then the heading (rotation about gravity), from unpaired recordings.
+
+    The virtual data are first turned so that their mean gravity direction meets the real one
+    (:func:`rotation_between`). What is left is a rotation by ``psi`` about the real gravity direction
+    ``g``; it turns the horizontal parts of acc and gyro (their components orthogonal to ``g``) by ``psi``,
+    so it multiplies each order-k complex moment (:func:`horizontal_moments`) by ``exp(i k psi)``. The
+    heading is the ``psi`` (grid of ``step_deg``) minimising
+    ``sum_signal w_signal sum_k |m_k(real) - exp(i k psi) m_k(virtual)|^2``: order 2 finds the principal
+    horizontal axis (modulo 180 degrees), orders 1 and 3 tell its sign. No virtual-real pairs are needed:
+    only that both sets show the same activities.
+
+    Parameters
+    ----------
+    virtual, real : sequence of ImuSeries
+        Recordings of one placement (acc m/s^2 with gravity, gyro rad/s).
+    step_deg : float
+        Grid step of the search, degrees.
+    weights : (float, float)
+        Weights of the acc and gyro moments.
+    """
+    gv = gravity_direction(virtual)
+    gr = gravity_direction(real)
+    if gv.magnitude < 0.5 * G0 or gr.magnitude < 0.5 * G0:
+        raise CalibrationError("no gravity in the data: the heading about it is undefined")
+    Rg = rotation_between(gv.direction, gr.direction)
+    mv = horizontal_moments(virtual, gr.direction, rotation=Rg)
+    mr = horizontal_moments(real, gr.direction)
+    psi = np.radians(np.arange(-180.0, 180.0, step_deg))
+    orders = np.asarray(HEADING_ORDERS)
+    w = np.asarray(weights, dtype=np.float64)[:, None, None]
+    turn = np.exp(1j * orders[None, :, None] * psi[None, None, :])          # (1, K, P)
+    cost = np.sum(w * np.abs(mr[:, :, None] - turn * mv[:, :, None]) ** 2, axis=(0, 1))
+    best = int(np.argmin(cost))
+    far = np.abs(np.angle(np.exp(1j * (psi - psi[best])))) >= np.radians(45.0)
+    margin = float(cost[far].min() / cost[best]) if cost[best] > 0 else float("inf")
+    angle = float(psi[best])
+    R = _axis_angle_matrix(gr.direction, angle) @ Rg
+    return HeadingEstimate(math.degrees(angle), R, Rg, float(cost[best]), margin)
