@@ -185,7 +185,7 @@ def fit_alignment(
     (either set's mean specific force is below ``min_gravity`` m/s^2, e.g. gravity-removed data).
     The rotation about the gravity direction itself is unobservable this way and left at zero, unless
     ``heading`` is true: then it is fitted from the horizontal-direction distributions
-    (:func:`fit_heading`; measured in docs/calibration.md against ``compare``'s paired rotations).
+    (:func:`fit_heading`; measured against ``compare``'s paired rotations in docs/har.md).
     """
     gv = gravity_direction(virtual)
     gr = gravity_direction(real)

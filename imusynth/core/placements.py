@@ -168,9 +168,10 @@ def mounting_rotation(table: dict[str, Any], name: str) -> NDArray[np.float64]:
     ``parse_axes(axes) @ R``. A vector ``v_seg`` in segment coordinates reads ``R^T R_axes^T v_seg`` in
     the sensor frame.
 
-    * ``quat = [w, x, y, z]``: a unit quaternion (norm within 1e-6 of 1; it is then normalised);
+    * ``quat = [w, x, y, z]``: a unit quaternion (norm within 1e-4 of 1, so four decimals do; it is then
+      normalised);
     * ``matrix = [[r00, r01, r02], [r10, r11, r12], [r20, r21, r22]]``: rows of a proper rotation
-      (``R^T R = I`` within 1e-6, determinant +1);
+      (``R^T R = I`` within 1e-4, determinant +1; then projected on the nearest rotation, SVD);
     * ``euler_deg = [a, b, c]`` with ``euler_order``: degrees, about the axes named in order.
       Upper case (``"XYZ"``, ``"ZYX"``, ...) = intrinsic (each turn about the already-turned axes),
       lower case (``"xyz"``, ...) = extrinsic (about the fixed axes of the ``axes`` frame), as
@@ -190,7 +191,7 @@ def mounting_rotation(table: dict[str, Any], name: str) -> NDArray[np.float64]:
     if key == "quat":
         q = _numbers(table["quat"], (4,), f"placement {name!r}: quat [w, x, y, z]")
         norm = float(np.linalg.norm(q))
-        if abs(norm - 1.0) > 1e-6:
+        if abs(norm - 1.0) > 1e-4:
             raise PlacementError(f"placement {name!r}: quat {table['quat']} is not a unit quaternion "
                                  f"(norm {norm:.6g})")
         from imusynth.core.conventions import matrix_from_quat
@@ -198,10 +199,11 @@ def mounting_rotation(table: dict[str, Any], name: str) -> NDArray[np.float64]:
         return np.asarray(matrix_from_quat(q / norm))
     if key == "matrix":
         R = _numbers(table["matrix"], (3, 3), f"placement {name!r}: matrix (3 rows of 3)")
-        if np.abs(R.T @ R - np.eye(3)).max() > 1e-6 or np.linalg.det(R) < 0:
+        if np.abs(R.T @ R - np.eye(3)).max() > 1e-4 or np.linalg.det(R) < 0:
             raise PlacementError(f"placement {name!r}: matrix is not a proper rotation "
-                                 f"(orthonormal within 1e-6, determinant +1)")
-        return R
+                                 f"(orthonormal within 1e-4, determinant +1)")
+        U, _, Vt = np.linalg.svd(R)
+        return np.asarray(U @ Vt)
     angles = _numbers(table["euler_deg"], (3,), f"placement {name!r}: euler_deg [a, b, c]")
     order = table.get("euler_order")
     if not isinstance(order, str) or len(order) != 3 or not (
