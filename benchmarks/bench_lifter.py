@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -157,9 +158,11 @@ def measure_speed(path: str | None, *, seconds: float = 10.0, repeats: int = 5) 
     return out
 
 
-def measure_heldout(path: str, mocap: list[str], *, views: int = 4, seed: int = 0) -> dict[str, object]:
+def measure_heldout(path: str, mocap: list[str], *, views: int = 4, seed: int = 0, imu: bool = False
+                    ) -> dict[str, object]:
     """MPJPE (mm) through :func:`predict` on the file's held-out takes, each seen by ``views`` random cameras,
-    with the measured MediaPipe noise (level 1) and without it (level 0)."""
+    with the measured MediaPipe noise (level 1) and without it (level 0); with ``imu``, also the median
+    per-axis gyroscope r of :data:`IMU_PLACEMENTS` from lifted vs true joints (noisy input)."""
     from imusynth.cli.lifter import collect_motion_files
     from imusynth.video.lift.synth2d import corrupt
     from imusynth.video.lift.temporal import load_lifter_file, predict
@@ -172,6 +175,7 @@ def measure_heldout(path: str, mocap: list[str], *, views: int = 4, seed: int = 
     rng = np.random.default_rng(seed)
     result: dict[str, object] = {"file": path, "held_out_takes": len(takes),
                                  "frames": int(sum(len(t.xyz) for t in takes))}
+    imu_r: list[float] = []
     for level in (1.0, 0.0):
         errs = []
         for take in takes:
@@ -186,12 +190,48 @@ def measure_heldout(path: str, mocap: list[str], *, views: int = 4, seed: int = 
                 pred = predict(lf, noisy, conf, image_size=cam.image_size)
                 truth = pc[:, [idx[n] for n in lf.joints_out]] - pelvis[:, None]
                 errs.append(np.linalg.norm(pred - truth, axis=-1))
+                if imu and level > 0:
+                    world = (pred + pelvis[:, None]) @ cam.R_cam_world + cam.centre   # camera -> world
+                    imu_r += gyro_agreement(take, world, lf.joints_out)
         e = 1000.0 * np.concatenate(errs)
         key = "with_noise" if level else "exact_2d"
         result[f"mpjpe_mm_{key}"] = round(float(e.mean()), 1)
         result[f"per_joint_mm_{key}"] = {n: round(float(v), 1) for n, v in zip(lf.joints_out, e.mean(axis=0),
                                                                              strict=True)}
+    if imu_r:
+        result["gyro_r_median"] = round(float(np.nanmedian(imu_r)), 3)
+        result["gyro_r_placements"] = list(IMU_PLACEMENTS)
     return result
+
+
+#: placements whose gyroscopes compare lifted and true mocap (need only the lifter's joints)
+IMU_PLACEMENTS = ("left_forearm", "right_forearm", "left_thigh", "right_thigh", "left_upper_arm",
+                  "right_upper_arm")
+
+
+def gyro_agreement(take: object, lifted_world: np.ndarray, names: list[str]) -> list[float]:
+    """Per-axis Pearson r of virtual gyroscopes from lifted vs true joints (both with the true root path)."""
+    from imusynth.config import load_pipeline_config, with_overrides
+    from imusynth.core.motion import Motion
+    from imusynth.io.motion_job import sensors_for_motion
+
+    cfg = with_overrides(load_pipeline_config(), {"output.placements": list(IMU_PLACEMENTS)})
+    t = np.arange(len(lifted_world)) / take.fps  # type: ignore[attr-defined]
+    idx = [take.names.index(n) for n in names]  # type: ignore[attr-defined]
+    true = Motion(time=t, names=tuple(names), xyz=take.xyz[:, idx], skeleton="canonical")  # type: ignore[attr-defined]
+    lifted = Motion(time=t, names=tuple(names), xyz=lifted_world, skeleton="canonical")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)      # implausible samples are NaN; counted below
+        a = sensors_for_motion(true, cfg, require_valid=False)
+        b = sensors_for_motion(lifted, cfg, require_valid=False)
+    out = []
+    for name in IMU_PLACEMENTS:
+        if name in a and name in b:
+            x, y = a[name].gyro, b[name].gyro
+            ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+            if ok.sum() > 10:
+                out += [float(np.corrcoef(x[ok, k], y[ok, k])[0, 1]) for k in range(3)]
+    return out
 
 
 def main() -> None:
@@ -204,13 +244,14 @@ def main() -> None:
     hp.add_argument("file")
     hp.add_argument("mocap", nargs="+")
     hp.add_argument("--views", type=int, default=4)
+    hp.add_argument("--imu", action="store_true", help="also compare virtual gyroscopes (lifted vs true)")
     args = ap.parse_args()
     if args.mode == "noise":
         print(json.dumps(measure_noise(), indent=1))
     elif args.mode == "speed":
         print(json.dumps(measure_speed(args.file), indent=1))
     else:
-        print(json.dumps(measure_heldout(args.file, args.mocap, views=args.views), indent=1))
+        print(json.dumps(measure_heldout(args.file, args.mocap, views=args.views, imu=args.imu), indent=1))
 
 
 if __name__ == "__main__":
