@@ -264,3 +264,30 @@ def test_motion_cli_augment(tmp_path):
     r = run("motion", str(trc), "--placements-file", str(pl), "-p", "s", "--augment", "-1", "-o",
             str(tmp_path / "c.h5"))
     assert r.returncode == 2 and "--augment" in r.stderr
+
+
+def test_calibrate_apply_follows_the_variants(tmp_path):
+    """A profile applied to ``wrist`` also calibrates ``wrist~augK``, whose mounting attrs are kept."""
+    from imusynth.cli.calibrate import apply_file
+    from imusynth.io.hdf5 import Clip, read_clips, write_clips
+
+    t = np.arange(0.0, 6.0, 1 / SOURCE_HZ)
+    p = _rigid_placement()
+    sensors = simulate(rigid_motion(t), [p], rate_hz=50.0, cutoff_hz=None,
+                       mountings={"s": draw_mountings(DEFAULT_SPEC, 2, 9)})
+    src = tmp_path / "v.h5"
+    write_clips(src, [Clip(clip_id="c", source="synthetic", source_sha256="0" * 64, source_kind="motion",
+                           source_rate_hz=SOURCE_HZ, duration_s=float(t[-1]), config="", sensors=sensors)])
+    prof = tmp_path / "dev.toml"
+    from tests.test_cli_motion import run
+
+    assert run("calibrate", "device", "smartwatch", "-o", str(prof)).returncode == 0
+    out, _ = apply_file(prof, src, tmp_path / "cal.h5", placements=["s"])
+    before, after = read_clips(src)[0].sensors, read_clips(out)[0].sensors
+    assert list(after) == ["s", "s~aug1", "s~aug2"]
+    for name in after:
+        assert not np.array_equal(after[name].acc, before[name].acc)        # device noise added to each
+        assert sorted(after[name].attrs) == sorted(before[name].attrs)
+        for key, value in before[name].attrs.items():
+            assert np.array_equal(after[name].attrs[key], value)
+    assert "mounting_quat" in after["s~aug2"].attrs

@@ -162,6 +162,7 @@ def apply_file(
     output : Path
     n_clips : int
     """
+    from imusynth.core.mounting import split_variant
     from imusynth.core.sensors import SensorSignals
     from imusynth.io.hdf5 import read_clips, write_clips
 
@@ -172,6 +173,8 @@ def apply_file(
     out_clips = []
     for clip in clips:
         names = wanted or list(clip.sensors)
+        # augmentation variants (wrist~aug1 ...) follow their base sensor
+        names = names + [v for v in clip.sensors if v not in names and split_variant(v)[0] in names]
         missing = [n for n in names if n not in clip.sensors]
         if missing:
             raise CalibrationError(
@@ -218,6 +221,7 @@ def apply_file(
                 cutoff_hz=float(cutoff),
                 frame=frame,
                 placement_toml=sig.placement_toml,
+                attrs=sig.attrs,
             )
         attrs = dict(clip.attrs)
         attrs.update(
