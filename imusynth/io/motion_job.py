@@ -15,11 +15,25 @@ from imusynth.core.cleaning import clean_motion, implausible_samples
 from imusynth.core.conventions import G0
 from imusynth.core.kinematics import effective_cutoff
 from imusynth.core.motion import Motion
-from imusynth.core.placements import resolve_placements
+from imusynth.core.mounting import Mounting
+from imusynth.core.placements import Placement, resolve_placements
 from imusynth.core.sensors import SensorSignals, simulate
 from imusynth.io.hdf5 import Clip, sha256_file, write_clips
 
 log = logging.getLogger(__name__)
+
+
+def augment_mountings(placements: list[Placement], cfg: PipelineConfig, clip_id: str
+                      ) -> dict[str, list[Mounting]] | None:
+    """``[augment] n`` random mountings per placement (None when ``n`` is 0), seeded from ``clip_id``, the
+    placement name and ``[augment] seed``; each placement's ``[augment]`` distributions, else the defaults."""
+    from imusynth.core.mounting import DEFAULT_SPEC, draw_mountings, mounting_seed
+
+    aug = cfg.augment
+    if aug.n <= 0:
+        return None
+    return {p.name: draw_mountings(p.augment or DEFAULT_SPEC, aug.n, mounting_seed(clip_id, p.name, aug.seed))
+            for p in placements}
 
 
 def sensors_for_motion(motion: Motion, cfg: PipelineConfig, *, cutoff_hz: float | None = None,
@@ -29,14 +43,9 @@ def sensors_for_motion(motion: Motion, cfg: PipelineConfig, *, cutoff_hz: float 
     With ``[augment] n > 0``, each placement is followed by ``n`` random-mounting variants, seeded from
     ``clip_id``, the placement name and ``[augment] seed`` (:mod:`imusynth.core.mounting`).
     """
-    from imusynth.core.mounting import DEFAULT_SPEC, draw_mountings, mounting_seed
-
     placements = resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     k = cfg.kinematics
-    aug = cfg.augment
-    mountings = {p.name: draw_mountings(p.augment or DEFAULT_SPEC, aug.n,
-                                        mounting_seed(clip_id, p.name, aug.seed))
-                 for p in placements} if aug.n > 0 else None
+    mountings = augment_mountings(placements, cfg, clip_id)
     sensors = simulate(
         motion, placements, rate_hz=cfg.output.rate_hz,
         cutoff_hz=k.cutoff_hz if cutoff_hz is None else cutoff_hz,

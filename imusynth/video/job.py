@@ -22,7 +22,7 @@ from imusynth.config import PipelineConfig, to_toml
 from imusynth.core.placements import resolve_placements
 from imusynth.errors import InputError, NoPersonError
 from imusynth.io.hdf5 import Clip, sha256_file, write_clips
-from imusynth.io.motion_job import sensors_for_motion
+from imusynth.io.motion_job import augment_mountings, sensors_for_motion
 from imusynth.video.detectors import flip_averaged_detector
 from imusynth.video.framestore import FrameStore
 from imusynth.video.lift.lifters import Lifter, lifter_from_spec
@@ -69,8 +69,8 @@ def _load_body_model(cfg: PipelineConfig) -> _BodyModel | None:
     return _BodyModel(model, [table[n] for n in cfg.output.placements])
 
 
-def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], cfg: PipelineConfig
-                  ) -> tuple[dict[str, Any], Any]:
+def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], cfg: PipelineConfig,
+                  clip_id: str = "") -> tuple[dict[str, Any], Any]:
     """Fit SMPL to one person segment and compute its mesh sensors (see docs/smpl.md)."""
     from imusynth.body.smpl.fit import clip_record, fit_clip, fit_sensor_motion
     from imusynth.core.sensors import simulate
@@ -88,7 +88,7 @@ def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], c
     k = cfg.kinematics
     sensors = simulate(motion, placements, rate_hz=cfg.output.rate_hz, cutoff_hz=k.video_cutoff_hz,
                        max_gap_s=k.max_gap_s, min_confidence=k.min_confidence, filter_order=k.filter_order,
-                       require_valid=False)
+                       require_valid=False, mountings=augment_mountings(list(placements), cfg, clip_id))
     return sensors, clip_record(fit, body.model)
 
 
@@ -170,7 +170,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
                 sensors = sensors_for_motion(ps.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz,
                                              require_valid=False, clip_id=clip_id)
             else:
-                sensors, record = _smpl_sensors(ps, body, run.K, cfg)
+                sensors, record = _smpl_sensors(ps, body, run.K, cfg, clip_id)
                 groups["smpl"] = (record.datasets, record.attrs)
             attrs: dict[str, Any] = {
                 "track_id": ps.track_id, "shot": ps.segment, "n_shots": n_shots,
