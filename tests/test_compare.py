@@ -338,8 +338,9 @@ def test_result_serialisation(motion: Motion3) -> None:
     assert d["metrics"]["gyro"]["y"]["n"] == res.n_samples
     table = res.to_table()
     rows = [line for line in table.splitlines() if line.startswith(("acc ", "gyro "))]
-    assert len(rows) == 6
+    assert len(rows) == 8 and sum(" |.| " in line for line in rows) == 2     # 3 axes and the norm, each
     assert "lever arm" in table and "NRMSE" in table
+    assert set(d["magnitude"]) == {"acc", "gyro"} and d["magnitude"]["gyro"]["n"] == res.n_samples
 
 
 # --------------------------------------------------------------------------------------------------
@@ -432,7 +433,7 @@ def test_compare_command_json_and_table(tmp_path, motion: Motion3) -> None:  # n
     table = CliRunner().invoke(_cli(), [*args, "--start", "5", "--end", "30"])
     assert table.exit_code == 0, table.output
     assert "time offset" in table.output and len([ln for ln in table.output.splitlines()
-                                                  if ln.startswith("gyro ")]) == 3
+                                                  if ln.startswith("gyro ")]) == 4   # x, y, z, |.|
 
 
 def test_compare_files_errors(tmp_path, motion: Motion3) -> None:  # noqa: ANN001
@@ -517,3 +518,158 @@ def test_gaitmap_recording_against_itself_in_another_frame(shared_dir) -> None: 
         halves.append(Rotation.from_quat(res.rotation_quat, scalar_first=True))
     # a constant rotation: both halves agree within the 0.5 deg asked of the synthetic case
     assert np.degrees((halves[0] * halves[1].inv()).magnitude()) < 0.5
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 17: every search bound a flag, fixed rotation, magnitude r, a CSV read with its columns
+# --------------------------------------------------------------------------------------------------
+
+
+def test_short_trials_offset_near_the_old_overlap_edge(motion: Motion3) -> None:
+    """3-s trials 1.2 s apart overlap by 1.8 s: under the old fixed 2-s minimum the peak is unreachable."""
+    t_v = np.arange(0.0, 3.0, 1.0 / RATE_V)
+    t_r = np.arange(0.0, 3.0, 1.0 / RATE_R)
+    acc_r, gyro_r = make_real(motion, t_r, offset_s=1.2)
+    args = (t_v, motion.acc(t_v), motion.gyro(t_v), None, t_r, acc_r, gyro_r)
+    with pytest.raises(CompareError, match="overlap by less than 2 s .*lower min_overlap_s"):
+        compare_signals(*args)
+    res = compare_signals(*args, min_overlap_s=1.0)
+    assert res.offset_s == pytest.approx(1.2, abs=1e-3)          # within 1 ms, as the long noise-free case
+    assert rotation_error_deg(res.rotation_quat, ROTATION) < 0.5
+
+
+def test_refinement_edge_names_refine_lag(motion: Motion3) -> None:
+    acc_r, gyro_r = make_real(motion, T_R)
+    turned = [0.0, 1.0, 0.0, 0.0]   # a wrong mounting (180 deg about x) drags the per-axis peak away
+    args = (T_V, motion.acc(T_V), motion.gyro(T_V), None, T_R, acc_r, gyro_r)
+    with pytest.raises(CompareError, match=r"edge of its search window \(\+-0.5 s .*widen refine_lag_s"):
+        compare_signals(*args, rotation=turned)
+    kept = compare_signals(*args, rotation=turned, refine_iterations=0)   # the rotation-free estimate
+    assert kept.offset_s == pytest.approx(OFFSET_S, abs=1e-3)
+
+
+W_HZ = 1.0
+
+
+def _spin_pair(theta: float) -> tuple[NDArray[np.float64], ...]:
+    """gyro_v = (sin wt, cos wt, s(t)) and the real one turned by ``theta`` about z; the same clock."""
+    t = np.arange(0.0, 30.0, 1.0 / RATE_V)
+    s = 0.8 * np.sin(2 * np.pi * 0.37 * t) + 0.5 * np.sin(2 * np.pi * 1.73 * t + 1.0)
+    gyro_v = np.stack([np.sin(2 * np.pi * W_HZ * t), np.cos(2 * np.pi * W_HZ * t), s], axis=1)
+    acc_v = np.stack([s, 0.3 * s**2, G0 + 0.5 * np.cos(2 * np.pi * 0.61 * t)], axis=1)
+    rz = Rotation.from_euler("z", theta).as_matrix()
+    return t, acc_v, gyro_v, acc_v @ rz.T, gyro_v @ rz.T
+
+
+@pytest.mark.parametrize("theta, phi", [(0.7, 0.0), (0.7, 0.7), (-1.1, 0.4)])
+def test_fixed_rotation_scores_in_closed_form(theta: float, phi: float) -> None:
+    """Scored with Rz(phi) against a real sensor turned by Rz(theta): on x and y,
+    sin(wt - phi) against sin(wt - theta): r = cos(theta - phi), RMSE = sqrt(2) |sin((theta - phi) / 2)|."""
+    t, acc_v, gyro_v, acc_r, gyro_r = _spin_pair(theta)
+    q = Rotation.from_euler("z", phi).as_quat(scalar_first=True)
+    res = compare_signals(t, acc_v, gyro_v, None, t, acc_r, gyro_r, rotation=q, refine_iterations=0)
+    assert res.rotation_given and rotation_error_deg(res.rotation_quat, Rotation.from_euler("z", phi)) < 1e-9
+    assert res.offset_s == pytest.approx(0.0, abs=1e-6)
+    d = theta - phi
+    for ax in ("x", "y"):
+        m = res.metrics["gyro"][ax]
+        # 30 whole periods; band-limiting at 20 Hz and the ends of the record: within 2e-3
+        assert m.r == pytest.approx(np.cos(d), abs=2e-3)
+        assert m.rmse == pytest.approx(np.sqrt(2.0) * abs(np.sin(d / 2)), abs=2e-3)
+    assert res.metrics["gyro"]["z"].r == pytest.approx(1.0, abs=1e-9)
+    # the rotation-free magnitude r does not care which rotation was given
+    assert res.magnitude["gyro"].r == pytest.approx(1.0, abs=1e-9)
+    assert res.magnitude["acc"].r == pytest.approx(1.0, abs=1e-9)
+    assert res.magnitude["gyro"].rmse == pytest.approx(0.0, abs=1e-9)
+
+
+def test_magnitude_r_of_a_rotated_copy_is_one(motion: Motion3) -> None:
+    t = T_V
+    rot = ROTATION.as_matrix()
+    acc, gyro = motion.acc(t), motion.gyro(t)
+    # fitted, or a wrong mounting taken as given: the norms are the same (with a wrong mounting the per-axis
+    # refinement would move the offset, so it keeps the rotation-free estimate)
+    for kwargs in ({}, {"estimate_rotation": False, "refine_iterations": 0},
+                   {"rotation": [1.0, 0.0, 0.0, 0.0], "refine_iterations": 0}):
+        res = compare_signals(t, acc, gyro, None, t, acc @ rot.T, gyro @ rot.T, **kwargs)
+        assert res.magnitude["acc"].r == pytest.approx(1.0, abs=1e-9), kwargs
+        assert res.magnitude["gyro"].r == pytest.approx(1.0, abs=1e-9), kwargs
+        assert res.magnitude["acc"].n == res.n_samples
+
+
+def test_bad_rotations_are_refused() -> None:
+    from imusynth.cli.compare import parse_rotation
+    from imusynth.compare import as_rotation
+
+    np.testing.assert_allclose(as_rotation([0.7071, 0.0, 0.0, 0.7071]),
+                               Rotation.from_euler("z", 90, degrees=True).as_matrix(), atol=1e-9)
+    with pytest.raises(CompareError, match="norm 1"):
+        as_rotation([1.0, 1.0, 0.0, 0.0])
+    with pytest.raises(CompareError, match="determinant"):
+        as_rotation(np.diag([1.0, 1.0, -1.0]))
+    assert parse_rotation("identity").tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert parse_rotation("0.5, 0.5,0.5,0.5").tolist() == [0.5] * 4
+    with pytest.raises(InputError, match="--rotation must be"):
+        parse_rotation("1,0,0")
+
+
+def _write_custom_csv(tmp_path, motion: Motion3):  # noqa: ANN001, ANN202 - test helper
+    """The real recording of _write_files in g and deg/s, with its own column names, ms times and labels."""
+    t_r = np.arange(-1.0, 39.5, 1.0 / 120.0)
+    acc_r, gyro_r = make_real(motion, t_r)
+    labels = np.where(t_r < 20.0, "walk", "run")
+    lines = ["stamp_ms;AX;AY;AZ;GX;GY;GZ;activity"]
+    lines += [";".join([repr(float(t * 1000.0)), *(repr(float(v)) for v in a / G0),
+                        *(repr(float(v)) for v in np.degrees(g)), lab])
+              for t, a, g, lab in zip(t_r, acc_r, gyro_r, labels, strict=True)]
+    path = tmp_path / "custom.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path, t_r, acc_r, gyro_r
+
+
+def test_generic_csv_read_back_in_si(tmp_path, motion: Motion3) -> None:  # noqa: ANN001
+    from imusynth.io.readers.imu import read_imu
+
+    path, t_r, acc_r, gyro_r = _write_custom_csv(tmp_path, motion)
+    real = read_imu(path, acc_columns=("AX", "AY", "AZ"), gyro_columns=("GX", "GY", "GZ"),
+                    time_column="stamp_ms", time_unit="ms", acc_unit="g", gyro_unit="deg/s",
+                    label_column="activity")
+    np.testing.assert_allclose(real.time, t_r, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(real.acc, acc_r, rtol=1e-13, atol=1e-12)      # g -> m/s^2 by G0
+    np.testing.assert_allclose(real.gyro, gyro_r, rtol=1e-13, atol=1e-12)    # deg/s -> rad/s
+    assert real.labels is not None and set(real.labels) == {"walk", "run"}
+
+
+def test_compare_command_reads_any_csv_and_takes_every_bound(tmp_path, motion: Motion3) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    h5, _ = _write_files(tmp_path, motion)
+    path, _, _, _ = _write_custom_csv(tmp_path, motion)
+    cols = ["--acc-columns", "AX,AY,AZ", "--gyro-columns", "GX,GY,GZ", "--time-column", "stamp_ms",
+            "--time-unit", "ms", "--acc-unit", "g", "--gyro-unit", "deg/s", "--label-column", "activity"]
+    base = ["compare", str(h5), str(path), "-p", "left_foot", *cols, "--max-lag", "3"]
+    out = CliRunner().invoke(_cli(), [*base, "--json", "--refine-lag", "0.3", "--min-overlap", "5",
+                                      "--refine-iterations", "2"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["offset_s"] == pytest.approx(OFFSET_S, abs=1e-3)
+    assert doc["magnitude"]["gyro"]["r"] > 0.999 and not doc["rotation_given"]
+    # the virtual clip spans 0..40 s, i.e. real times OFFSET_S..41.2 s; the real file ends at 39.5 s
+    assert set(doc["real_labels"]) == {"walk", "run"}
+    fixed = CliRunner().invoke(_cli(), [*base, "--json", "--rotation", ",".join(
+        f"{v:.9f}" for v in ROTATION.as_quat(scalar_first=True))])
+    assert fixed.exit_code == 0, fixed.output
+    doc = json.loads(fixed.output)
+    assert doc["rotation_given"] and min(doc["metrics"]["gyro"][a]["r"] for a in AXES) > 0.999
+
+    def error(*extra: str) -> str:
+        res = CliRunner().invoke(_cli(), [*base, *extra])
+        assert res.exit_code != 0 and isinstance(res.exception, InputError), res.output
+        return str(res.exception)
+
+    msg = error("--min-overlap", "-1")
+    assert "--min-overlap > 0" in msg and "min_overlap_s" not in msg, msg
+    assert "widen --refine-lag" in error("--rotation", "0,1,0,0")
+    assert "--rotation or --no-rotation, not both" in error("--rotation", "identity", "--no-rotation")
+    assert error("--acc-columns", "AX,AY").startswith("--acc-columns must name 3 columns")
+    assert "AQ" in error("--acc-columns", "AX,AY,AQ")

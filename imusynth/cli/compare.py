@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -20,10 +21,38 @@ _opt = typer.Option
 
 #: What the real-file reader calls its options, and the flags of ``imusynth compare`` that set them.
 READ_FLAGS = {"sensor=": "--real-sensor", "time_column": "--time-column", "rate_hz": "--real-rate",
-              "acc_unit": "--acc-unit", "gyro_unit": "--gyro-unit"}
+              "acc_unit": "--acc-unit", "gyro_unit": "--gyro-unit", "time_unit": "--time-unit",
+              "acc_columns": "--acc-columns", "gyro_columns": "--gyro-columns",
+              "label_column": "--label-column"}
 #: What :func:`imusynth.compare.compare_signals` calls its parameters, and the flags that set them.
 COMPARE_FLAGS = {"max_lag_s": "--max-lag", "the offset guess": "--offset-guess", "cutoff_hz": "--cutoff",
-                 "rate_hz": "--rate"}
+                 "rate_hz": "--rate", "refine_lag_s": "--refine-lag", "min_overlap_s": "--min-overlap",
+                 "refine_iterations": "--refine-iterations"}
+
+
+def parse_columns(text: str | None, flag: str) -> tuple[str, ...] | None:
+    """``"ax,ay,az"`` -> ``("ax", "ay", "az")``: the x, y, z columns of a real IMU file (None: not given)."""
+    if text is None:
+        return None
+    cols = tuple(c.strip() for c in text.split(","))
+    if len(cols) != 3 or not all(cols):
+        raise CompareError(f"{flag} must name 3 columns (x, y, z) separated by commas, got {text!r}")
+    return cols
+
+
+def parse_rotation(text: str | None) -> np.ndarray | None:
+    """``--rotation``: ``identity`` or a quaternion ``w,x,y,z`` (virtual -> real frame); None if not given."""
+    if text is None:
+        return None
+    if text.strip().lower() == "identity":
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    try:
+        q = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        q = np.zeros(0)
+    if q.shape != (4,):
+        raise CompareError(f"--rotation must be 'identity' or a quaternion w,x,y,z, got {text!r}")
+    return q
 
 
 def compare_files(
@@ -37,6 +66,10 @@ def compare_files(
     acc_unit: str | None = None,
     gyro_unit: str | None = None,
     time_column: str | None = None,
+    time_unit: str | None = None,
+    acc_columns: tuple[str, ...] | None = None,
+    gyro_columns: tuple[str, ...] | None = None,
+    label_column: str | None = None,
     real_rate_hz: float | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
@@ -46,6 +79,10 @@ def compare_files(
     offset_guess_s: float = 0.0,
     estimate_rotation: bool = True,
     lever_arm: bool = False,
+    rotation: np.ndarray | None = None,
+    refine_lag_s: float = 0.5,
+    min_overlap_s: float = 2.0,
+    refine_iterations: int = 1,
 ) -> CompareResult:
     """Compare one virtual sensor of an ``imusynth/1`` file with a real IMU file.
 
@@ -59,8 +96,11 @@ def compare_files(
         Name of the virtual sensor (placement) in the clip.
     clip_id : str, optional
         Clip to use; may be omitted when the file holds a single clip.
-    real_preset, real_sensor, acc_unit, gyro_unit, time_column : str, optional
-        Passed to :func:`~imusynth.io.readers.imu.read_imu` (``preset``, ``sensor``, ...).
+    real_preset, real_sensor, acc_unit, gyro_unit, time_column, time_unit, label_column : str, optional
+        Passed to :func:`~imusynth.io.readers.imu.read_imu` (``preset``, ``sensor``, ...): any CSV is
+        read with its columns and units given (units converted to SI by :mod:`imusynth.core.conventions`).
+    acc_columns, gyro_columns : tuple of 3 str, optional
+        The x, y, z columns of the real file (:func:`parse_columns`).
     real_rate_hz : float, optional
         Sample rate of the real file, Hz (``rate_hz`` of :func:`~imusynth.io.readers.imu.read_imu`), for a
         file without a time column.
@@ -70,7 +110,8 @@ def compare_files(
         Cap on the comparison band, Hz. Default: the virtual sensor's own smoothing cut-off stored in the
         file (``SensorSignals.cutoff_hz``), since above it the virtual signal has no content to compare;
         :func:`~imusynth.compare.default_cutoff_hz` bounds it by ``0.8 x`` the lowest Nyquist frequency.
-    rate_hz, max_lag_s, offset_guess_s, estimate_rotation, lever_arm
+    rate_hz, max_lag_s, offset_guess_s, estimate_rotation, lever_arm, rotation, refine_lag_s,
+    min_overlap_s, refine_iterations
         As in :func:`~imusynth.compare.compare_signals`.
 
     Returns
@@ -117,14 +158,23 @@ def compare_files(
         cutoff_hz = float(sensor.cutoff_hz)
     with flag_names(READ_FLAGS):
         real = read_imu(real_path, preset=real_preset, sensor=real_sensor, acc_unit=acc_unit,
-                        gyro_unit=gyro_unit, time_column=time_column, rate_hz=real_rate_hz)
+                        gyro_unit=gyro_unit, time_column=time_column, time_unit=time_unit,
+                        acc_columns=acc_columns, gyro_columns=gyro_columns, label_column=label_column,
+                        rate_hz=real_rate_hz)
     with flag_names(COMPARE_FLAGS):
-        return compare_signals(
+        result = compare_signals(
             sensor.time[keep], sensor.acc[keep], sensor.gyro[keep], sensor.valid[keep],
             real.time, real.acc, real.gyro,
             cutoff_hz=cutoff_hz, rate_hz=rate_hz, max_lag_s=max_lag_s, offset_guess_s=offset_guess_s,
-            estimate_rotation=estimate_rotation, lever_arm=lever_arm,
+            estimate_rotation=estimate_rotation, lever_arm=lever_arm, rotation=rotation,
+            refine_lag_s=refine_lag_s, min_overlap_s=min_overlap_s, refine_iterations=refine_iterations,
         )
+    if real.labels is None:
+        return result
+    t0, t1 = sensor.time[keep][[0, -1]] + result.offset_s
+    names, counts = np.unique(real.labels[(real.time >= t0) & (real.time <= t1)], return_counts=True)
+    labels = {str(k): int(n) for k, n in zip(names, counts, strict=True)}
+    return dataclasses.replace(result, real_labels=labels)
 
 
 def compare_cmd(
@@ -138,12 +188,29 @@ def compare_cmd(
     acc_unit: Annotated[str | None, _opt("--acc-unit", help="Real acc unit: m/s^2 | g | mg.")] = None,
     gyro_unit: Annotated[str | None, _opt("--gyro-unit", help="Real gyro unit: rad/s | deg/s.")] = None,
     time_column: Annotated[str | None, _opt("--time-column", help="Real time column.")] = None,
+    time_unit: Annotated[str | None, _opt("--time-unit", help="Real time unit: s | ms | us | ns.")] = None,
+    acc_columns: Annotated[str | None, _opt("--acc-columns", metavar="X,Y,Z",
+                                            help="Real accelerometer columns, e.g. ax,ay,az.")] = None,
+    gyro_columns: Annotated[str | None, _opt("--gyro-columns", metavar="X,Y,Z",
+                                             help="Real gyroscope columns, e.g. gx,gy,gz.")] = None,
+    label_column: Annotated[str | None, _opt("--label-column", help="Real per-sample label column "
+                                             "(the labels in the aligned span are listed).")] = None,
     real_rate: Annotated[float | None, _opt("--real-rate", help="Real sample rate, Hz (file without time).")
                          ] = None,
     max_lag: Annotated[float, _opt("--max-lag", help="Offset search half-width, s.")] = 10.0,
     offset_guess: Annotated[float, _opt("--offset-guess", help="Search centre: real - virtual, s")] = 0.0,
+    refine_lag: Annotated[float, _opt("--refine-lag", help="Half-width of the per-axis refinement of the "
+                                      "offset around the first estimate, s.")] = 0.5,
+    refine_iterations: Annotated[int, _opt("--refine-iterations", help="Rounds of per-axis refinement "
+                                           "(0: keep the first, rotation-free estimate).")] = 1,
+    min_overlap: Annotated[float, _opt(
+        "--min-overlap", help="Least overlap of the two recordings at a scored lag and after alignment, s "
+        "(lower it for short trials).")] = 2.0,
     lever_arm: Annotated[bool, _opt("--lever-arm", help="Also fit the sensor's lever arm.")] = False,
     no_rotation: Annotated[bool, _opt("--no-rotation", help="Take the two sensor frames as equal.")] = False,
+    rotation: Annotated[str | None, _opt("--rotation", metavar="FIXED", help="Score with this mounting "
+                                         "instead of fitting one: identity, or a quaternion w,x,y,z "
+                                         "(virtual -> real sensor frame).")] = None,
     cutoff: Annotated[float | None, _opt("--cutoff", help="Band cap, Hz (default: the virtual's).")] = None,
     rate: Annotated[float | None, _opt("--rate", help="Common rate, Hz (default: the virtual rate).")] = None,
     start: Annotated[float | None, _opt("--start", help="First virtual time used, s.")] = None,
@@ -153,12 +220,18 @@ def compare_cmd(
 
     Example: imusynth compare walk.h5 imu.csv -p left_foot --real-preset gaitmap --real-sensor left_sensor
     """
+    if rotation is not None and no_rotation:
+        raise CompareError("give --rotation or --no-rotation, not both (--no-rotation means --rotation "
+                           "identity)")
     result = compare_files(
         virtual, real, placement=placement, clip_id=clip, real_preset=real_preset, real_sensor=real_sensor,
-        acc_unit=acc_unit, gyro_unit=gyro_unit, time_column=time_column, real_rate_hz=real_rate,
-        start_s=start, end_s=end,
+        acc_unit=acc_unit, gyro_unit=gyro_unit, time_column=time_column, time_unit=time_unit,
+        acc_columns=parse_columns(acc_columns, "--acc-columns"),
+        gyro_columns=parse_columns(gyro_columns, "--gyro-columns"), label_column=label_column,
+        real_rate_hz=real_rate, start_s=start, end_s=end,
         cutoff_hz=cutoff, rate_hz=rate, max_lag_s=max_lag, offset_guess_s=offset_guess,
-        estimate_rotation=not no_rotation, lever_arm=lever_arm,
+        estimate_rotation=not no_rotation, lever_arm=lever_arm, rotation=parse_rotation(rotation),
+        refine_lag_s=refine_lag, min_overlap_s=min_overlap, refine_iterations=refine_iterations,
     )
     if as_json:
         doc = {"virtual": str(virtual), "clip": clip, "placement": placement, "real": str(real),

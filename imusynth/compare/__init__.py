@@ -10,10 +10,11 @@ The comparison runs in five steps, each a public function that takes plain array
    (gyroscope norm, accelerometer norm), or of the axes once a rotation is known; parabolic refinement of
    the peak.
 3. :func:`fit_rotation` -- the constant rotation between the two sensor frames from the gyroscopes
-   (Kabsch / Wahba, SVD).
+   (Kabsch / Wahba, SVD), or a given one (:func:`as_rotation`: a quaternion or a matrix).
 4. :func:`fit_lever_arm` -- the position of the real sensor relative to the virtual one, by linear least
    squares on the rigid-body acceleration terms.
-5. :func:`axis_metrics` -- Pearson r, RMSE and normalised RMSE per axis.
+5. :func:`axis_metrics` -- Pearson r, RMSE and normalised RMSE per axis, and of the norms ``|acc|`` and
+   ``|gyro|`` (rotation-free).
 
 :func:`compare_signals` runs them all and returns a :class:`CompareResult`.
 
@@ -34,8 +35,10 @@ Conventions (also in ``docs/compare.md``):
 from __future__ import annotations
 
 from imusynth.compare.alignment import (
+    OffsetEdgeError,
     OffsetEstimate,
     apply_lever_arm,
+    as_rotation,
     estimate_time_offset,
     fit_lever_arm,
     fit_rotation,
@@ -62,8 +65,10 @@ __all__ = [
     "BandLimited",
     "CompareError",
     "CompareResult",
+    "OffsetEdgeError",
     "OffsetEstimate",
     "apply_lever_arm",
+    "as_rotation",
     "axis_metrics",
     "band_limit",
     "compare_signals",

@@ -17,6 +17,7 @@ from scipy.signal import correlate
 
 from imusynth.compare.band import BandLimited
 from imusynth.compare.errors import CompareError
+from imusynth.core.conventions import matrix_from_quat
 
 Array = NDArray[np.float64]
 
@@ -24,6 +25,17 @@ Array = NDArray[np.float64]
 # --------------------------------------------------------------------------------------------------
 # Step 2: time offset
 # --------------------------------------------------------------------------------------------------
+
+
+class OffsetEdgeError(CompareError):
+    """The correlation peak is at an edge: of the search window (``kind="window"``: ``max_lag_s``), or
+    of the lags with enough overlap (``kind="overlap"``: ``min_overlap_s``); ``offset_s`` is where, s."""
+
+    def __init__(self, message: str, *, kind: str, offset_s: float) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.offset_s = offset_s
+
 
 
 @dataclass(frozen=True)
@@ -121,8 +133,9 @@ def estimate_time_offset(
     Raises
     ------
     CompareError
-        If every channel is constant, or no lag leaves ``min_overlap_s`` of overlap, or the peak lies on
-        the edge of the search window.
+        If every channel is constant, or no lag leaves ``min_overlap_s`` of overlap;
+        :class:`OffsetEdgeError` when the peak lies on the edge of the search window or next to lags
+        without ``min_overlap_s`` of overlap (the message names the parameter that helps).
     """
     if max_lag_s <= 0:
         raise CompareError(f"max_lag_s must be positive, got {max_lag_s}")
@@ -163,11 +176,17 @@ def estimate_time_offset(
     if not np.any(np.isfinite(score)):
         raise no_overlap()
     j = int(np.nanargmax(score))
-    if j == 0 or j == score.size - 1 or not (np.isfinite(score[j - 1]) and np.isfinite(score[j + 1])):
-        raise CompareError(
+    at = offset_guess_s + (j - k) * dt
+    if j == 0 or j == score.size - 1:
+        raise OffsetEdgeError(
             "the correlation peak lies at the edge of the search window "
-            f"({offset_guess_s + (j - k) * dt:.3f} s); widen max_lag_s or set the offset guess"
-        )
+            f"(+-{max_lag_s:g} s around {offset_guess_s:g} s, at {at:.3f} s); widen max_lag_s or set the "
+            "offset guess", kind="window", offset_s=at)
+    if not (np.isfinite(score[j - 1]) and np.isfinite(score[j + 1])):
+        raise OffsetEdgeError(
+            f"the correlation peak lies at {at:.3f} s, next to lags where the signals overlap by less than "
+            f"{min_overlap_s:g} s (the correlation there is not computed); lower min_overlap_s (short "
+            "recordings) or check that both recordings hold the same motion", kind="overlap", offset_s=at)
     a, b, c = score[j - 1], score[j], score[j + 1]
     denom = a - 2.0 * b + c
     frac, peak = (0.5 * (a - c) / denom, b - (a - c) ** 2 / (8.0 * denom)) if denom < 0 else (0.0, b)
@@ -218,6 +237,38 @@ def fit_rotation(gyro_v: ArrayLike, gyro_r: ArrayLike) -> Array:
         )
     d = np.sign(np.linalg.det(vt.T @ u.T))
     return np.asarray(vt.T @ np.diag([1.0, 1.0, d]) @ u.T)
+
+
+def as_rotation(rotation: ArrayLike) -> Array:
+    """A given sensor rotation (virtual -> real) as a 3x3 matrix: a quaternion or a rotation matrix.
+
+    Parameters
+    ----------
+    rotation : array_like, shape (4,) or (3, 3)
+        Quaternion ``(w, x, y, z)`` (normalised here; its norm must be within 1 % of 1, so rounded
+        components pass and a mistyped one does not) or a proper rotation matrix (orthonormal within
+        1e-6, determinant +1).
+
+    Returns
+    -------
+    ndarray, shape (3, 3)
+
+    Raises
+    ------
+    CompareError
+        For any other shape, a quaternion far from unit norm, or a matrix that is not a rotation.
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    if r.shape == (4,):
+        norm = float(np.linalg.norm(r))
+        if not np.isfinite(norm) or abs(norm - 1.0) > 0.01:
+            raise CompareError(f"the rotation quaternion (w, x, y, z) must have norm 1, got {norm:.4g}")
+        return np.asarray(matrix_from_quat(r / norm))
+    if r.shape == (3, 3):
+        if not (np.allclose(r @ r.T, np.eye(3), atol=1e-6) and np.linalg.det(r) > 0):
+            raise CompareError("the rotation matrix must be orthonormal with determinant +1")
+        return r.copy()
+    raise CompareError(f"a rotation is a quaternion (4,) or a matrix (3, 3), got shape {r.shape}")
 
 
 # --------------------------------------------------------------------------------------------------

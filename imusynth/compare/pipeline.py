@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from imusynth.compare.alignment import apply_lever_arm, estimate_time_offset, fit_lever_arm, fit_rotation
+from imusynth.compare.alignment import (
+    OffsetEdgeError,
+    apply_lever_arm,
+    as_rotation,
+    estimate_time_offset,
+    fit_lever_arm,
+    fit_rotation,
+)
 from imusynth.compare.band import band_limit
 from imusynth.compare.errors import CompareError
 from imusynth.compare.metrics import AXES, AxisMetrics, _num, axis_metrics
@@ -43,6 +50,14 @@ class CompareResult:
     metrics : dict
         ``metrics["acc" | "gyro"]["x" | "y" | "z"]`` -> :class:`AxisMetrics`, computed in the real sensor
         frame (``R`` applied to the virtual signal, lever arm included).
+    magnitude : dict
+        ``magnitude["acc" | "gyro"]`` -> :class:`AxisMetrics` of the norms ``|acc|`` and ``|gyro|`` (lever
+        arm included): independent of the rotation, so a wrong or unknown mounting does not lower them.
+    rotation_given : bool
+        True when the rotation was given (``rotation=``), not fitted.
+    real_labels : dict
+        Label -> number of real samples in the aligned span, when the real file has labels (set by the
+        caller that read it, e.g. :func:`imusynth.cli.compare.compare_files`); empty otherwise.
     """
 
     offset_s: float
@@ -54,6 +69,9 @@ class CompareResult:
     rate_hz: float
     n_samples: int
     metrics: dict[str, dict[str, AxisMetrics]]
+    magnitude: dict[str, AxisMetrics] = field(default_factory=dict)
+    rotation_given: bool = False
+    real_labels: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists and floats; NaN becomes None)."""
@@ -67,6 +85,9 @@ class CompareResult:
             "rate_hz": self.rate_hz,
             "n_samples": self.n_samples,
             "metrics": {s: {a: m.to_dict() for a, m in axes.items()} for s, axes in self.metrics.items()},
+            "magnitude": {s: m.to_dict() for s, m in self.magnitude.items()},
+            "rotation_given": self.rotation_given,
+            "real_labels": dict(self.real_labels),
         }
 
     def to_table(self) -> str:
@@ -74,7 +95,8 @@ class CompareResult:
         q = ", ".join(f"{x:+.4f}" for x in self.rotation_quat)
         lines = [
             f"time offset      {self.offset_s:+.4f} s (real - virtual; score {self.offset_score:.3f})",
-            f"rotation         {self.rotation_angle_deg:.2f} deg (w, x, y, z = {q})",
+            f"rotation         {self.rotation_angle_deg:.2f} deg (w, x, y, z = {q})"
+            + (" given" if self.rotation_given else " fitted"),
         ]
         if self.lever_arm_m is not None:
             lever = ", ".join(f"{x * 1000:+.1f}" for x in self.lever_arm_m)
@@ -86,13 +108,17 @@ class CompareResult:
                   f"{'n':>7}")
         lines += [header, "-" * len(header)]
         units = {"acc": "m/s^2", "gyro": "rad/s"}
-        for sig, axes in self.metrics.items():
-            for ax, m in axes.items():
-                lines.append(
-                    f"{sig:<6} {ax:<4} {m.r:>7.4f} {m.rmse:>9.4f} {units.get(sig, ''):<6} {m.nrmse:>7.3f} "
-                    f"{m.nrmse_std:>8.3f} {m.n:>7d}"
-                )
-        lines.append("NRMSE = RMSE / range of the real signal; r = Pearson correlation")
+        rows = [(sig, ax, m) for sig, axes in self.metrics.items() for ax, m in axes.items()]
+        rows += [(sig, "|.|", m) for sig, m in self.magnitude.items()]
+        for sig, ax, m in rows:
+            lines.append(
+                f"{sig:<6} {ax:<4} {m.r:>7.4f} {m.rmse:>9.4f} {units.get(sig, ''):<6} {m.nrmse:>7.3f} "
+                f"{m.nrmse_std:>8.3f} {m.n:>7d}"
+            )
+        lines.append("NRMSE = RMSE / range of the real signal; r = Pearson correlation; "
+                     "|.| = norm (rotation-free)")
+        if self.real_labels:
+            lines.append("real labels      " + ", ".join(f"{k} ({n})" for k, n in self.real_labels.items()))
         return "\n".join(lines)
 
 
@@ -114,6 +140,7 @@ def compare_signals(
     refine_iterations: int = 1,
     refine_lag_s: float = 0.5,
     min_overlap_s: float = 2.0,
+    rotation: ArrayLike | None = None,
 ) -> CompareResult:
     """Align a virtual IMU signal with a real recording and measure their agreement per axis.
 
@@ -149,7 +176,7 @@ def compare_signals(
     offset_guess_s : float
         Centre of the offset search, s.
     estimate_rotation : bool
-        Fit the sensor rotation; otherwise the frames are taken as equal.
+        Fit the sensor rotation; otherwise the frames are taken as equal (unless ``rotation`` is given).
     lever_arm : bool
         Fit the lever arm.
     refine_iterations : int
@@ -157,7 +184,10 @@ def compare_signals(
     refine_lag_s : float
         Half-width of the offset search during refinement, s.
     min_overlap_s : float
-        Least overlap of valid samples after alignment, s.
+        Least overlap of valid samples after alignment, s; also the least overlap for a lag to be scored.
+    rotation : array_like, shape (4,) or (3, 3), optional
+        A given virtual-to-real rotation (quaternion ``(w, x, y, z)`` or matrix, :func:`as_rotation`):
+        used for scoring instead of a fitted one (``estimate_rotation`` is then ignored).
 
     Returns
     -------
@@ -166,24 +196,37 @@ def compare_signals(
     Raises
     ------
     CompareError
-        Bad shapes, constant signals, an overlap under ``min_overlap_s``, or an undetermined rotation.
+        Bad shapes, constant signals, an overlap under ``min_overlap_s``, or an undetermined rotation; a
+        correlation peak at an edge names the parameter that helps (``max_lag_s``, ``refine_lag_s``,
+        ``min_overlap_s``).
     """
     if refine_iterations < 0 or refine_lag_s <= 0 or min_overlap_s <= 0:
         raise CompareError(
             "refine_iterations must be >= 0 and refine_lag_s, min_overlap_s > 0; got "
             f"{refine_iterations}, {refine_lag_s}, {min_overlap_s}"
         )
+    given = None if rotation is None else as_rotation(rotation)
     bl = band_limit(t_v, acc_v, gyro_v, valid_v, t_r, acc_r, gyro_r, cutoff_hz=cutoff_hz, rate_hz=rate_hz)
     est = estimate_time_offset(bl, max_lag_s=max_lag_s, offset_guess_s=offset_guess_s,
                                min_overlap_s=min_overlap_s)
-    rot = np.eye(3)
+    rot = np.eye(3) if given is None else given
     lever: Array | None = None
     for it in range(refine_iterations + 1):
         if it > 0:
-            est = estimate_time_offset(bl, max_lag_s=refine_lag_s, offset_guess_s=est.offset_s, rotation=rot,
-                                       lever_arm_m=lever, min_overlap_s=min_overlap_s)
+            try:
+                est = estimate_time_offset(bl, max_lag_s=refine_lag_s, offset_guess_s=est.offset_s,
+                                           rotation=rot, lever_arm_m=lever, min_overlap_s=min_overlap_s)
+            except OffsetEdgeError as exc:
+                if exc.kind != "window":
+                    raise
+                raise CompareError(
+                    "refinement: the per-axis correlation peak lies at the edge of its search window "
+                    f"(+-{refine_lag_s:g} s around the first estimate {est.offset_s:.3f} s, at "
+                    f"{exc.offset_s:.3f} s); widen refine_lag_s, or give refine_iterations 0 to keep the "
+                    "first estimate"
+                ) from None
         acc_ra, gyro_ra = bl.real_at(bl.t_grid + est.offset_s)
-        if estimate_rotation:
+        if estimate_rotation and given is None:
             rot = fit_rotation(bl.gyro_v, gyro_ra)
         if lever_arm:
             lever = fit_lever_arm(bl.acc_v, bl.gyro_v, acc_ra, rotation=rot, rate_hz=bl.rate_hz)
@@ -201,6 +244,10 @@ def compare_signals(
         name: {ax: axis_metrics(v[both, i], r[both, i]) for i, ax in enumerate(AXES)}
         for name, v, r in (("acc", acc_vr, acc_ra), ("gyro", gyro_vr, gyro_ra))
     }
+    magnitude = {
+        name: axis_metrics(np.linalg.norm(v[both], axis=1), np.linalg.norm(r[both], axis=1))
+        for name, v, r in (("acc", acc_vc, acc_ra), ("gyro", bl.gyro_v, gyro_ra))
+    }
     quat = quat_from_matrix(rot)
     return CompareResult(
         offset_s=est.offset_s,
@@ -212,4 +259,6 @@ def compare_signals(
         rate_hz=bl.rate_hz,
         n_samples=n_samples,
         metrics=metrics,
+        magnitude=magnitude,
+        rotation_given=given is not None,
     )
