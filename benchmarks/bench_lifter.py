@@ -234,6 +234,57 @@ def gyro_agreement(take: object, lifted_world: np.ndarray, names: list[str]) -> 
     return out
 
 
+def measure_real(path: str) -> dict[str, object]:
+    """Root-relative MPJPE (mm) on the four real Pose2Sim views: the lifter on MediaPipe lite's 2-D keypoints
+    (the pipeline's, left/right repaired, every other frame: 30 fps) and MediaPipe's own 3-D (the pipeline's
+    camera-frame landmarks), both against the triangulated TRC in each camera's frame, for the 12 limb joints
+    (hip midpoint subtracted from all three)."""
+    import cv2
+
+    from imusynth.config import load_pipeline_config
+    from imusynth.core.skeletons import MEDIAPIPE_33
+    from imusynth.io.hdf5 import read_clips
+    from imusynth.video.job import process_video
+    from imusynth.video.lift.temporal import keypoints_from_mediapipe, load_lifter_file, predict
+    from tests.test_video_views import _in_camera, _read_trc
+
+    os.environ.setdefault("IMUSYNTH_MODEL_DIR", str(SHARED / "models"))
+    lf = load_lifter_file(path)
+    calib = (SHARED / "videos/pose2sim/Demo_SinglePerson/calibration/Calib.qca.txt").read_text()
+    names, xyz = _read_trc(TRC)
+    trc_of = {f"{side}_{j}": f"{side[0].upper()}{j.capitalize()}" for side in ("left", "right")
+              for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}
+    limbs = [n for n in lf.joints_out if n in trc_of]
+    out: dict[str, object] = {"file": path, "joints": limbs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for cam in CAMS:
+            h5 = process_video(SHARED / f"videos/pose2sim/Demo_SinglePerson/videos/{cam}.mp4",
+                               Path(tmp) / f"{cam}.h5", config=load_pipeline_config())
+            (clip,) = read_clips(h5, with_pose=True)
+            assert clip.pose is not None
+            fi = clip.pose["frame_index"].astype(int)[::2]
+            xy2d = clip.pose["image_xy"].astype(float)[::2] - 0.5
+            vis = clip.pose["visibility"].astype(float)[::2]
+            kp, conf = keypoints_from_mediapipe(lf.keypoints_in, xy2d, vis)
+            cap = cv2.VideoCapture(str(SHARED / f"videos/pose2sim/Demo_SinglePerson/videos/{cam}.mp4"))
+            w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            cap.release()
+            pred = predict(lf, kp, conf, image_size=(w, h))[:, [lf.joints_out.index(n) for n in limbs]]
+            truth = _in_camera(calib, cam, xyz)[fi][:, [names.index(trc_of[n]) for n in limbs]]
+            mp_idx = {n: i for i, n in enumerate(MEDIAPIPE_33)}
+            mp = clip.pose["camera_points"].astype(float)[::2][:, [mp_idx[n] for n in limbs]]
+            res = {}
+            for label, est in (("lifter", pred), ("mediapipe", mp)):
+                hips = [limbs.index("left_hip"), limbs.index("right_hip")]
+                a = est - est[:, hips].mean(axis=1, keepdims=True)
+                b = truth - truth[:, hips].mean(axis=1, keepdims=True)
+                res[label] = round(float(1000 * np.nanmean(np.linalg.norm(a - b, axis=-1))), 1)
+                res[label + "_depth"] = round(float(1000 * np.nanmean(np.abs(a[..., 2] - b[..., 2]))), 1)
+            out[cam] = res
+            print(cam, res, flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -245,8 +296,12 @@ def main() -> None:
     hp.add_argument("mocap", nargs="+")
     hp.add_argument("--views", type=int, default=4)
     hp.add_argument("--imu", action="store_true", help="also compare virtual gyroscopes (lifted vs true)")
+    rp = sub.add_parser("real")
+    rp.add_argument("file")
     args = ap.parse_args()
-    if args.mode == "noise":
+    if args.mode == "real":
+        print(json.dumps(measure_real(args.file), indent=1))
+    elif args.mode == "noise":
         print(json.dumps(measure_noise(), indent=1))
     elif args.mode == "speed":
         print(json.dumps(measure_speed(args.file), indent=1))
