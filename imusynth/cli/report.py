@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from imusynth.cli._paths import ForceOpt, check_outputs
 from imusynth.errors import InputError
+
+if TYPE_CHECKING:
+    from imusynth.report import ClipFile, SourceStatus
 
 Inputs = Annotated[
     list[Path],
@@ -62,7 +65,7 @@ def check_report_suffix(path: Path | None, flag: str = "--report") -> None:
         raise InputError(f"{flag} {path}: give a .html file")
 
 
-def report_inputs(paths: Sequence[Path]) -> tuple[list, list[Path], list]:  # noqa: ANN401
+def report_inputs(paths: Sequence[Path]) -> tuple[list[ClipFile], list[Path], list[SourceStatus]]:
     """Sort INPUT paths into clip files, windows files and problem sources.
 
     A folder is a batch output: its ``done`` items become clip files (with the manifest's label and the

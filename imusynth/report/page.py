@@ -50,7 +50,8 @@ svg .frame{fill:none;stroke:var(--line)}svg .grid{stroke:var(--line);stroke-widt
 svg .inv{fill:var(--inv)}svg .ax0,svg .ax1,svg .ax2,svg .s0,svg .s1,svg .s2,svg .s3,svg .real{fill:none;
 stroke-width:2}svg .ax0,svg .s0{stroke:var(--a0)}svg .ax1,svg .s1{stroke:var(--a1)}
 svg .ax2,svg .s2{stroke:var(--a2)}svg .s3{stroke:#b07ad9}svg .real{stroke:var(--fg);stroke-dasharray:6 4}
-svg .bone{fill:none;stroke:var(--bone);stroke-linecap:round}svg .joint{fill:#e8336f}
+svg .bone{fill:none;stroke:var(--bone);stroke-linecap:round}
+svg .joint{fill:none;stroke:#e8336f;stroke-linecap:round}
 .hists,.tables{display:flex;gap:18px 28px;flex-wrap:wrap;align-items:flex-start}
 """
 

@@ -138,12 +138,11 @@ def signals_svg(traces: Sequence[SensorTrace], *, t0: float, t1: float) -> str:
             parts.append(
                 f'<rect class="inv" x="{xa:.0f}" y="{top}" width="{max(xb - xa, 1):.0f}" height="{PANEL_H}"/>'
             )
-        for v in _ticks(lo, hi, 4):
-            y = top + (hi - v) * sy
-            parts.append(
-                f'<path class="grid" d="M{LEFT} {y:.0f}h{plot_w}"/>'
-                f'<text class="tk" x="{LEFT - 8}" y="{y + 7:.0f}" text-anchor="end">{_fmt(v)}</text>'
-            )
+        ticks = [(v, top + (hi - v) * sy) for v in _ticks(lo, hi, 4)]
+        grid = "".join(f"M{LEFT} {y:.0f}h{plot_w}" for _, y in ticks)
+        parts.append(f'<path class="grid" d="{grid}"/>')
+        parts += [f'<text class="tk" x="{LEFT - 8}" y="{y + 7:.0f}" text-anchor="end">{_fmt(v)}</text>'
+                  for v, y in ticks]
         parts.append(
             f'<text class="tk" x="22" y="{top + PANEL_H / 2:.0f}" text-anchor="middle" '
             f'transform="rotate(-90 22 {top + PANEL_H / 2:.0f})">{unit}</text>'
@@ -217,10 +216,9 @@ def skeleton_svg(
             segs.append(f"M{xa:.1f} {ya:.1f}L{xb:.1f} {yb:.1f}")
     if segs:
         parts.append(f'<path class="bone" stroke-width="{stroke:.2f}" d="{"".join(segs)}"/>')
-    r = stroke * 0.9
-    for n in points:
-        x, y = xy(n)
-        parts.append(f'<circle class="joint" cx="{x:.1f}" cy="{y:.1f}" r="{r:.2f}"/>')
+    if points:   # every point as a round dot: one path of zero-length segments with round caps
+        dots = "".join("M{:.1f} {:.1f}h0".format(*xy(n)) for n in points)
+        parts.append(f'<path class="joint" stroke-width="{1.8 * stroke:.2f}" d="{dots}"/>')
     parts.append(f"</svg><figcaption>{escape(note)}</figcaption></figure>")
     return "".join(parts)
 
