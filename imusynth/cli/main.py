@@ -14,11 +14,39 @@ from typing import Annotated
 import typer
 
 from imusynth.cli._flags import flag_names
+from imusynth.cli._lazy import LazyGroup
 from imusynth.cli._paths import ForceOpt, check_outputs, check_plot_suffix, check_suffix
 from imusynth.config import KinematicsConfig, LiftConfig, OutputConfig
 from imusynth.errors import InputError
 
+#: commands imported when they run or show their help (imusynth.cli._lazy): name -> module, attribute, the
+#: first paragraph of its help (tests/test_startup.py checks it against the command's own)
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "compare": ("imusynth.cli.compare", "compare_cmd", "Align a virtual sensor with a real IMU recording "
+                "(time offset, rotation) and print per-axis metrics."),
+    "calibrate": ("imusynth.cli.calibrate", "calibrate_app", "Fit calibration profiles (virtual -> real "
+                  "distribution mapping, device model) and apply them."),
+    "export": ("imusynth.cli.har", "export_cmd", "Cut labelled fixed-length windows: X (n, T, C) float32, y, "
+               "class names, group keys."),
+    "har-eval": ("imusynth.cli.har", "har_eval_cmd", "Macro-F1 of a random forest and/or a CNN trained on "
+                 "real (r2r), virtual (v2r) or both (mix2r)."),
+    "batch": ("imusynth.cli.batch", "batch", "Convert many videos (YouTube playlists, URL lists, folders) "
+              "into per-video HDF5 files, resumably."),
+    "gather": ("imusynth.cli.batch", "gather", "Merge the per-video files of a batch into one labelled "
+               "dataset with group keys."),
+    "report": ("imusynth.cli.report", "report", "One self-contained HTML page to check a dataset: summary, "
+               "flagged clips, skeletons, signals."),
+    "lifter": ("imusynth.cli.lifter", "lifter_app", "Train learned 2-D -> 3-D lifters on motion capture "
+               "(see docs/lifter_training.md)."),
+}
+
+
+class _Group(LazyGroup):
+    lazy = LAZY_COMMANDS
+
+
 app = typer.Typer(
+    cls=_Group,
     name="imusynth",
     help=(
         "Virtual IMU data (accelerometer, gyroscope, orientation) from videos of people and from "
@@ -131,16 +159,16 @@ def motion_cmd(
     cutoff: Annotated[
         float | None,
         typer.Option("--cutoff", help="Low-pass cut-off before differentiation, Hz (default "
-                     f"{KinematicsConfig.cutoff_hz:g}, [kinematics] cutoff_hz; lowered, with a note, to a "
-                     "quarter of the source rate or of the output rate when that is lower)."),
+                     f"{KinematicsConfig.cutoff_hz:g}; lowered, with a note, to a quarter of the source "
+                     "rate or of the output rate when that is lower)."),
     ] = None,
     max_gap: Annotated[
         float | None,
         typer.Option("--max-gap", help=f"Longest gap bridged, s (default {KinematicsConfig.max_gap_s:g})."),
     ] = None,
     clean: Annotated[bool | None, typer.Option(
-        "--clean/--no-clean", help="Remove skeleton glitches (jumps, bone-length outliers) before the "
-        "physics (default on, [clean] enabled; docs/physics.md).")] = None,
+        "--clean/--no-clean", metavar="", help="Remove skeleton glitches (jumps, bone-length outliers) "
+        "before the physics (default on: pipeline key clean.enabled; docs/physics.md).")] = None,
     start: Annotated[float | None, typer.Option("--start", help="Start time, s.")] = None,
     end: Annotated[float | None, typer.Option("--end", help="End time, s.")] = None,
     clip_id: Annotated[
@@ -375,32 +403,6 @@ def info_cmd() -> None:
     typer.echo(f"{'python':<24} {sys.version.split()[0]}")
 
 
-def _register_optional_commands() -> None:
-    """Commands whose modules live with their stage (each module only imports light things at top level)."""
-    import importlib
-
-    from imusynth.cli.calibrate import calibrate_app
-
-    if not any(g.name == "calibrate" for g in app.registered_groups):
-        app.add_typer(calibrate_app, name="calibrate")
-    if not any(g.name == "lifter" for g in app.registered_groups):
-        app.add_typer(importlib.import_module("imusynth.cli.lifter").lifter_app, name="lifter")
-    for module, func, name in _OPTIONAL_COMMANDS:
-        if any(c.name == name for c in app.registered_commands):
-            continue
-        app.command(name)(getattr(importlib.import_module(module), func))
-
-
-_OPTIONAL_COMMANDS: list[tuple[str, str, str]] = [
-    ("imusynth.cli.compare", "compare_cmd", "compare"),
-    ("imusynth.cli.har", "export_cmd", "export"),
-    ("imusynth.cli.har", "har_eval_cmd", "har-eval"),
-    ("imusynth.cli.batch", "batch", "batch"),
-    ("imusynth.cli.batch", "gather", "gather"),
-    ("imusynth.cli.report", "report", "report"),
-]
-
-
 def _show_usage_error(exc: Exception) -> int:
     """Print a typer usage error (typer's own message, on stderr) and return its exit status."""
     show = getattr(exc, "show", None)
@@ -422,9 +424,7 @@ def run(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     try:
-        _register_optional_commands()
-        commands = {c.name for c in app.registered_commands if c.name}
-        commands |= {g.name for g in app.registered_groups if g.name}
+        commands = {c.name for c in app.registered_commands if c.name} | set(LAZY_COMMANDS)
         if not args:  # the help for a person, an error for a script
             app(["--help"], prog_name="imusynth", standalone_mode=False)
             typer.echo("imusynth: error: no VIDEO or COMMAND given (see the help above)", err=True)

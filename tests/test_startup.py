@@ -1,0 +1,61 @@
+"""Start-up stays light: the command line loads no numerical library until a command needs one (issue 17).
+
+A timed test would be flaky on a shared machine; what makes start-up slow is which modules load, so that is
+what these tests check, each in a fresh interpreter (``benchmarks/bench_startup.py`` has the timings).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: modules that take tenths of a second each to import
+HEAVY = ("numpy", "scipy", "h5py", "cv2", "torch", "mediapipe", "sklearn", "matplotlib", "pandas", "rich")
+
+
+def loaded_after(code: str) -> list[str]:
+    """The heavy top-level packages loaded in a fresh interpreter after running ``code``."""
+    probe = (f"{code}\nimport json, sys\n"
+             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return list(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_command_line_loads_no_heavy_module():
+    assert loaded_after("import imusynth.cli.main") == []
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["motion", "--help"]])
+def test_help_and_version_load_no_numerical_module(argv):
+    code = ("import contextlib, io\nfrom imusynth.cli.main import run\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    rc = run({argv!r})\nassert rc == 0, rc")
+    # rich renders typer's help boxes; numpy and the rest stay out
+    assert [m for m in loaded_after(code) if m != "rich"] == []
+
+
+def test_every_command_is_listed_with_its_own_first_paragraph():
+    """The listing of `imusynth --help` is built without importing the commands: it must say what they say."""
+    import importlib
+
+    import typer
+
+    main = importlib.import_module("imusynth.cli.main")
+
+    for name, (module, attr, summary) in main.LAZY_COMMANDS.items():
+        obj = getattr(__import__(module, fromlist=[attr]), attr)
+        help_text = obj.info.help if isinstance(obj, typer.Typer) else inspect.getdoc(obj)
+        assert summary == inspect.cleandoc(help_text).split("\n\n")[0], name
+
+
+def test_lazy_commands_run_and_typos_are_suggested(capsys):
+    from imusynth.cli.main import run
+
+    assert run(["calibrate", "--help"]) == 0
+    assert "apply" in capsys.readouterr().out
+    assert run(["calibrate", "aply"]) == 2
+    assert "apply" in capsys.readouterr().err
