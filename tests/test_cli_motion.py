@@ -180,7 +180,7 @@ def test_motion_help_offers_only_formats_it_reads_and_the_real_cutoff_default():
     assert len(offered) >= 5 and set(offered) <= set(MOTION_FORMATS), (offered, fmt)
     assert "kinect" not in offered
     cutoff = _help_of("--cutoff", r.stdout)
-    assert f"(default {load_pipeline_config(None).kinematics.cutoff_hz:g}," in cutoff, cutoff
+    assert f"(default {load_pipeline_config(None).kinematics.cutoff_hz:g};" in cutoff, cutoff
 
 
 def _kinect_csv(path: Path, rate_hz: float, *, jump: bool = False) -> Path:

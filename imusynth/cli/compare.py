@@ -182,7 +182,8 @@ def compare_cmd(
     real: Annotated[Path, typer.Argument(help="Real IMU recording (CSV, gzip accepted).")],
     placement: Annotated[str, _opt("--placement", "-p", help="Virtual sensor (placement) to compare.")],
     clip: Annotated[str | None, _opt("--clip", help="Clip ID (needed when the file has several).")] = None,
-    as_json: Annotated[bool, _opt("--json", help="Print the result as JSON instead of a table.")] = False,
+    as_json: Annotated[bool, _opt("--json", metavar="",
+                                  help="Print the result as JSON instead of a table.")] = False,
     real_preset: Annotated[str | None, _opt("--real-preset", help="gaitmap | xsens_dot | spsw_har.")] = None,
     real_sensor: Annotated[str | None, _opt("--real-sensor", help="Sensor in a multi-sensor file.")] = None,
     acc_unit: Annotated[str | None, _opt("--acc-unit", help="Real acc unit: m/s^2 | g | mg.")] = None,
@@ -206,8 +207,10 @@ def compare_cmd(
     min_overlap: Annotated[float, _opt(
         "--min-overlap", help="Least overlap of the two recordings at a scored lag and after alignment, s "
         "(lower it for short trials).")] = 2.0,
-    lever_arm: Annotated[bool, _opt("--lever-arm", help="Also fit the sensor's lever arm.")] = False,
-    no_rotation: Annotated[bool, _opt("--no-rotation", help="Take the two sensor frames as equal.")] = False,
+    lever_arm: Annotated[bool, _opt("--lever-arm", metavar="", help="Also fit the sensor's lever arm.")
+                         ] = False,
+    no_rotation: Annotated[bool, _opt("--no-rotation", metavar="",
+                                      help="Take the two sensor frames as equal.")] = False,
     rotation: Annotated[str | None, _opt("--rotation", metavar="FIXED", help="Score with this mounting "
                                          "instead of fitting one: identity, or a quaternion w,x,y,z "
                                          "(virtual -> real sensor frame).")] = None,

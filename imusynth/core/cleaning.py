@@ -38,11 +38,10 @@ from imusynth.core.skeletons import SKELETONS
 #: Samples per block of :func:`hampel_outliers` (bounds its temporaries on long tracks).
 _HAMPEL_BLOCK = 1024
 
-#: Largest angular velocity a body segment is taken to reach, rad/s (~2000 deg/s). The fastest
-#: everyday and sports motions of the forearm and shank stay below ~25 rad/s (a tennis serve's
-#: forearm pronation, the swing of a sprinter's shank); 2000 deg/s is also the full-scale range of
-#: the wearable gyroscopes the virtual data stands in for, so a virtual value above it can match no
-#: real recording. Only a throwing arm's humeral rotation is known to exceed it.
+#: Largest angular velocity a body segment is taken to reach, rad/s (~2000 deg/s): the full-scale range
+#: of the wearable gyroscopes the virtual data stands in for, so a virtual value above it can match no
+#: real recording. Locomotion and everyday activities stay far below (under ~20 rad/s even sprinting);
+#: throws and racket strokes can pass it (raise ``[clean] max_gyro_rad_s`` for them).
 MAX_GYRO_RAD_S = 35.0
 #: Largest specific force, in g (g0 = 9.80665 m/s^2), taken as possible at a body-worn sensor: the
 #: full-scale range of wearable accelerometers (+-16 g); running and jump landings reach 5-12 g at the

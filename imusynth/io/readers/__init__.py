@@ -21,7 +21,7 @@ from imusynth.io.readers.bvh import read_bvh, read_bvh_many
 from imusynth.io.readers.c3d import read_c3d
 from imusynth.io.readers.csv_motion import read_csv_motion
 from imusynth.io.readers.imu import IMU_PRESETS, RealIMU, read_imu, read_imu_csv
-from imusynth.io.readers.kinect import read_azure_kinect
+from imusynth.io.readers.kinect import read_azure_kinect, read_kinect_v1
 from imusynth.io.readers.trc import read_trc
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "read_csv_motion",
     "read_imu",
     "read_imu_csv",
+    "read_kinect_v1",
     "read_motion",
     "read_trc",
 ]
@@ -65,13 +66,14 @@ def read_motion(
     ----------
     path : str or Path
         The file (text formats may be gzip compressed).
-    format : {"trc", "c3d", "bvh", "azure_kinect", "csv"}, optional
+    format : {"trc", "c3d", "bvh", "azure_kinect", "kinect_v1", "csv"}, optional
         Format name; inferred from the content, then the extension, when omitted.
     up_axis, length_unit, rate_hz, time_column, time_unit, column_pattern, points,
     confidence_pattern, skeleton, body_idx, delimiter, empty_points
         Options of the format's reader (:func:`read_trc`, :func:`read_c3d`, :func:`read_bvh`,
         :func:`read_azure_kinect`, :func:`read_csv_motion`). Omitted options keep that reader's
-        default (for example ``up_axis="y"`` for TRC, ``"z"`` for C3D, ``"-y"`` for Azure Kinect;
+        default (for example ``up_axis="y"`` for TRC and Kinect v1, ``"z"`` for C3D, ``"-y"`` for Azure
+        Kinect, the two Kinect formats checking it against the body;
         inferred from the body for BVH). A length unit the file does not state (CSV, BVH) is inferred
         from the body's size.
     canonical : bool
