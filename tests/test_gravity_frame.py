@@ -171,3 +171,15 @@ def test_export_frame_gravity(tmp_path):
         assert np.abs(ws.X[ws.clip == f"c~aug{k}"] - base).max() < 1e-4
     with pytest.raises(HarError, match="--frame"):
         windows_from_files([path], frame="world")
+    # a windows file is used as it is, so its frame must be the one asked for
+    from imusynth.har import save_windows
+
+    wfile = tmp_path / "w.h5"
+    save_windows(ws, wfile)
+    assert len(windows_from_files([wfile], frame="gravity")) == len(ws)
+    with pytest.raises(HarError, match="gravity-frame windows"):
+        windows_from_files([wfile])
+    sensor = tmp_path / "ws.h5"
+    save_windows(windows_from_files([path], window_s=2.0, overlap=0.5, rate_hz=RATE), sensor)
+    with pytest.raises(HarError, match="sensor-frame windows"):
+        windows_from_files([sensor], frame="gravity")

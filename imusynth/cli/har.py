@@ -33,7 +33,7 @@ from imusynth.har import (
     stack_placements,
 )
 from imusynth.har.augmented import AUGMENTED, base_names, sample_variants, variant_sets
-from imusynth.har.gravity_frame import FRAMES, to_gravity_frame
+from imusynth.har.gravity_frame import FRAMES, GRAVITY_CHANNELS, to_gravity_frame
 from imusynth.har.windows import brief_list
 
 _opt = typer.Option
@@ -124,7 +124,12 @@ def windows_from_files(
     others: list[Path] = []
     for p in paths:
         if p.suffix.lower() in (".h5", ".hdf5") and is_windows_file(p):
-            sets.append(load_windows(p))
+            ws = load_windows(p)
+            gravity = all(c.rsplit(".", 1)[-1] in GRAVITY_CHANNELS for c in ws.channels)
+            if gravity != (frame == "gravity"):
+                raise HarError(f"{p} holds {'gravity' if gravity else 'sensor'}-frame windows; --frame is "
+                               f"{frame!r}: export the windows again with --frame {frame}")
+            sets.append(ws)
         else:
             others.append(p)
     if others:
