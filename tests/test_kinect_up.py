@@ -73,6 +73,19 @@ def test_kinect_v1_gravity_on_the_up_axis_through_the_cli(
             np.testing.assert_allclose(acc_world.mean(axis=0), [0.0, 0.0, G0], atol=0.2)
 
 
+@pytest.mark.parametrize("sep, end", [(".", ""), (" (", ")"), ("-", "")])
+def test_kinect_v1_tables_with_other_column_names(tmp_path: Path, sep: str, end: str) -> None:
+    t, world = kinect_body()
+    path = write_kinect_v1(tmp_path / "k.csv", t, to_file_frame(world, "y"))
+    lines = path.read_text().splitlines()
+    lines[0] = ",".join(["time"] + [f"{j}{sep}{a.upper()}{end}" for j in KINECT_V1_20 for a in "xyz"])
+    path.write_text("\n".join(lines) + "\n")
+    with _no_up_warning():
+        motion = read_motion(path)
+    assert motion.skeleton == "kinect_v1"
+    np.testing.assert_allclose(motion.xyz, world, atol=1e-5)
+
+
 def test_a_body_that_contradicts_the_format_is_read_along_its_own_up_axis(tmp_path: Path) -> None:
     t, world = kinect_body()
     path = write_kinect_v1(tmp_path / "converted.csv", t, world)          # already z up

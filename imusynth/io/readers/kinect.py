@@ -170,16 +170,37 @@ def read_azure_kinect(
     return check_up_against_body(motion, up, given=up_axis is not None, fmt="Azure Kinect")
 
 
+#: A column of a joint's x coordinate: the joint, a separator (``_``, ``.``, ``-``, space, ``(``), x or X.
+_X_COLUMN = re.compile(r"^(?P<joint>[A-Za-z]+)(?P<sep>[_.\- (]+)(?P<axis>[xX])(?P<end>\)?)$")
+
+
+def _x_columns(cells: Sequence[str]) -> dict[str, re.Match[str]]:
+    """Joint name -> the match of its x column, for the Kinect v1 joints in ``cells``."""
+    out: dict[str, re.Match[str]] = {}
+    for cell in cells:
+        m = _X_COLUMN.match(cell.strip().strip('"'))
+        if m and m.group("joint") in KINECT_V1_20:
+            out.setdefault(m.group("joint"), m)
+    return out
+
+
 def _sniff_v1(head: bytes) -> bool:
-    """A header with the ``_x`` columns of most Kinect v1 joints, HipCenter and ShoulderCenter among them."""
-    cells = [c.strip().strip('"') for c in re.split(r"[,;\t]", first_line(head))]
-    joints = {c[:-2] for c in cells if c[-2:] in ("_x", "_X")}
-    return {"HipCenter", "ShoulderCenter"} <= joints and len(joints & set(KINECT_V1_20)) >= 16
+    """A header with the x columns of most Kinect v1 joints, HipCenter and ShoulderCenter among them."""
+    joints = _x_columns(re.split(r"[,;\t]", first_line(head)))
+    return {"HipCenter", "ShoulderCenter"} <= set(joints) and len(joints) >= 16
+
+
+def _v1_pattern(columns: Sequence[str]) -> str:
+    """The column pattern of a Kinect v1 table from its HipCenter x column (``"{point}_{axis}"`` if none)."""
+    m = _x_columns(columns).get("HipCenter")
+    if m is None:
+        return "{point}_{axis}"
+    return "{point}" + m.group("sep") + "{axis}" + m.group("end")
 
 
 @register_motion_format(
     "kinect_v1", extensions=(), sniff=_sniff_v1, priority=30,
-    description="Kinect v1 joint table, HipCenter_x... columns, camera space y up",
+    description="Kinect v1 joint table, HipCenter_x (or .x, (x)...) columns, camera space y up",
 )
 def read_kinect_v1(
     path: str | Path,
@@ -189,7 +210,7 @@ def read_kinect_v1(
     time_unit: str = "s",
     length_unit: str | None = None,
     up_axis: str | None = None,
-    column_pattern: str = "{point}_{axis}",
+    column_pattern: str | None = None,
     points: Sequence[str] | None = None,
     confidence_pattern: str | None = None,
     skeleton: str | None = None,
@@ -198,10 +219,15 @@ def read_kinect_v1(
 ) -> Motion:
     """Read a Kinect v1 skeleton table (20 joints) into a :class:`~imusynth.core.motion.Motion` (m, z up).
 
-    The options are those of :func:`~imusynth.io.readers.csv_motion.read_csv_motion`, except the up axis.
+    The options are those of :func:`~imusynth.io.readers.csv_motion.read_csv_motion`, except the up axis
+    and the column pattern.
 
     Parameters
     ----------
+    column_pattern : str, optional
+        Column names with ``{point}`` and ``{axis}``; by default taken from the ``HipCenter`` x column
+        (``HipCenter_x`` -> ``"{point}_{axis}"``, ``HipCenter.X`` -> ``"{point}.{axis}"``,
+        ``HipCenter (x)`` -> ``"{point} ({axis})"``).
     up_axis : {"y", "z", "x", "-x", "-y", "-z"}, optional
         Axis of the file's frame pointing up; default ``"y"`` (Kinect camera space), checked against the
         skeleton (:func:`check_up_against_body`).
@@ -217,15 +243,16 @@ def read_kinect_v1(
         As :func:`~imusynth.io.readers.csv_motion.read_csv_motion` does.
     """
     up = check_up_axis(up_axis or FORMAT_UP_AXIS["kinect_v1"], Path(path).name)
+    table = read_table(path, delimiter=delimiter)
     motion = motion_from_table(
-        read_table(path, delimiter=delimiter),
+        table,
         source=str(path),
         time_column=time_column,
         rate_hz=rate_hz,
         time_unit=time_unit,
         length_unit=length_unit,
         up_axis=up,
-        column_pattern=column_pattern,
+        column_pattern=column_pattern or _v1_pattern(table.columns),
         points=points,
         confidence_pattern=confidence_pattern,
         confidence_scale=1.0,
