@@ -100,3 +100,48 @@ def test_screenshot_shows_plots_skeleton_shading_and_photo(rendered):
             tile = px[y:y + 32, x:x + 32].reshape(-1, 3).astype(np.int64)
             tiles += len(np.unique(tile[:, 0] * 65536 + tile[:, 1] * 256 + tile[:, 2])) > 300
     assert tiles >= 4, "no photo-like region: the frame image did not render"
+
+
+#: appended after the page's own script: sorts by duration twice, filters by text and by flag, and writes what
+#: the table showed into <body data-*> for --dump-dom
+PROBE = """<script>(function(){var t=document.getElementById('clips'),b=document.body.dataset;
+function order(){return Array.prototype.map.call(t.tBodies[0].rows,
+function(r){return r.dataset.clip;}).join(',');}
+function shown(){return Array.prototype.filter.call(t.tBodies[0].rows,function(r){return !r.hidden;})
+.map(function(r){return r.dataset.clip;}).join(',');}
+var th=Array.prototype.find.call(t.tHead.rows[0].cells,
+function(c){return c.textContent.indexOf('duration')===0;});
+th.click();b.asc=order();th.click();b.desc=order();
+var q=document.getElementById('q'),f=document.getElementById('fflag');
+q.value='walking';q.dispatchEvent(new Event('input'));b.text=shown();
+b.count=document.getElementById('nshown').textContent;
+q.value='';q.dispatchEvent(new Event('input'));f.value='low_valid';f.dispatchEvent(new Event('change'));
+b.flag=shown();f.value='none';f.dispatchEvent(new Event('change'));b.none=shown();})();</script>"""
+
+
+def test_sorting_and_filtering_in_the_browser(rendered, tmp_path):
+    _, _, png = rendered
+    page = (png.parent / "report.html").read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = Page(run_browser(browser(), "--dump-dom", probe.as_uri()))
+    body = dom.attrs_of["body"][0]
+    assert body["data-asc"] == "run,walk" and body["data-desc"] == "walk,run"     # 1.07 s < 22.8 s
+    assert body["data-text"] == "walk" and body["data-count"] == "1"
+    flags = {k: r["attrs"]["data-flags"].split() for k, r in rendered[0].rows.items()}
+    assert body["data-flag"] == ",".join(k for k in ("walk", "run") if "low_valid" in flags[k]) == "run"
+    assert body["data-none"] == ",".join(k for k in ("walk", "run") if not flags[k])
+
+
+def test_dark_scheme_follows_the_system(rendered, tmp_path):
+    _, _, png = rendered
+    dark = tmp_path / "dark.png"
+    page = (png.parent / "report.html").resolve().as_uri()
+    run_browser(browser(), "--force-dark-mode", "--blink-settings=preferredColorScheme=0",
+                f"--screenshot={dark}", "--window-size=1280,4000", page)
+    import matplotlib.image
+
+    px = (np.asarray(matplotlib.image.imread(dark))[..., :3] * 255).round().astype(np.int16)
+    assert np.all(np.abs(px[4, 4] - np.array([22, 24, 28])) <= 2)                # the dark background
+    assert _near(px, (255, 107, 107)) > 500                                       # x traces, dark palette
+    assert _near(px, (214, 39, 40), 10) < 50                                      # not the light palette's
