@@ -159,7 +159,8 @@ def test_import_imusynth_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, imusynth; heavy = [m for m in ('numpy', 'scipy', 'h5py', 'cv2', 'mediapipe', 'torch', "
-            "'typer') if m in sys.modules]; print(','.join(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    code = ("import sys, imusynth; heavy = [m for m in ('numpy', 'scipy', 'h5py', 'cv2', 'mediapipe', "
+            "'torch', 'typer') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
     assert out == ""
