@@ -387,3 +387,16 @@ def test_report_path_must_be_html(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["report", str(tmp_path), "-o", str(tmp_path / "r.png")])
     assert exc.value.code == 2
+
+
+def test_seeking_gives_the_frame_the_decoder_gives():
+    """Thumbnails seek (fast deep into long videos), yet show exactly the frame that iter_frames yields."""
+    from imusynth.report.collect import seek_frame
+    from imusynth.video.decode import iter_frames
+
+    video = shared_path("videos", "sports2d", "demo4_walking.mp4")
+    frames = {f.index: f for f in iter_frames(video, end_s=8.0)}
+    for k in (0, 5, 200, 239):
+        got = seek_frame(video, frames[k].time_s)
+        assert got is not None and got.shape == frames[k].image.shape
+        assert np.array_equal(got, frames[k].image)

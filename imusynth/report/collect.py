@@ -190,8 +190,44 @@ def _skeleton_points(
     return {n: m.xyz[0, k] for k, n in enumerate(m.names) if np.all(np.isfinite(m.xyz[0, k]))}
 
 
-def _frame_thumbnail(source: str, frame_index: int, time_s: float) -> tuple[str, int, int] | None:
-    """A small JPEG of one frame of the source video as a data URI (with the frame's size), or None."""
+def seek_frame(path: Path, time_s: float, *, preroll_s: float = 1.0) -> NDArray[np.uint8] | None:
+    """The upright RGB frame shown at ``time_s`` (s), found by seeking (fast also deep into long videos).
+
+    OpenCV seeks to a key frame before ``time_s - preroll_s``; frames are then read until the first whose
+    presentation time reaches ``time_s`` (half a frame early is accepted). None when the video cannot be
+    sought there (the caller then decodes from the start with :func:`imusynth.video.decode.iter_frames`).
+    """
+    import cv2
+
+    from imusynth.video.decode import open_video
+
+    info = open_video(path)
+    rotate = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    half = 0.5 / info.fps_nominal
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
+        if time_s > preroll_s:
+            cap.set(cv2.CAP_PROP_POS_MSEC, 1000.0 * (time_s - preroll_s))
+        first = True
+        for _ in range(int((preroll_s + 1.0) * info.fps_nominal) + 2):
+            ok, image = cap.read()
+            if not ok or image is None:
+                return None
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if first and t > time_s + half:
+                return None  # the seek overshot: no frame at or before time_s
+            first = False
+            if t >= time_s - half:
+                rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+                return rgb if not info.rotation_deg else cv2.rotate(rgb, rotate[info.rotation_deg])
+    finally:
+        cap.release()
+    return None
+
+
+def _frame_thumbnail(source: str, time_s: float) -> tuple[str, int, int] | None:
+    """A small JPEG of the source video's frame at ``time_s``: (data URI, frame width, height), or None."""
     path = Path(source)
     if not path.is_file():
         return None
@@ -200,22 +236,21 @@ def _frame_thumbnail(source: str, frame_index: int, time_s: float) -> tuple[str,
 
         from imusynth.video.decode import iter_frames
 
-        for frame in iter_frames(path, start_s=max(0.0, time_s - 0.5), end_s=time_s + 0.5):
-            if frame.index < frame_index:
-                continue
-            h, w = frame.image.shape[:2]
-            small = cv2.resize(
-                frame.image, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA
-            )
-            ok, buf = cv2.imencode(
-                ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70]
-            )
-            if not ok:
-                return None
-            return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii"), w, h
+        image = seek_frame(path, time_s)
+        if image is None:
+            image = next((f.image for f in iter_frames(path, start_s=max(0.0, time_s - 1e-3))), None)
+        if image is None:
+            return None
+        h, w = image.shape[:2]
+        small = cv2.resize(
+            image, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA
+        )
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
+        if not ok:
+            return None
+        return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii"), w, h
     except (InputError, OSError, ImportError):
         return None
-    return None
 
 
 def _video_skeleton(pose: dict[str, NDArray[Any]], source: str, with_frames: bool) -> str:
@@ -224,9 +259,7 @@ def _video_skeleton(pose: dict[str, NDArray[Any]], source: str, with_frames: boo
     xy = np.asarray(pose["image_xy"][k], dtype=np.float64)
     K = np.asarray(pose.get("camera_K", np.eye(3)), dtype=np.float64)
     width, height = 2.0 * K[0, 2] + 1.0, 2.0 * K[1, 2] + 1.0
-    thumb = (
-        _frame_thumbnail(source, int(pose["frame_index"][k]), float(pose["time"][k])) if with_frames else None
-    )
+    thumb = _frame_thumbnail(source, float(pose["time"][k])) if with_frames else None
     if thumb is not None:
         width, height = float(thumb[1]), float(thumb[2])
     pts3 = np.concatenate([xy, np.zeros((xy.shape[0], 1))], axis=1)
