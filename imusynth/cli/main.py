@@ -9,12 +9,21 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from imusynth.cli._flags import flag_names
 from imusynth.cli._lazy import LazyGroup
+from imusynth.cli._many import (
+    INPUTS_HELP,
+    OutDirOpt,
+    check_out_dir,
+    check_output,
+    choose_output,
+    print_failure,
+    summary,
+)
 from imusynth.cli._paths import ForceOpt, check_outputs, check_plot_suffix, check_suffix
 from imusynth.config import KinematicsConfig, LiftConfig, OutputConfig
 from imusynth.errors import InputError
@@ -132,10 +141,13 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 
 @app.command("motion")
 def motion_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="Motion file: .trc, .c3d, .bvh, .csv[.gz] (points in columns), Kinect CSV.")
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output HDF5 file (schema imusynth/1).")],
+    files: Annotated[list[Path], typer.Argument(
+        help="Motion file: .trc, .c3d, .bvh, .csv[.gz] (points in columns), Kinect CSV" + INPUTS_HELP + ".",
+        show_default=False)],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output HDF5 file (schema imusynth/1).")
+    ] = None,
+    out_dir: OutDirOpt = None,
     placement: PlacementOpt = None,
     placements_file: PlacementsFileOpt = None,
     rate: RateOpt = None,
@@ -184,11 +196,25 @@ def motion_cmd(
     """Virtual IMU signals from a motion-capture or skeleton file.
 
     Example: imusynth motion walk.trc -p left_foot -p right_foot --rate 100 -o walk.h5
+
+    A dataset in one process: imusynth motion trials/ -p left_wrist -o dataset.h5 (or a manifest CSV with
+    columns path, label, group). A failing input is reported on one line and the rest is kept; exit status 1
+    when an input failed.
     """
     from imusynth.cli._console import warn_empty_sensors
+    from imusynth.io.inputs import MOTION_SUFFIXES, expand_inputs
     from imusynth.io.motion_job import run_motion_job
 
-    check_outputs({"--output": output}, [file, placements_file, pipeline], force=force)
+    ins = expand_inputs(files, suffixes=MOTION_SUFFIXES, what="motion file")
+    choose_output(output, out_dir)
+    many = ins.many or out_dir is not None
+    file = ins.items[0].path
+    if many and clip_id is not None:
+        raise InputError("--clip-id names the clip of one input; with many, a manifest's clip_id column "
+                         "names each")
+    if not many:
+        assert output is not None
+        check_outputs({"--output": output}, [file, placements_file, pipeline], force=force)
     if start is not None and end is not None and end <= start:
         raise InputError(f"--end ({end:g} s) must be after --start ({start:g} s)")
     cfg = _cfg(
@@ -203,15 +229,54 @@ def motion_cmd(
             "augment.n": augment,
         },
     )
+    reader: dict[str, Any] = {"fmt": fmt, "up_axis": up_axis, "length_unit": length_unit,
+                              "time_column": time_column, "time_unit": time_unit,
+                              "source_rate_hz": source_rate, "start_s": start, "end_s": end}
+    if many:
+        rc = _motion_dataset(ins.items, output, out_dir, cfg=cfg, reader=reader, label=label, group=group,
+                             force=force, extra_inputs=[placements_file, pipeline])
+        if rc:
+            raise typer.Exit(rc)
+        return
+    assert output is not None
     with flag_names(_MOTION_FLAGS), warnings.catch_warnings():
         warnings.showwarning = _one_line_warning   # the job's notes (cut-off, glitches) on one line each
-        out = run_motion_job(
-            file, output, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit, time_column=time_column,
-            time_unit=time_unit, source_rate_hz=source_rate, start_s=start, end_s=end, clip_id=clip_id,
-            label=label, group=group,
-        )
+        out = run_motion_job(file, output, cfg=cfg, clip_id=clip_id, label=label, group=group, **reader)
     warn_empty_sensors(out)
     typer.echo(f"wrote {out}")
+
+
+def _motion_dataset(items: list[Any], output: Path | None, out_dir: Path | None, *, cfg: Any,
+                    reader: dict[str, Any], label: str | None, group: str | None, force: bool,
+                    extra_inputs: list[Path | None]) -> int:
+    """``imusynth motion`` with many inputs: check every output first, run them all, print the summary."""
+    from imusynth.cli._console import warn_empty_sensors
+    from imusynth.io.inputs import RunLog
+    from imusynth.io.motion_job import dataset_clip_ids, run_motion_dataset
+
+    paths = [it.path for it in items]
+    ids, renamed = dataset_clip_ids(items)
+    if out_dir is not None:
+        check_out_dir(out_dir, [f"{cid}.h5" for cid in ids], paths, force=force)
+    else:
+        assert output is not None
+        check_output(output, paths, extra_inputs, force=force)
+    log = RunLog()
+    said: set[str] = set()
+
+    def once(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        if str(message) not in said:   # e.g. the cut-off note: the same for every file of a dataset
+            said.add(str(message))
+            _one_line_warning(message, *args, **kwargs)
+
+    with flag_names(_MOTION_FLAGS), warnings.catch_warnings():
+        warnings.showwarning = once
+        written = run_motion_dataset(items, output=output, out_dir=out_dir, cfg=cfg, log_to=log, label=label,
+                                     group=group, on_failure=print_failure, **reader)
+    for out in written:
+        warn_empty_sensors(out)
+    return summary(log, "motion", written, renamed=renamed, renamed_why="to keep clip ids apart (their "
+                   "folders' names in front)")
 
 
 @app.command("video")

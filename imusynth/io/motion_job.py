@@ -6,7 +6,9 @@ import dataclasses
 import logging
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +20,9 @@ from imusynth.core.motion import Motion
 from imusynth.core.mounting import Mounting
 from imusynth.core.placements import Placement, resolve_placements
 from imusynth.core.sensors import SensorSignals, simulate
-from imusynth.io.hdf5 import Clip, sha256_file, write_clips
+from imusynth.errors import InputError
+from imusynth.io.hdf5 import Clip, SchemaError, sha256_file, write_clips
+from imusynth.io.inputs import Failure, InputItem, RunLog, each_input, unique_ids
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +98,17 @@ def flag_implausible(sensors: dict[str, SensorSignals], *, max_acc: float, max_g
     return out
 
 
-def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | None = None,
-                   up_axis: str | None = None, length_unit: str | None = None, time_column: str | None = None,
-                   time_unit: str | None = None, source_rate_hz: float | None = None,
-                   start_s: float | None = None, end_s: float | None = None, clip_id: str | None = None,
-                   label: str | None = None, group: str | None = None) -> Path:
-    """Read ``file``, compute every configured placement and write ``output`` atomically.
+def motion_clip(file: Path, *, cfg: PipelineConfig, fmt: str | None = None, up_axis: str | None = None,
+                length_unit: str | None = None, time_column: str | None = None, time_unit: str | None = None,
+                source_rate_hz: float | None = None, start_s: float | None = None, end_s: float | None = None,
+                clip_id: str | None = None, label: str | None = None, group: str | None = None) -> Clip:
+    """Read ``file`` and compute every configured placement: one :class:`Clip`, nothing written.
 
-    Raises :class:`imusynth.errors.InputError` (nothing is written) for unreadable files, unknown
-    placements, missing points, or a recording too short to differentiate.
+    Raises :class:`imusynth.errors.InputError` for unreadable files, unknown placements, missing points,
+    or a recording too short to differentiate.
     """
     from imusynth.io.readers import read_motion
 
-    t0 = time.perf_counter()
-    # resolve placements first: an unknown placement fails before any file is read
-    resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     motion = read_motion(file, format=fmt, up_axis=up_axis, length_unit=length_unit, time_column=time_column,
                          time_unit=time_unit, rate_hz=source_rate_hz)
     if start_s is not None or end_s is not None:
@@ -122,7 +122,7 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
     _note_cutoff(cfg.kinematics.cutoff_hz, motion.rate_hz, cfg.output.rate_hz)
     clip_id = clip_id or _clip_id(file)
     sensors = sensors_for_motion(motion, cfg, clip_id=clip_id)
-    clip = Clip(
+    return Clip(
         clip_id=clip_id,
         source=str(file),
         source_sha256=sha256_file(file),
@@ -135,9 +135,92 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
         label=label,
         group=group,
     )
+
+
+def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | None = None,
+                   up_axis: str | None = None, length_unit: str | None = None, time_column: str | None = None,
+                   time_unit: str | None = None, source_rate_hz: float | None = None,
+                   start_s: float | None = None, end_s: float | None = None, clip_id: str | None = None,
+                   label: str | None = None, group: str | None = None) -> Path:
+    """Read ``file``, compute every configured placement and write ``output`` atomically.
+
+    Raises :class:`imusynth.errors.InputError` (nothing is written) for unreadable files, unknown
+    placements, missing points, or a recording too short to differentiate.
+    """
+    t0 = time.perf_counter()
+    # resolve placements first: an unknown placement fails before any file is read
+    resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
+    clip = motion_clip(file, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit,
+                       time_column=time_column, time_unit=time_unit, source_rate_hz=source_rate_hz,
+                       start_s=start_s, end_s=end_s, clip_id=clip_id, label=label, group=group)
     write_clips(output, [clip])
     log.info("motion job %s: %.2f s", file, time.perf_counter() - t0)
     return output
+
+
+def dataset_clip_ids(items: Sequence[InputItem]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Clip ids of many motion inputs: a manifest's ``clip_id``, else the file's name without extension;
+    names used twice are prefixed with their folders' names, nearest first (``s01.walk``, ``s02.walk``)."""
+    ids = [it.clip_id or _clip_id(it.path) for it in items]
+    return unique_ids(ids, [[q.name for q in it.path.resolve().parents if q.name] for it in items])
+
+
+def run_motion_dataset(items: Sequence[InputItem], *, output: Path | None = None, out_dir: Path | None = None,
+                       cfg: PipelineConfig, log_to: RunLog, label: str | None = None,
+                       group: str | None = None, progress: bool | None = None,
+                       on_failure: Callable[[Failure], Any] | None = None,
+                       **reader: Any) -> list[Path]:
+    """Many motion files in one process: one dataset file (``output``) or one file per input (``out_dir``).
+
+    Every input is read, simulated and written with the same configuration; an input that fails is
+    recorded in ``log_to`` (with its reason) and the others are kept. Clip ids come from
+    :func:`dataset_clip_ids`; with ``out_dir`` each file is ``<clip id>.h5``.
+
+    Parameters
+    ----------
+    items : sequence of InputItem
+        The inputs (:func:`imusynth.io.inputs.expand_inputs`); an item's label and group override
+        ``label`` and ``group``.
+    output, out_dir : Path
+        Exactly one of them.
+    cfg : PipelineConfig
+    log_to : RunLog
+        Receives the count of inputs done and the failures.
+    progress, on_failure
+        See :func:`imusynth.io.inputs.each_input`.
+    **reader
+        ``fmt``, ``up_axis``, ``length_unit``, ``time_column``, ``time_unit``, ``source_rate_hz``,
+        ``start_s``, ``end_s`` of :func:`motion_clip`.
+
+    Returns
+    -------
+    list of Path
+        The files written (none when every input failed).
+    """
+    if (output is None) == (out_dir is None):
+        raise InputError("give one output: a dataset file or a folder")
+    resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
+    ids, _ = dataset_clip_ids(items)
+    id_of = {id(it): cid for it, cid in zip(items, ids, strict=True)}
+
+    def work(it: InputItem) -> Clip:
+        clip = motion_clip(it.path, cfg=cfg, clip_id=id_of[id(it)], label=it.label or label,
+                           group=it.group or group, **reader)
+        if out_dir is not None:
+            write_clips(out_dir / f"{clip.clip_id}.h5", [clip])
+        return clip
+
+    done = each_input(items, work, log=log_to, progress=progress, desc="motion", on_failure=on_failure)
+    if out_dir is not None:
+        return [out_dir / f"{clip.clip_id}.h5" for _, clip in done]
+    assert output is not None
+    try:
+        write_clips(output, (clip for _, clip in done))
+    except SchemaError:
+        if log_to.done == 0:   # every input failed: nothing to write
+            return []
+        raise
+    return [output]
 
 
 def _note_cutoff(cutoff_hz: float, source_rate_hz: float, output_rate_hz: float) -> None:

@@ -1,0 +1,177 @@
+"""Datasets, not files (issue 17): many inputs per command in one process, failures per input, one output.
+
+``motion``, ``calibrate apply``, ``export`` and ``gather`` take files, folders, globs and manifest CSV files;
+one bad input is reported on one line with its reason and the rest is kept (exit status 1); usage errors
+are exit status 2. A calibration profile is stored once per file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from imusynth.cli.main import run
+from imusynth.io.hdf5 import read_clips, validate_file
+from imusynth.io.inputs import InputItem, expand_inputs, unique_ids
+from tests.test_cli_motion import write_trc
+
+
+def spin_trc(path: Path, *, rate_rad_s: float = 1.0, seconds: float = 2.0) -> Path:
+    """Three markers spinning at ``rate_rad_s`` about the file's y (up) axis, mm, 100 Hz."""
+    t = np.arange(0, seconds, 0.01)
+    a = rate_rad_s * t
+    o = np.stack([0 * t, 1000 + 0 * t, 0 * t], -1)
+    px = o + 300 * np.stack([np.cos(a), 0 * t, -np.sin(a)], -1)
+    py = o + 300 * np.stack([np.sin(a), 0 * t, np.cos(a)], -1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_trc(path, t, ["O", "PX", "PY"], np.stack([o, px, py], 1))
+    return path
+
+
+@pytest.fixture
+def markers(tmp_path: Path) -> Path:
+    f = tmp_path / "markers.toml"
+    f.write_text('[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\n'
+                 'axes = ["+x", "+y", "+z"]\n')
+    return f
+
+
+@pytest.fixture
+def trials(tmp_path: Path) -> Path:
+    """s01/walk.trc (1 rad/s), s02/walk.trc (2 rad/s), s02/run.trc (3 rad/s) and s02/bad.trc (junk)."""
+    root = tmp_path / "trials"
+    spin_trc(root / "s01" / "walk.trc", rate_rad_s=1.0)
+    spin_trc(root / "s02" / "walk.trc", rate_rad_s=2.0)
+    spin_trc(root / "s02" / "run.trc", rate_rad_s=3.0)
+    (root / "s02" / "bad.trc").write_bytes(b"\x00\x01garbage")
+    (root / "s02" / "notes.md").write_text("not a motion file")
+    return root
+
+
+def gyro_z(path: Path, clip: str) -> float:
+    with h5py.File(path) as f:
+        g = f[f"clips/{clip}/sensors/body"]
+        gyro, valid = g["gyro"][()], g["valid"][()]
+    return float(np.median(gyro[valid, 2]))
+
+
+# ---------------------------------------------------------------------------------------------------
+# input expansion
+
+
+def test_expand_files_folders_globs_and_manifests(tmp_path, trials):
+    suff = (".trc",)
+    ins = expand_inputs([trials / "s01" / "walk.trc"], suffixes=suff)
+    assert not ins.many and [i.path for i in ins.items] == [trials / "s01" / "walk.trc"]
+    ins = expand_inputs([trials], suffixes=suff)
+    assert ins.many and [i.path.relative_to(trials).as_posix() for i in ins.items] == [
+        "s01/walk.trc", "s02/bad.trc", "s02/run.trc", "s02/walk.trc"]
+    ins = expand_inputs([str(trials / "*" / "w*.trc")], suffixes=suff)
+    assert [i.path.parent.name for i in ins.items] == ["s01", "s02"]
+    man = tmp_path / "list.csv"
+    man.write_text("path,label,group\ntrials/s01/walk.trc,walking,s01\ntrials/s02/run.trc,running,\n")
+    ins = expand_inputs([man], suffixes=suff)
+    assert ins.items == [InputItem(tmp_path / "trials/s01/walk.trc", "walking", "s01"),
+                         InputItem(tmp_path / "trials/s02/run.trc", "running", None)]
+    # a motion CSV is not a manifest
+    motion_csv = tmp_path / "m.csv"
+    motion_csv.write_text("time,path_x,path_y\n0,1,2\n")
+    assert expand_inputs([motion_csv], suffixes=(".csv",)).items == [InputItem(motion_csv)]
+    from imusynth.io.inputs import InputsError
+
+    with pytest.raises(InputsError, match="no file matches"):
+        expand_inputs([str(tmp_path / "*.nope")], suffixes=suff)
+    with pytest.raises(InputsError, match="holds no"):
+        expand_inputs([trials], suffixes=(".c3d",))
+
+
+def test_unique_ids_prefix_the_nearest_folder_then_farther():
+    ids, renamed = unique_ids(["walk", "walk", "run", "walk"],
+                              [["s01", "a"], ["s02", "a"], ["s02", "a"], ["s01", "b"]])
+    assert ids == ["a.s01.walk", "a.s02.walk", "run", "b.s01.walk"]
+    assert renamed == [("walk", "a.s01.walk"), ("walk", "a.s02.walk"), ("walk", "b.s01.walk")]
+    ids, _ = unique_ids(["x", "x"], [["same"], ["same"]])     # nothing tells them apart: a counter
+    assert ids == ["same.x", "same.x.2"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# motion
+
+
+def test_motion_folder_one_dataset_one_failure_reported_rest_kept(tmp_path, trials, markers, capsys):
+    out = tmp_path / "dataset.h5"
+    rc = run(["motion", str(trials), "-p", "body", "--placements-file", str(markers), "--label", "spin",
+              "-o", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 1, cap.err
+    failed = [ln for ln in cap.err.splitlines() if ln.startswith("imusynth: failed:")]
+    assert len(failed) == 1 and "bad.trc" in failed[0], cap.err
+    assert "motion: 3 of 4 input(s) done, 1 failed" in cap.out
+    assert "s01.walk" in cap.out                                    # the renaming is reported
+    assert validate_file(out) == []
+    clips = {c.clip_id: c for c in read_clips(out, with_motion=False)}
+    assert sorted(clips) == ["run", "s01.walk", "s02.walk"]
+    assert {c.label for c in clips.values()} == {"spin"}
+    # each clip holds its own file's motion: -rate about sensor z (see test_cli_motion)
+    for clip, rate in (("s01.walk", 1.0), ("s02.walk", 2.0), ("run", 3.0)):
+        assert gyro_z(out, clip) == pytest.approx(-rate, abs=2e-3)
+
+
+def test_motion_all_good_exit_0_manifest_labels_and_out_dir(tmp_path, trials, markers, capsys):
+    (trials / "s02" / "bad.trc").unlink()
+    man = tmp_path / "manifest.csv"
+    man.write_text("path,label,group,clip_id\n"
+                   f"{trials / 's01' / 'walk.trc'},walking,s01,\n"
+                   "trials/s02/run.trc,running,s02,run_s02\n")
+    out = tmp_path / "m.h5"
+    assert run(["motion", str(man), "-p", "body", "--placements-file", str(markers), "-o", str(out)]) == 0
+    clips = {c.clip_id: c for c in read_clips(out, with_motion=False)}
+    assert {k: (c.label, c.group) for k, c in clips.items()} == {"walk": ("walking", "s01"),
+                                                                 "run_s02": ("running", "s02")}
+    capsys.readouterr()
+    od = tmp_path / "each"
+    args = ["motion", str(trials / "s01" / "walk.trc"), str(trials / "s02"), "-p", "body",
+            "--placements-file", str(markers), "--out-dir", str(od)]
+    assert run(args) == 0
+    assert sorted(p.name for p in od.iterdir()) == ["run.h5", "s01.walk.h5", "s02.walk.h5"]
+    assert gyro_z(od / "s02.walk.h5", "s02.walk") == pytest.approx(-2.0, abs=2e-3)
+    # existing outputs need --force; nothing was replaced
+    before = (od / "run.h5").stat().st_mtime_ns
+    assert run(args) == 2
+    assert "exists: give --force" in capsys.readouterr().err
+    assert (od / "run.h5").stat().st_mtime_ns == before
+    assert run([*args, "--force"]) == 0
+
+
+def test_motion_usage_errors_exit_2_and_a_single_file_keeps_its_errors(tmp_path, trials, markers, capsys):
+    pf = ["-p", "body", "--placements-file", str(markers)]
+    walk = str(trials / "s01" / "walk.trc")
+    assert run(["motion", walk, *pf]) == 2                                        # no output named
+    assert "-o FILE" in capsys.readouterr().err
+    assert run(["motion", walk, *pf, "-o", str(tmp_path / "a.h5"), "--out-dir", str(tmp_path)]) == 2
+    assert run(["motion", str(trials), *pf, "--clip-id", "x", "-o", str(tmp_path / "a.h5")]) == 2
+    assert run(["motion", str(tmp_path / "nothing" / "*.trc"), *pf, "-o", str(tmp_path / "a.h5")]) == 2
+    capsys.readouterr()
+    # one plain file: its error is the command's error (exit 2, one line), as before
+    assert run(["motion", str(trials / "s02" / "bad.trc"), *pf, "-o", str(tmp_path / "b.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("imusynth: error:")
+    assert not (tmp_path / "a.h5").exists() and not (tmp_path / "b.h5").exists()
+    # the output may not be one of the inputs
+    assert run(["motion", str(trials), *pf, "-o", walk, "--force"]) == 2
+    assert "input file" in capsys.readouterr().err
+
+
+def test_motion_every_input_failing_writes_nothing(tmp_path, markers, capsys):
+    for k in range(2):
+        (tmp_path / "in" / f"bad{k}.trc").parent.mkdir(exist_ok=True)
+        (tmp_path / "in" / f"bad{k}.trc").write_bytes(b"junk")
+    out = tmp_path / "none.h5"
+    assert run(["motion", str(tmp_path / "in"), "-p", "body", "--placements-file", str(markers), "-o",
+                str(out)]) == 1
+    cap = capsys.readouterr()
+    assert cap.err.count("imusynth: failed:") == 2 and "nothing written" in cap.out
+    assert not out.exists() and not list(tmp_path.glob(".none.h5*"))
