@@ -177,7 +177,8 @@ def count_windows(series: dict[str, ImuSeries], *, window_s: float, overlap: flo
 def _skeleton_points(
     names: Sequence[str], xyz: NDArray[np.float64], conf: NDArray[np.float64], skeleton: str | None
 ) -> dict[str, NDArray[np.float64]]:
-    """Named points of one frame, with the canonical names added where the skeleton is known."""
+    """Named points of one frame (those finite and with a confidence above 0), canonical names added where the
+    skeleton is known."""
     try:
         m = to_canonical(
             Motion(
@@ -187,7 +188,8 @@ def _skeleton_points(
         )
     except MotionError:
         m = Motion(time=np.zeros(1), names=tuple(names), xyz=xyz[None], confidence=conf[None])
-    return {n: m.xyz[0, k] for k, n in enumerate(m.names) if np.all(np.isfinite(m.xyz[0, k]))}
+    keep = np.all(np.isfinite(m.xyz[0]), axis=1) & (m.confidence[0] > 0)   # not detected: confidence 0
+    return {n: m.xyz[0, k] for k, n in enumerate(m.names) if keep[k]}
 
 
 def seek_frame(path: Path, time_s: float, *, preroll_s: float = 1.0) -> NDArray[np.uint8] | None:
