@@ -23,15 +23,18 @@ size, the geometric mean of box width and height), and joins them:
    detection (a fragment) or at most ``max_overlap_s`` before it (a handover), and B ends after A. Where a
    handover overlaps, one side of the overlap is the spurious one: either A up to B's start followed by B,
    or A followed by B after A's end, whichever agrees better (the other side's rows of the overlap are
-   dropped). The two ends agree when, over the last ``K`` detections of the earlier piece and the first
-   ``K`` of the later one (:data:`END_DETECTIONS`):
+   dropped). Up to ``max_overlap_s`` more of A's last or B's first rows are dropped where they are
+   another body than the rest of their own track (they do not continue it by the test below) and the
+   pieces agree only without them. The two ends agree when, over the last ``K`` detections of the
+   earlier piece and the first ``K`` of the later one (:data:`END_DETECTIONS`):
 
    - their median sizes differ by at most a factor ``max_size_ratio``;
    - their velocities (least-squares slopes of ``c``) differ by at most ``max_speed_change`` body
      sizes per second;
    - the later mean centre lies within ``max_distance * (1 + loss / max_gap_s)`` body sizes (of the
      smaller median size) of the earlier mean centre moved on at the earlier velocity to the later mean
-     time, ``loss`` being the time from A's last detection to B's first (0 for a handover).
+     time, ``loss`` being the time from the earlier piece's last detection to the later one's first
+     (about a frame for a handover; dropped rows count in it).
 
    The cost of a continuation is that distance over its limit (0 to 1). Continuations are accepted
    greedily, the cheapest first; each track continues at most one and is continued by at most one.
