@@ -175,3 +175,92 @@ def test_motion_every_input_failing_writes_nothing(tmp_path, markers, capsys):
     cap = capsys.readouterr()
     assert cap.err.count("imusynth: failed:") == 2 and "nothing written" in cap.out
     assert not out.exists() and not list(tmp_path.glob(".none.h5*"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# calibrate apply: many inputs, the profile stored once per file
+
+
+def virtual_file(path: Path, ids: list[str], *, seed: int = 0, seconds: float = 5.0) -> Path:
+    """Clips with one sensor ``wrist``: noise about gravity on z, 50 Hz."""
+    from imusynth.core.sensors import SensorSignals
+    from imusynth.io.hdf5 import Clip, write_clips
+
+    rng = np.random.default_rng(seed)
+    clips = []
+    for cid in ids:
+        t = np.arange(int(seconds * 50)) / 50.0
+        acc = rng.normal(0, 1, (t.size, 3)) + [0, 0, 9.80665]
+        gyro = rng.normal(0, 0.5, (t.size, 3))
+        q = np.tile([1.0, 0, 0, 0], (t.size, 1))
+        sig = SensorSignals("wrist", t, acc, gyro, q, np.ones(t.size, bool), 50.0, 12.0, "test", "[x]")
+        clips.append(Clip(cid, "synthetic", "", "motion", 50.0, float(t[-1]), "", {"wrist": sig},
+                          label="walk", group=cid))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_clips(path, clips)
+
+
+@pytest.fixture(scope="module")
+def big_profile(tmp_path_factory) -> tuple[Path, str]:
+    """A profile of about 5 MB of TOML: quantile maps with 20001 knots per channel."""
+    from imusynth.calibrate import CalibrationProfile, fit_mapping, save_profile
+
+    rng = np.random.default_rng(1)
+    v, r = rng.normal(0, 1, (60000, 6)), rng.normal(0, 2, (60000, 6))
+    prof = CalibrationProfile(name="big", mapping=fit_mapping(v, r, n_knots=20001))
+    path = save_profile(prof, tmp_path_factory.mktemp("prof") / "big.toml")
+    text = path.read_text(encoding="utf-8")
+    assert len(text) > 4_000_000
+    return path, text
+
+
+def test_a_profile_applied_to_ten_clips_is_stored_once(tmp_path, big_profile):
+    import hashlib
+
+    prof, text = big_profile
+    src = virtual_file(tmp_path / "ten.h5", [f"c{k}" for k in range(10)])
+    out = tmp_path / "cal.h5"
+    assert run(["calibrate", "apply", str(prof), str(src), "-o", str(out)]) == 0
+    growth = out.stat().st_size - src.stat().st_size
+    size = len(text.encode("utf-8"))
+    assert 0.8 * size < growth < 1.2 * size, (growth, size)        # one profile, not ten
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    with h5py.File(out) as f:
+        assert list(f["profiles"]) == [sha]
+        assert {f[f"clips/c{k}"].attrs["calibration_profile_sha256"] for k in range(10)} == {sha}
+        assert not any("calibration_profile_toml" in g.attrs for g in f["clips"].values())
+    clips = read_clips(out)
+    assert all(c.attrs["calibration_profile_toml"] == text and c.attrs["calibration_profile"] == "big"
+               for c in clips)
+    assert validate_file(out) == []
+    # rewriting the clips (gather, a second apply) keeps one copy
+    from imusynth.io.hdf5 import write_clips
+
+    again = write_clips(tmp_path / "again.h5", clips)
+    assert abs(again.stat().st_size - out.stat().st_size) < 0.05 * size
+
+
+def test_apply_many_inputs_one_dataset_ids_kept_apart_and_a_failure(tmp_path, big_profile, capsys):
+    prof, text = big_profile
+    virtual_file(tmp_path / "in" / "a.h5", ["c0", "c1"], seed=1)
+    virtual_file(tmp_path / "in" / "b.h5", ["c0", "c2"], seed=2)
+    (tmp_path / "in" / "broken.h5").write_bytes(b"not hdf5")
+    out = tmp_path / "cal.h5"
+    rc = run(["calibrate", "apply", str(prof), str(tmp_path / "in"), "-o", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 1
+    failed = [ln for ln in cap.err.splitlines() if ln.startswith("imusynth: failed:")]
+    assert len(failed) == 1 and "broken.h5" in failed[0], cap.err
+    assert "2 of 3 input(s) done, 1 failed" in cap.out and "b.c0" in cap.out
+    clips = {c.clip_id: c for c in read_clips(out)}
+    assert sorted(clips) == ["b.c0", "c0", "c1", "c2"]
+    assert clips["b.c0"].source == "synthetic" and clips["b.c0"].group == "c0"
+    with h5py.File(out) as f:
+        assert len(f["profiles"]) == 1
+    assert out.stat().st_size < 1.3 * len(text)
+    # one file per input, all good: exit 0
+    (tmp_path / "in" / "broken.h5").unlink()
+    od = tmp_path / "each"
+    assert run(["calibrate", "apply", str(prof), str(tmp_path / "in" / "*.h5"), "--out-dir", str(od)]) == 0
+    assert sorted(p.name for p in od.iterdir()) == ["a.h5", "b.h5"]
+    assert [c.clip_id for c in read_clips(od / "b.h5")] == ["c0", "c2"]

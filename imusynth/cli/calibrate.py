@@ -6,32 +6,32 @@ collected in :data:`calibrate_app` (registered as the ``calibrate`` group in :mo
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from imusynth.calibrate import (
     DEVICE_PRESETS,
     CalibrationError,
     CalibrationProfile,
-    ImuSeries,
-    apply_profile,
     device_preset,
     fit_profile,
     load_profile,
     load_recordings,
-    resample,
     save_profile,
-    series_from_signals,
 )
 from imusynth.cli._flags import flag_names
+from imusynth.cli._many import (
+    INPUTS_HELP,
+    OutDirOpt,
+    check_out_dir,
+    check_output,
+    choose_output,
+    print_failure,
+    summary,
+)
 from imusynth.cli._paths import ForceOpt, check_outputs
-from imusynth.core.conventions import matrix_from_quat, quat_continuous, quat_from_matrix
 
 _opt = typer.Option
 
@@ -119,19 +119,6 @@ def fit_files(
     return profile, notes
 
 
-def _resample_orientation(
-    t: np.ndarray, q: np.ndarray, valid: np.ndarray, *, rate_hz: float, t0: float, cutoff_ratio: float
-) -> np.ndarray:
-    """Quaternions resampled like the signals: components interpolated on one hemisphere, renormalised."""
-    qc = q.copy()
-    ok = valid & np.isfinite(q).all(axis=1)
-    if ok.any():
-        qc[ok] = quat_continuous(q[ok])
-    _, out, _ = resample(t, qc, rate_hz=rate_hz, valid=ok, cutoff_ratio=cutoff_ratio, t0=t0)
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.asarray(out / np.where(norm > 0, norm, np.nan))
-
-
 def apply_file(
     profile_path: Path,
     input_path: Path,
@@ -142,9 +129,8 @@ def apply_file(
 ) -> tuple[Path, int]:
     """Apply a profile to the sensors of every clip of an ``imusynth/1`` file; write a new file.
 
-    The calibrated sensors replace the originals (other sensors are copied unchanged); each clip gets the
-    attributes ``calibration_profile`` (name), ``calibration_profile_toml`` (the exact TOML text),
-    ``calibration_seed``, ``calibration_placements`` (JSON list) and ``calibration_applied_at``.
+    Each clip is calibrated by :func:`imusynth.calibrate.clips.calibrate_clip` (see there for the
+    attributes it gets); the profile's TOML text is stored once in the file, ``/profiles/<sha256>``.
 
     Parameters
     ----------
@@ -162,78 +148,12 @@ def apply_file(
     output : Path
     n_clips : int
     """
-    from imusynth.core.mounting import split_variant
-    from imusynth.core.sensors import SensorSignals
+    from imusynth.calibrate.clips import calibrate_clip
     from imusynth.io.hdf5 import read_clips, write_clips
 
     profile, text = load_profile(profile_path)
-    clips = read_clips(input_path)
-    wanted = placements or ([profile.source["placement"]] if profile.source.get("placement") else None)
-    used_seed = profile.seed if seed is None else seed
-    out_clips = []
-    for clip in clips:
-        names = wanted or list(clip.sensors)
-        # augmentation variants (wrist~aug1 ...) follow their base sensor
-        names = names + [v for v in clip.sensors if v not in names and split_variant(v)[0] in names]
-        missing = [n for n in names if n not in clip.sensors]
-        if missing:
-            raise CalibrationError(
-                f"{input_path}: clip {clip.clip_id} has no sensor {missing[0]!r}; it has "
-                f"{', '.join(clip.sensors)} (choose with --placement)"
-            )
-        sensors = dict(clip.sensors)
-        for n in names:
-            sig = sensors[n]
-            series = series_from_signals(
-                sig, label=clip.label, group=clip.group or "", name=f"{clip.clip_id}/{n}"
-            )
-            cal: ImuSeries = apply_profile(series, profile, seed=used_seed)
-            rate = profile.rate_hz or sig.rate_hz
-            if cal.n != sig.time.shape[0] or not np.array_equal(cal.time, sig.time):
-                q = _resample_orientation(
-                    sig.time,
-                    sig.orientation,
-                    sig.valid,
-                    rate_hz=rate,
-                    t0=float(cal.time[0]) if cal.n else 0.0,
-                    cutoff_ratio=profile.cutoff_ratio,
-                )
-            else:
-                q = sig.orientation.copy()
-            frame = sig.frame
-            if profile.alignment is not None:
-                ok = np.isfinite(q).all(axis=1)
-                R = profile.alignment.rotation
-                if ok.any():
-                    q[ok] = quat_continuous(quat_from_matrix(matrix_from_quat(q[ok]) @ R.T))
-                frame = f"{frame} (rotated by calibration profile {profile.name!r})"
-            cutoff = sig.cutoff_hz
-            if profile.rate_hz:
-                cutoff = min(cutoff, profile.cutoff_ratio * 0.5 * rate)
-            sensors[n] = SensorSignals(
-                placement=sig.placement,
-                time=cal.time,
-                acc=cal.acc,
-                gyro=cal.gyro,
-                orientation=np.where(cal.valid[:, None], q, np.nan),
-                valid=cal.valid,
-                rate_hz=float(rate),
-                cutoff_hz=float(cutoff),
-                frame=frame,
-                placement_toml=sig.placement_toml,
-                attrs=sig.attrs,
-            )
-        attrs = dict(clip.attrs)
-        attrs.update(
-            {
-                "calibration_profile": profile.name,
-                "calibration_profile_toml": text,
-                "calibration_seed": int(used_seed),
-                "calibration_placements": json.dumps(names),
-                "calibration_applied_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        )
-        out_clips.append(replace(clip, sensors=sensors, attrs=attrs))
+    out_clips = [calibrate_clip(clip, profile, text, placements=placements, seed=seed, where=str(input_path))
+                 for clip in read_clips(input_path)]
     write_clips(output, out_clips)
     return output, len(out_clips)
 
@@ -340,19 +260,48 @@ def fit_cmd(
 @calibrate_app.command("apply")
 def apply_cmd(
     profile: Annotated[Path, typer.Argument(help="Profile TOML.")],
-    input_file: Annotated[Path, typer.Argument(help="imusynth/1 file with virtual sensors.")],
-    output: Annotated[Path, _opt("--output", "-o", help="Calibrated imusynth/1 file to write.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        help="imusynth/1 file with virtual sensors" + INPUTS_HELP + ".", show_default=False)],
+    output: Annotated[Path | None, _opt("--output", "-o", help="Calibrated imusynth/1 file to write (many "
+                                        "inputs: one dataset; a clip id taken: file stem in front).")] = None,
+    out_dir: OutDirOpt = None,
     placement: Annotated[list[str] | None, _opt("--placement", "-p", help=_H["apply_placement"])] = None,
     seed: Annotated[int | None, _opt("--seed", help=_H["apply_seed"])] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Apply a profile to every clip; the profile's name and TOML text are stored in each clip's attributes.
+    """Apply a profile to every clip; the profile is stored once per file (/profiles/SHA256), named by clips.
 
     Example: imusynth calibrate apply calibration/profiles/watch.toml v.h5 -o v_cal.h5
+
+    A dataset in one process (the profile is read once): imusynth calibrate apply watch.toml trials/ -o cal.h5
+    (or --out-dir cal/). A failing input is reported on one line and the rest is kept (exit status 1).
     """
-    check_outputs({"--output": output}, [profile, input_file], force=force)
-    out, n = apply_file(profile, input_file, output, placements=placement, seed=seed)
-    typer.echo(f"wrote {out} ({n} clip(s))")
+    from imusynth.io.inputs import H5_SUFFIXES, RunLog, expand_inputs
+
+    ins = expand_inputs(inputs, suffixes=H5_SUFFIXES, what="imusynth/1 file")
+    choose_output(output, out_dir)
+    if not ins.many and out_dir is None:
+        assert output is not None
+        check_outputs({"--output": output}, [profile, ins.items[0].path], force=force)
+        out, n = apply_file(profile, ins.items[0].path, output, placements=placement, seed=seed)
+        typer.echo(f"wrote {out} ({n} clip(s))")
+        return
+    from imusynth.calibrate.clips import apply_dataset, out_dir_names
+
+    paths = [it.path for it in ins.items]
+    if out_dir is not None:
+        check_out_dir(out_dir, out_dir_names(ins.items), [profile, *paths], force=force)
+    else:
+        assert output is not None
+        check_output(output, paths, [profile], force=force)
+    prof, text = load_profile(profile)
+    log = RunLog()
+    written, ids = apply_dataset(prof, text, ins.items, output=output, out_dir=out_dir, placements=placement,
+                                 seed=seed, log_to=log, on_failure=print_failure)
+    rc = summary(log, "calibrate apply", written, renamed=[(f"{a}", b) for _, a, b in ids.renamed],
+                 renamed_why="(clip ids taken by an earlier file; the file's stem in front)")
+    if rc:
+        raise typer.Exit(rc)
 
 
 @calibrate_app.command("device")

@@ -11,6 +11,8 @@ Layout (documented in docs/hdf5_schema.md)::
         attrs: rate_hz, cutoff_hz, acc_unit, gyro_unit, gravity_included, frame, placement
     /clips/<clip_id>/motion/       time (T,), names (P,), xyz (T,P,3) float32 m, confidence (T,P) float32
     /clips/<clip_id>/pose/         optional arrays of the video pipeline (2-D landmarks, ...)
+    /profiles/<sha256>             calibration profiles (TOML text), stored once per file; a calibrated clip
+                                   names its profile in the attr calibration_profile_sha256
 
 Video clips' extra attrs include ``lifter`` (``"mediapipe"`` or ``"learned:<file>"``) and ``lifter_sha256``
 (the lifter file's SHA-256, ``""`` for MediaPipe): which 3-D lifter made the clip.
@@ -40,6 +42,10 @@ from imusynth.errors import InputError
 
 SCHEMA = "imusynth/1"
 SOURCE_KINDS = ("video", "motion")
+#: A clip attribute that holds a calibration profile's TOML text in memory (:class:`Clip`). In the file the
+#: text is stored once, as ``/profiles/<sha256>``, and the clip holds :data:`PROFILE_REF` = the SHA-256.
+PROFILE_TEXT = "calibration_profile_toml"
+PROFILE_REF = "calibration_profile_sha256"
 
 
 class SchemaError(InputError):
@@ -168,7 +174,10 @@ def _write_clip(root: h5py.Group, clip: Clip) -> None:
     if clip.group is not None:
         g.attrs["group"] = clip.group
     for k, v in clip.attrs.items():
-        g.attrs[k] = v
+        if k == PROFILE_TEXT:                       # stored once per file, referenced by its SHA-256
+            g.attrs[PROFILE_REF] = _store_profile(root.file, str(v))
+        else:
+            g.attrs[k] = v
     sg = g.create_group("sensors")
     for name, s in clip.sensors.items():
         _write_sensor(sg.create_group(name), s)
@@ -195,6 +204,16 @@ def _write_clip(root: h5py.Group, clip: Clip) -> None:
                 pg.create_dataset(k, data=a.astype(h5py.string_dtype()))
             else:
                 pg.create_dataset(k, data=a, compression="gzip" if a.size > 1024 else None)
+
+
+def _store_profile(f: h5py.File, text: str) -> str:
+    """Store a calibration profile's TOML text as ``/profiles/<sha256>`` unless it is there; its SHA-256."""
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    profiles = f.require_group("profiles")
+    if sha not in profiles:
+        ds = profiles.create_dataset(sha, data=text, dtype=h5py.string_dtype("utf-8"))
+        ds.attrs["format"] = "imusynth-calibration/1 TOML text"
+    return sha
 
 
 def write_clips(path: str | Path, clips: Iterable[Clip]) -> Path:
@@ -253,6 +272,7 @@ def read_clips(path: str | Path, *, with_motion: bool = True, with_pose: bool = 
         raise SchemaError(f"{p} is not a valid {SCHEMA} file: {problems[0]}")
     clips = []
     with h5py.File(p, "r") as f:
+        texts: dict[str, str] = {}                  # each stored profile read once, shared by its clips
         for cid, g in f["clips"].items():
             motion = None
             if with_motion and "motion" in g:
@@ -280,11 +300,28 @@ def read_clips(path: str | Path, *, with_motion: bool = True, with_pose: bool = 
                 motion=motion,
                 label=_str(g.attrs["label"]) if "label" in g.attrs else None,
                 group=_str(g.attrs["group"]) if "group" in g.attrs else None,
-                attrs={k: (_str(v) if isinstance(v, bytes | str) else v)
-                       for k, v in g.attrs.items() if k not in _CORE_ATTRS},
+                attrs=_clip_attrs(f, g, texts),
                 pose=pose,
             ))
     return clips
+
+
+def _clip_attrs(f: h5py.File, g: h5py.Group, texts: dict[str, str]) -> dict[str, Any]:
+    """A clip's extra attributes; a profile reference (:data:`PROFILE_REF`) resolved: :data:`PROFILE_TEXT`."""
+    attrs = {k: (_str(v) if isinstance(v, bytes | str) else v) for k, v in g.attrs.items()
+             if k not in _CORE_ATTRS and k != PROFILE_REF}
+    sha = _str(g.attrs[PROFILE_REF]) if PROFILE_REF in g.attrs else None
+    if sha is not None:
+        if sha not in texts:
+            texts[sha] = _str(f["profiles"][sha][()])
+        attrs[PROFILE_TEXT] = texts[sha]
+    return attrs
+
+
+def read_profiles(path: str | Path) -> dict[str, str]:
+    """The calibration profiles stored in an ``imusynth/1`` file: SHA-256 -> TOML text."""
+    with h5py.File(path, "r") as f:
+        return {sha: _str(ds[()]) for sha, ds in f["profiles"].items()} if "profiles" in f else {}
 
 
 _SENSOR_DATASETS = {"time": (1, None), "acc": (2, 3), "gyro": (2, 3), "orientation": (2, 4),
@@ -316,6 +353,8 @@ def validate_file(path: str | Path) -> list[str]:
                     problems.append(f"/clips/{cid}: attribute {key!r} missing")
             if _str(g.attrs.get("source_kind", "")) not in SOURCE_KINDS:
                 problems.append(f"/clips/{cid}: source_kind must be one of {SOURCE_KINDS}")
+            if PROFILE_REF in g.attrs and _str(g.attrs[PROFILE_REF]) not in f.get("profiles", {}):
+                problems.append(f"/clips/{cid}: {PROFILE_REF} names no dataset under /profiles")
             if "sensors" not in g or len(g["sensors"]) == 0:
                 problems.append(f"/clips/{cid}: no sensors")
                 continue

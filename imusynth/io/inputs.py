@@ -207,6 +207,28 @@ def unique_ids(ids: Sequence[str], prefixes: Sequence[Sequence[str]]
     return out, [(a, b) for a, b in zip(ids, out, strict=True) if a != b]
 
 
+class ClipIds:
+    """Clip ids of a dataset merged from files, kept apart as they come: the first clip keeps its id, a later
+    one with a taken id gets its file's stem in front (``walk.clip0``), then a counter (``walk.clip0.2``)."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        #: (file, old id, new id) of every clip renamed
+        self.renamed: list[tuple[str, str, str]] = []
+
+    def claim(self, clip_id: str, path: Path) -> str:
+        """A unique id for clip ``clip_id`` of file ``path``."""
+        new = clip_id
+        if new in self.taken:
+            new = f"{_safe(path.name.split('.')[0])}.{clip_id}"
+            base, k = new, 2
+            while new in self.taken:
+                new, k = f"{base}.{k}", k + 1
+            self.renamed.append((str(path), clip_id, new))
+        self.taken.add(new)
+        return new
+
+
 def _safe(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in text) or "_"
 
