@@ -264,3 +264,35 @@ def test_apply_many_inputs_one_dataset_ids_kept_apart_and_a_failure(tmp_path, bi
     assert run(["calibrate", "apply", str(prof), str(tmp_path / "in" / "*.h5"), "--out-dir", str(od)]) == 0
     assert sorted(p.name for p in od.iterdir()) == ["a.h5", "b.h5"]
     assert [c.clip_id for c in read_clips(od / "b.h5")] == ["c0", "c2"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# gather: any imusynth/1 files
+
+
+def test_gather_any_files_ids_kept_apart_manifest_labels_and_a_failure(tmp_path, capsys):
+    a = virtual_file(tmp_path / "s01" / "walk.h5", ["t1", "t2"], seed=1)
+    b = virtual_file(tmp_path / "s02" / "walk.h5", ["t1"], seed=2)
+    c = virtual_file(tmp_path / "s02" / "run.h5", ["t3"], seed=3)
+    (tmp_path / "s02" / "junk.h5").write_bytes(b"junk")
+    out = tmp_path / "all.h5"
+    rc = run(["gather", str(a), str(tmp_path / "s02"), "-o", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 1
+    failed = [ln for ln in cap.err.splitlines() if ln.startswith("imusynth: failed:")]
+    assert len(failed) == 1 and failed[0].startswith(f"imusynth: failed: {tmp_path / 's02' / 'junk.h5'}: ")
+    assert "gathered 4 clip(s) from 3 file(s)" in cap.out and "walk.t1" in cap.out
+    clips = {k.clip_id: k for k in read_clips(out)}
+    assert sorted(clips) == ["t1", "t2", "t3", "walk.t1"]
+    # each clip is its own file's: same samples as the source
+    (src,) = read_clips(b)
+    np.testing.assert_array_equal(clips["walk.t1"].sensors["wrist"].acc, src.sensors["wrist"].acc)
+    assert clips["walk.t1"].source == src.source
+    # a manifest labels and groups the files' clips; all good: exit 0
+    man = tmp_path / "m.csv"
+    man.write_text(f"path,label,group\n{a},walking,s01\n{c},running,s02\n")
+    assert run(["gather", str(man), "-o", str(tmp_path / "lab.h5")]) == 0
+    got = {k.clip_id: (k.label, k.group) for k in read_clips(tmp_path / "lab.h5")}
+    assert got == {"t1": ("walking", "s01"), "t2": ("walking", "s01"), "t3": ("running", "s02")}
+    # batch-only options with files are a usage error
+    assert run(["gather", str(a), "--include-empty", "-o", str(tmp_path / "x.h5")]) == 2

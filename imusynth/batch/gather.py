@@ -1,4 +1,8 @@
-"""``imusynth gather``: merge the per-video files of a batch into one ``imusynth/1`` dataset.
+"""``imusynth gather``: merge ``imusynth/1`` files into one dataset: a batch's outputs, or any files.
+
+:func:`gather_files` merges any files (from ``motion``, ``calibrate apply``, other datasets): clip ids that
+clash with an earlier file's get the file's stem in front (and are reported), a file that cannot be read is
+reported and left out. :func:`gather` merges a batch's OUTDIR through its manifest:
 
 Only items that are ``done`` in the manifest are gathered, so a file a crashed run left behind is
 never taken; *empty* items (a sensor without any valid sample) are left out unless asked for. The
@@ -11,13 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from imusynth.batch.manifest import MANIFEST_NAME, Manifest, Record, Status
 from imusynth.errors import InputError
-from imusynth.io.hdf5 import Clip, read_clips, validate_file, write_clips
+from imusynth.io.hdf5 import Clip, SchemaError, read_clips, validate_file, write_clips
+from imusynth.io.inputs import ClipIds, Failure, InputItem, RunLog, each_input
 
 GROUP_BY = ("video", "uploader")
 
@@ -177,4 +183,97 @@ def gather(
         raise GatherError(f"{out_path} failed the schema check: {problems[0]}")
     summary.labels = dict(labels)
     summary.groups = len(groups)
+    return summary
+
+
+@dataclass
+class FilesSummary:
+    """What :func:`gather_files` wrote.
+
+    Attributes
+    ----------
+    path : Path or None
+        The dataset file (None when no input could be read).
+    clips : int
+        Clips written.
+    labels : dict of str to int
+        Clips per label ("" for unlabelled).
+    groups : int
+        Distinct group keys (a clip without one counts as its own).
+    renamed : list of (str, str, str)
+        ``(file, old id, new id)`` of every clip whose id an earlier file had taken.
+    log : RunLog
+        Inputs done and failed.
+    """
+
+    path: Path | None
+    clips: int = 0
+    labels: dict[str, int] = field(default_factory=dict)
+    groups: int = 0
+    renamed: list[tuple[str, str, str]] = field(default_factory=list)
+    log: RunLog = field(default_factory=RunLog)
+
+    def table(self) -> str:
+        """A plain-text summary."""
+        lines = [f"gathered {self.clips} clip(s) from {self.log.done} file(s), {self.groups} group(s)"
+                 + (f" -> {self.path}" if self.path else "")]
+        for label, n in sorted(self.labels.items()):
+            lines.append(f"  {label or '(unlabelled)':<24}{n:>6} clip(s)")
+        if self.renamed:
+            pairs = ", ".join(f"{f}: {a} -> {b}" for f, a, b in self.renamed[:3])
+            more = f" and {len(self.renamed) - 3} more" if len(self.renamed) > 3 else ""
+            lines.append(f"{len(self.renamed)} clip id(s) taken by an earlier file got their file's stem in "
+                         f"front: {pairs}{more}")
+        if self.log.failures:
+            lines.append(f"left out {len(self.log.failures)} file(s) that could not be read (listed above)")
+        return "\n".join(lines)
+
+
+def gather_files(items: Sequence[InputItem], out_path: Path, *, progress: bool | None = None,
+                 on_failure: Callable[[Failure], Any] | None = None) -> FilesSummary:
+    """Merge the clips of any ``imusynth/1`` files into one file, streamed one input at a time.
+
+    Parameters
+    ----------
+    items : sequence of InputItem
+        The files; an item's label and group (from a manifest) replace its clips'.
+    out_path : Path
+        Dataset file to write (atomically).
+    progress, on_failure
+        See :func:`imusynth.io.inputs.each_input`.
+
+    Returns
+    -------
+    FilesSummary
+        ``path`` is None when no input could be read (nothing written).
+    """
+    summary = FilesSummary(path=Path(out_path))
+    ids = ClipIds()
+    labels: Counter[str] = Counter()
+    groups: set[str] = set()
+
+    def work(it: InputItem) -> list[Clip]:
+        clips = read_clips(it.path, with_motion=True, with_pose=True)
+        return [dataclasses.replace(c, label=it.label if it.label is not None else c.label,
+                                    group=it.group if it.group is not None else c.group) for c in clips]
+
+    def clips() -> Iterator[Clip]:
+        for it, found in each_input(items, work, log=summary.log, progress=progress, desc="gather",
+                                    on_failure=on_failure):
+            for clip in found:
+                new = dataclasses.replace(clip, clip_id=ids.claim(clip.clip_id, it.path))
+                labels[new.label or ""] += 1
+                groups.add(new.group or f"\0{it.path}/{new.clip_id}")
+                summary.clips += 1
+                yield new
+
+    try:
+        write_clips(out_path, clips())
+    except SchemaError:
+        if summary.log.done:
+            raise
+        summary.path = None
+    summary.labels = dict(labels)
+    summary.groups = len(groups)
+    summary.renamed = ids.renamed
     return summary

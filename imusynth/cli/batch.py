@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from imusynth.cli._many import INPUTS_HELP
 from imusynth.cli._paths import ForceOpt, check_outputs
 from imusynth.cli.report import ReportOpt, check_report_suffix
 
@@ -129,22 +130,46 @@ ConfigHash = Annotated[str | None, typer.Option(
 
 
 def gather(
-    outdir: Annotated[Path, typer.Argument(help="Output folder of `imusynth batch`.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Output folder of `imusynth batch` (with its manifest), or any imusynth/1 files" + INPUTS_HELP
+        + ".", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (imusynth/1).")],
     group_by: GroupBy = "video",
     config_hash: ConfigHash = None,
     include_empty: IncludeEmpty = False,
     force: ForceOpt = False,
 ) -> None:
-    """Merge the per-video files of a batch into one labelled dataset with group keys.
+    """Merge imusynth/1 files into one dataset: a batch's outputs (labels, groups), or any files.
 
-    Items whose file has a sensor without any valid sample (state "empty") are left out unless
-    --include-empty. Example: imusynth gather runs/ -o runs.h5 --group-by uploader
+    A batch folder: items whose file has a sensor without any valid sample (state "empty") are left out
+    unless --include-empty. Example: imusynth gather runs/ -o runs.h5 --group-by uploader
+
+    Any files (motion, calibrate apply, other datasets): imusynth gather s01.h5 s02.h5 more/ -o all.h5; clip
+    ids already taken get their file's stem in front (reported); a manifest CSV (path, label, group) labels
+    them; a file that cannot be read is reported and left out (exit status 1).
     """
-    from imusynth.batch.gather import gather as gather_files
+    from imusynth.batch.gather import gather as gather_batch
+    from imusynth.batch.gather import gather_files
     from imusynth.batch.manifest import MANIFEST_NAME
+    from imusynth.cli._many import check_output, print_failure
+    from imusynth.errors import InputError
+    from imusynth.io.inputs import H5_SUFFIXES, expand_inputs
 
-    check_outputs({"--output": output}, [outdir, outdir / MANIFEST_NAME], force=force)
-    summary = gather_files(outdir, output, group_by=group_by, config_hash=config_hash,
-                           include_empty=include_empty)
-    typer.echo(summary.table())
+    if len(inputs) == 1 and (inputs[0] / MANIFEST_NAME).is_file():
+        outdir = inputs[0]
+        check_outputs({"--output": output}, [outdir, outdir / MANIFEST_NAME], force=force)
+        summary = gather_batch(outdir, output, group_by=group_by, config_hash=config_hash,
+                               include_empty=include_empty)
+        typer.echo(summary.table())
+        return
+    if config_hash is not None or include_empty or group_by != "video":
+        raise InputError("--config-hash, --include-empty and --group-by apply to a batch folder (with "
+                         f"{MANIFEST_NAME}); these inputs are files")
+    ins = expand_inputs(inputs, suffixes=H5_SUFFIXES, what="imusynth/1 file")
+    check_output(output, [it.path for it in ins.items], force=force)
+    files = gather_files(ins.items, output, on_failure=print_failure)
+    typer.echo(files.table())
+    if files.path is None:
+        typer.echo("nothing written: no input could be read")
+    if files.log.failures:
+        raise typer.Exit(1)

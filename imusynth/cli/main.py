@@ -41,8 +41,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
                  "real (r2r), virtual (v2r) or both (mix2r)."),
     "batch": ("imusynth.cli.batch", "batch", "Convert many videos (YouTube playlists, URL lists, folders) "
               "into per-video HDF5 files, resumably."),
-    "gather": ("imusynth.cli.batch", "gather", "Merge the per-video files of a batch into one labelled "
-               "dataset with group keys."),
+    "gather": ("imusynth.cli.batch", "gather", "Merge imusynth/1 files into one dataset: a batch's outputs "
+               "(labels, groups), or any files."),
     "report": ("imusynth.cli.report", "report", "One self-contained HTML page to check a dataset: summary, "
                "flagged clips, skeletons, signals."),
     "lifter": ("imusynth.cli.lifter", "lifter_app", "Train learned 2-D -> 3-D lifters on motion capture "
