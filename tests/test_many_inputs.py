@@ -181,8 +181,9 @@ def test_motion_every_input_failing_writes_nothing(tmp_path, markers, capsys):
 # calibrate apply: many inputs, the profile stored once per file
 
 
-def virtual_file(path: Path, ids: list[str], *, seed: int = 0, seconds: float = 5.0) -> Path:
-    """Clips with one sensor ``wrist``: noise about gravity on z, 50 Hz."""
+def virtual_file(path: Path, ids: list[str], *, seed: int = 0, seconds: float = 5.0, sensor: str = "wrist",
+                 label: str = "walk") -> Path:
+    """Clips with one sensor (``wrist``): noise about gravity on z, 50 Hz."""
     from imusynth.core.sensors import SensorSignals
     from imusynth.io.hdf5 import Clip, write_clips
 
@@ -193,9 +194,9 @@ def virtual_file(path: Path, ids: list[str], *, seed: int = 0, seconds: float = 
         acc = rng.normal(0, 1, (t.size, 3)) + [0, 0, 9.80665]
         gyro = rng.normal(0, 0.5, (t.size, 3))
         q = np.tile([1.0, 0, 0, 0], (t.size, 1))
-        sig = SensorSignals("wrist", t, acc, gyro, q, np.ones(t.size, bool), 50.0, 12.0, "test", "[x]")
-        clips.append(Clip(cid, "synthetic", "", "motion", 50.0, float(t[-1]), "", {"wrist": sig},
-                          label="walk", group=cid))
+        sig = SensorSignals(sensor, t, acc, gyro, q, np.ones(t.size, bool), 50.0, 12.0, "test", "[x]")
+        clips.append(Clip(cid, "synthetic", "", "motion", 50.0, float(t[-1]), "", {sensor: sig},
+                          label=label, group=cid))
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_clips(path, clips)
 
@@ -296,3 +297,52 @@ def test_gather_any_files_ids_kept_apart_manifest_labels_and_a_failure(tmp_path,
     assert got == {"t1": ("walking", "s01"), "t2": ("walking", "s01"), "t3": ("running", "s02")}
     # batch-only options with files are a usage error
     assert run(["gather", str(a), "--include-empty", "-o", str(tmp_path / "x.h5")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# export: many inputs, sensors stacked by role
+
+
+def test_export_stacks_sensors_by_role_into_one_windows_file(tmp_path, capsys):
+    from imusynth.har import load_windows
+
+    left = virtual_file(tmp_path / "d" / "left.h5", ["l1", "l2"], seed=1, sensor="left_wrist", label="walk")
+    right = virtual_file(tmp_path / "d" / "right.h5", ["r1"], seed=2, sensor="right_wrist", label="run")
+    thigh = virtual_file(tmp_path / "d" / "thigh.h5", ["t1"], seed=3, sensor="thigh", label="sit")
+    out = tmp_path / "w.h5"
+    rc = run(["export", str(tmp_path / "d"), "--as", "wrist=right_wrist,left_wrist", "--window", "1",
+              "--overlap", "0", "-o", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 1                                                   # thigh.h5 has no wrist: reported
+    failed = [ln for ln in cap.err.splitlines() if ln.startswith("imusynth: failed:")]
+    assert len(failed) == 1 and "thigh.h5" in failed[0] and "right_wrist, left_wrist" in failed[0], cap.err
+    ws = load_windows(out)
+    assert ws.channels[:3] == ("wrist.acc_x", "wrist.acc_y", "wrist.acc_z") and len(ws.channels) == 6
+    assert set(ws.class_names) == {"walk", "run"}
+    assert sorted(set(ws.clip.tolist())) == ["l1", "l2", "r1"]
+    # the role's windows are exactly those of the named sensor exported alone
+    alone = tmp_path / "r.h5"
+    assert run(["export", str(right), "-p", "right_wrist", "--window", "1", "--overlap", "0",
+                "-o", str(alone)]) == 0
+    ref = load_windows(alone)
+    mine = ws.X[ws.clip == "r1"]
+    assert mine.shape == ref.X.shape and len(ref) == 5
+    np.testing.assert_array_equal(mine, ref.X)
+    # without --as the second input's channels differ: reported, the first kept
+    capsys.readouterr()
+    assert run(["export", str(left), str(right), "--window", "1", "-o", str(tmp_path / "x.h5")]) == 1
+    err = capsys.readouterr().err
+    assert "right.h5" in err and "--as" in err
+    with pytest.raises(Exception, match="ROLE=SENSOR"):
+        from imusynth.har.roles import parse_roles
+
+        parse_roles(["wrist"])
+    # one windows file per input, the manifest's group replacing the clips'
+    man = tmp_path / "m.csv"
+    man.write_text(f"path,label,group\n{left},,subject1\n{right},,subject2\n")
+    od = tmp_path / "each"
+    assert run(["export", str(man), "--as", "wrist=right_wrist,left_wrist", "--window", "1",
+                "--out-dir", str(od)]) == 0
+    assert sorted(p.name for p in od.iterdir()) == ["left.h5", "right.h5"]
+    assert set(load_windows(od / "left.h5").group.tolist()) == {"subject1"}
+    del thigh

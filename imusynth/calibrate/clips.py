@@ -23,7 +23,7 @@ from imusynth.calibrate.resampling import resample
 from imusynth.core.conventions import matrix_from_quat, quat_continuous, quat_from_matrix
 from imusynth.core.imu_series import CalibrationError, ImuSeries
 from imusynth.io.hdf5 import PROFILE_TEXT, Clip, SchemaError, read_clips, write_clips
-from imusynth.io.inputs import ClipIds, Failure, InputItem, RunLog, each_input, unique_ids
+from imusynth.io.inputs import ClipIds, Failure, InputItem, RunLog, each_input, out_dir_names
 
 
 def resample_orientation(
@@ -118,14 +118,6 @@ def calibrate_clip(clip: Clip, profile: CalibrationProfile, text: str, *,
         "calibration_applied_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
     return replace(clip, sensors=sensors, attrs=attrs)
-
-
-def out_dir_names(items: Sequence[InputItem]) -> list[str]:
-    """File names of one output per input in a folder: the inputs' names, those used twice with their folders'
-    names in front (``s01.v.h5``)."""
-    stems, _ = unique_ids([it.path.name for it in items],
-                          [[q.name for q in it.path.resolve().parents if q.name] for it in items])
-    return stems
 
 
 def apply_dataset(profile: CalibrationProfile, text: str, items: Sequence[InputItem], *,

@@ -286,7 +286,8 @@ def apply_cmd(
         out, n = apply_file(profile, ins.items[0].path, output, placements=placement, seed=seed)
         typer.echo(f"wrote {out} ({n} clip(s))")
         return
-    from imusynth.calibrate.clips import apply_dataset, out_dir_names
+    from imusynth.calibrate.clips import apply_dataset
+    from imusynth.io.inputs import out_dir_names
 
     paths = [it.path for it in ins.items]
     if out_dir is not None:

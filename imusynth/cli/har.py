@@ -6,16 +6,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 
 from imusynth.calibrate import load_recordings
 from imusynth.cli._flags import flag_names
+from imusynth.cli._many import (
+    INPUTS_HELP,
+    OutDirOpt,
+    check_out_dir,
+    check_output,
+    choose_output,
+    print_failure,
+    summary,
+)
 from imusynth.cli._paths import ForceOpt, check_outputs
 from imusynth.har import (
     PROTOCOLS,
@@ -34,6 +43,7 @@ from imusynth.har import (
 )
 from imusynth.har.augmented import AUGMENTED, base_names, sample_variants, variant_sets
 from imusynth.har.gravity_frame import FRAMES, GRAVITY_CHANNELS, to_gravity_frame
+from imusynth.har.roles import parse_roles, role_series
 from imusynth.har.windows import brief_list
 
 _opt = typer.Option
@@ -83,6 +93,7 @@ def windows_from_files(
     augmented: str = "stack",
     frame: str = "sensor",
     seed: int = 0,
+    roles: Mapping[str, Sequence[str]] | None = None,
 ) -> WindowSet:
     """Windows from ``imusynth/1`` files, real-IMU CSV files, ``.ts`` files or windows files.
 
@@ -108,6 +119,10 @@ def windows_from_files(
         (:mod:`imusynth.har.gravity_frame`), computed per recording before windowing.
     seed : int
         Seed of ``augmented="sample"``.
+    roles : mapping of str to sequence of str, optional
+        Sensors stacked by role (``--as wrist=right_wrist,left_wrist``): channel ``wrist.*`` is each clip's
+        first sensor of the list that it has (:func:`role_series`), so that clips whose sensors have
+        different names make one set. Replaces ``placements``; a real file's sensor is the first role.
 
     Raises
     ------
@@ -120,6 +135,10 @@ def windows_from_files(
         raise HarError(f"--augmented must be one of {', '.join(AUGMENTED)}, got {augmented!r}")
     if frame not in FRAMES:
         raise HarError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+    if roles and placements:
+        raise HarError("give --placement or --as, not both (--as names the channels)")
+    if roles:
+        placements = list(roles)
     sets: list[WindowSet] = []
     others: list[Path] = []
     for p in paths:
@@ -135,7 +154,7 @@ def windows_from_files(
     if others:
         # clips are read with every sensor when variants are wanted (they are picked below)
         h5 = [p for p in others if p.suffix.lower() in (".h5", ".hdf5")] if (
-            placements and augmented != "none") else []
+            placements and augmented != "none") or roles else []
         recs = []
         for part, wanted in ((h5, None), ([p for p in others if p not in h5], placements)):
             if not part:
@@ -152,6 +171,9 @@ def windows_from_files(
                     label=label,
                     group_by=group_by,
                 )
+        if roles:
+            recs = [replace(r, series=role_series(r.series, roles, where=f"{r.source}: recording {r.name}"))
+                    if r.kind == "clip" else r for r in recs]
         names = list(placements) if placements else base_names(sorted(recs[0].series))
         stacked = []
         for r in recs:
@@ -283,16 +305,22 @@ _H = {
     "frame": "sensor (acc, gyro x y z) | gravity (per sensor: acc_vert, acc_horiz, acc_norm, gyro_vert, "
              "gyro_horiz, gyro_norm; gravity estimated from the signals, heading and mounting free).",
     "export_seed": "Seed of --augmented sample.",
+    "as": "Stack sensors by role, ROLE=SENSOR[,SENSOR...] (repeatable): channels ROLE.* are each clip's "
+          "first listed sensor it has, e.g. --as wrist=left_wrist,right_wrist (clips naming sensors "
+          "differently make one set). Replaces --placement.",
 }
 
 
 def export_cmd(
-    inputs: Annotated[list[Path], typer.Argument(help="imusynth/1 files, real CSV files or .ts files.")],
-    output: Annotated[Path, _opt("--output", "-o", help="Windows HDF5 file to write.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        help="imusynth/1 files, real CSV files or .ts files" + INPUTS_HELP + ".", show_default=False)],
+    output: Annotated[Path | None, _opt("--output", "-o", help="Windows HDF5 file to write.")] = None,
+    out_dir: OutDirOpt = None,
     window: Annotated[float, _opt("--window", help=_H["window"])] = 2.56,
     overlap: Annotated[float, _opt("--overlap", help=_H["overlap"])] = 0.5,
     rate: Annotated[float, _opt("--rate", help=_H["rate"])] = 50.0,
     placement: Annotated[list[str] | None, _opt("--placement", "-p", help=_H["placement"])] = None,
+    as_: Annotated[list[str] | None, _opt("--as", help=_H["as"])] = None,
     preset: Annotated[str | None, _opt("--preset", help=_H["preset"])] = None,
     sensor: Annotated[str | None, _opt("--sensor", help=_H["sensor"])] = None,
     source_rate: Annotated[float | None, _opt("--source-rate", help=_H["source_rate"])] = None,
@@ -314,14 +342,34 @@ def export_cmd(
     force, gravity included; gyro rad/s) unless --out-acc-unit, --out-gyro-unit or --ios-sign ask otherwise.
     Example: imusynth export data.h5 --window 2.56 --overlap 0.5 --rate 50 -p left_wrist -o windows.h5
     Phone-style: imusynth export data.h5 -p thigh --out-acc-unit g --out-gyro-unit deg/s --ios-sign -o w.h5
+    A whole dataset: imusynth export trials/ --as wrist=left_wrist,right_wrist -o windows.h5 (a failing input
+    is reported on one line and the rest kept, exit status 1).
     """
-    check_outputs({"--output": output}, inputs, force=force)
+    from imusynth.io.inputs import expand_inputs
+
+    ins = expand_inputs(inputs, suffixes=(".h5", ".hdf5", ".csv", ".ts"), what="input file")
+    choose_output(output, out_dir)
     check_output_units(acc_unit=out_acc_unit, gyro_unit=out_gyro_unit)
     if ios_sign and frame == "gravity":
         raise HarError("--ios-sign applies to sensor-frame acc; with --frame gravity acc_vert is already "
                        "+1 g up at rest and the norms have no sign")
+    roles = parse_roles(as_) if as_ else None
+    units = {"acc_unit": out_acc_unit, "gyro_unit": out_gyro_unit, "ios_sign": ios_sign}
+    if ins.many or out_dir is not None:
+        rc = _export_dataset(ins.items, output, out_dir, force=force, units=units, label=label,
+                             window_s=window, overlap=overlap, rate_hz=rate, placements=placement,
+                             preset=preset, sensor=sensor, source_rate_hz=source_rate, acc_unit=acc_unit,
+                             gyro_unit=gyro_unit, group_by=group_by, augmented=augmented, frame=frame,
+                             seed=seed, roles=roles)
+        if rc:
+            raise typer.Exit(rc)
+        return
+    assert output is not None
+    inputs = [ins.items[0].path]
+    check_outputs({"--output": output}, inputs, force=force)
     ws = windows_from_files(
         inputs,
+        roles=roles,
         window_s=window,
         overlap=overlap,
         rate_hz=rate,
@@ -342,11 +390,58 @@ def export_cmd(
     if (out_acc_unit, out_gyro_unit, ios_sign) != ("m/s^2", "rad/s", False):
         ws = convert_units(ws, acc_unit=out_acc_unit, gyro_unit=out_gyro_unit, ios_sign=ios_sign)
     save_windows(ws, output)
+    typer.echo(_windows_line(output, ws))
+
+
+def _windows_line(output: Path, ws: WindowSet) -> str:
     counts = {c: int((ws.y == i).sum()) for i, c in enumerate(ws.class_names)}
-    typer.echo(
-        f"wrote {output}: {len(ws)} windows of {ws.X.shape[1]} samples x {ws.X.shape[2]} channels, "
-        f"{len(set(ws.group.tolist()))} groups; " + ", ".join(f"{c} {n}" for c, n in counts.items())
-    )
+    return (f"wrote {output}: {len(ws)} windows of {ws.X.shape[1]} samples x {ws.X.shape[2]} channels, "
+            f"{len(set(ws.group.tolist()))} groups; " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+
+
+def _export_dataset(items: Sequence[Any], output: Path | None, out_dir: Path | None, *, force: bool,
+                    units: dict[str, Any], label: str | None, **kw: Any) -> int:
+    """``export`` with many inputs: windows per input (failures reported, the rest kept), then one windows
+    file (``output``; every input must give the same channels: --placement or --as) or one per input."""
+    from imusynth.io.inputs import RunLog, each_input, out_dir_names
+
+    paths = [it.path for it in items]
+    names = dict(zip(map(id, items), out_dir_names(items), strict=True))
+    if out_dir is not None:
+        check_out_dir(out_dir, list(names.values()), paths, force=force)
+    else:
+        assert output is not None
+        check_output(output, paths, force=force)
+    channels: list[tuple[str, ...]] = []
+
+    def work(it: Any) -> WindowSet:
+        ws = windows_from_files([it.path], label=it.label or label, **kw)
+        if it.group is not None:
+            ws = replace(ws, group=np.full(len(ws), it.group))
+        if len(ws) == 0:
+            raise HarError("no window fits: every labelled valid segment is shorter than the window")
+        if output is not None and channels and ws.channels != channels[0]:
+            raise HarError(f"channels {', '.join(ws.channels)} differ from the first input's "
+                           f"{', '.join(channels[0])}; choose them with --placement or --as")
+        channels[:1] = channels[:1] or [ws.channels]
+        if (units["acc_unit"], units["gyro_unit"], units["ios_sign"]) != ("m/s^2", "rad/s", False):
+            ws = convert_units(ws, **units)
+        if out_dir is not None:
+            save_windows(ws, out_dir / names[id(it)])
+        return ws
+
+    log = RunLog()
+    sets = [(it, ws) for it, ws in each_input(items, work, log=log, desc="export", on_failure=print_failure)]
+    written: list[Path] = []
+    if out_dir is not None:
+        written = [out_dir / names[id(it)] for it, _ in sets]
+    elif sets:
+        assert output is not None
+        ws = concat_windows([w for _, w in sets])
+        save_windows(ws, output)
+        typer.echo(_windows_line(output, ws))
+        written = [output]
+    return summary(log, "export", written)
 
 
 def har_eval_cmd(

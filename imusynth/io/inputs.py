@@ -207,6 +207,14 @@ def unique_ids(ids: Sequence[str], prefixes: Sequence[Sequence[str]]
     return out, [(a, b) for a, b in zip(ids, out, strict=True) if a != b]
 
 
+def out_dir_names(items: Sequence[InputItem]) -> list[str]:
+    """File names of one output per input in a folder: the inputs' names, those used twice with their folders'
+    names in front (``s01.v.h5``)."""
+    stems, _ = unique_ids([it.path.name for it in items],
+                          [[q.name for q in it.path.resolve().parents if q.name] for it in items])
+    return stems
+
+
 class ClipIds:
     """Clip ids of a dataset merged from files, kept apart as they come: the first clip keeps its id, a later
     one with a taken id gets its file's stem in front (``walk.clip0``), then a counter (``walk.clip0.2``)."""
