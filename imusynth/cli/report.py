@@ -41,7 +41,7 @@ RealRate = Annotated[
 ]
 Pipeline = Annotated[
     Path | None,
-    typer.Option("--pipeline", help="Pipeline TOML whose [report] section sets the flag thresholds."),
+    typer.Option("--pipeline", help="Pipeline TOML whose \\[report] section sets the flag thresholds."),
 ]
 Title = Annotated[str, typer.Option("--title", help="Title of the page.")]
 NoFrames = Annotated[
