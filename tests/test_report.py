@@ -400,3 +400,13 @@ def test_seeking_gives_the_frame_the_decoder_gives():
         got = seek_frame(video, frames[k].time_s)
         assert got is not None and got.shape == frames[k].image.shape
         assert np.array_equal(got, frames[k].image)
+
+
+def test_window_count_uses_the_export_defaults():
+    import inspect
+
+    from imusynth.cli.har import windows_from_files
+    from imusynth.report import EXPORT_DEFAULTS
+
+    p = inspect.signature(windows_from_files).parameters
+    assert EXPORT_DEFAULTS == (p["window_s"].default, p["overlap"].default, p["rate_hz"].default)
