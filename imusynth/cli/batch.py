@@ -132,7 +132,7 @@ ConfigHash = Annotated[str | None, typer.Option(
 def gather(
     inputs: Annotated[list[Path], typer.Argument(
         help="Output folder of `imusynth batch` (with its manifest), or any imusynth/1 files" + INPUTS_HELP
-        + ".", show_default=False)],
+        + ".", show_default=False, metavar="INPUT")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (imusynth/1).")],
     group_by: GroupBy = "video",
     config_hash: ConfigHash = None,

@@ -261,7 +261,8 @@ def fit_cmd(
 def apply_cmd(
     profile: Annotated[Path, typer.Argument(help="Profile TOML.")],
     inputs: Annotated[list[Path], typer.Argument(
-        help="imusynth/1 file with virtual sensors" + INPUTS_HELP + ".", show_default=False)],
+        help="imusynth/1 file with virtual sensors" + INPUTS_HELP + ".", show_default=False,
+        metavar="INPUT")],
     output: Annotated[Path | None, _opt("--output", "-o", help="Calibrated imusynth/1 file to write (many "
                                         "inputs: one dataset; a clip id taken: file stem in front).")] = None,
     out_dir: OutDirOpt = None,

@@ -313,7 +313,8 @@ _H = {
 
 def export_cmd(
     inputs: Annotated[list[Path], typer.Argument(
-        help="imusynth/1 files, real CSV files or .ts files" + INPUTS_HELP + ".", show_default=False)],
+        help="imusynth/1 files, real CSV files or .ts files" + INPUTS_HELP + ".", show_default=False,
+        metavar="INPUT")],
     output: Annotated[Path | None, _opt("--output", "-o", help="Windows HDF5 file to write.")] = None,
     out_dir: OutDirOpt = None,
     window: Annotated[float, _opt("--window", help=_H["window"])] = 2.56,

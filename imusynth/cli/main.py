@@ -143,7 +143,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 def motion_cmd(
     files: Annotated[list[Path], typer.Argument(
         help="Motion file: .trc, .c3d, .bvh, .csv[.gz] (points in columns), Kinect CSV" + INPUTS_HELP + ".",
-        show_default=False)],
+        show_default=False, metavar="INPUT")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output HDF5 file (schema imusynth/1).")
     ] = None,
