@@ -11,9 +11,10 @@
   own clock) and the folds leave one half out. r2r, v2r, mix2r, and v2r / mix2r with the virtual data
   calibrated by a profile fitted (per class) on the training half only.
 
-* CNN cost (``--cnn-cost``): training time and peak memory of the har-eval CNN on a realistic set,
-  spsw-har smartwatch windows of every subject and class (1 s, 50 Hz), measured in a fresh process
-  (peak resident memory of that process, and of a process that only loads the same windows).
+* CNN cost (``--cnn-cost``): training time and peak memory of the har-eval CNN, in fresh processes, on
+  the spsw-har smartwatch windows of every subject and class (1 s, 50 Hz; early stopping as in
+  har-eval) and on a UCI-HAR-sized synthetic set (10 000 windows x 128 samples x 8 channels, 5 epochs),
+  with the peak resident memory of a process holding the same data and torch without training.
 
 Usage: python benchmarks/eval_har.py [--trees 300] [--classifier rf|cnn|both] [--cnn-cost]
 Prints Markdown tables; writes benchmarks/results/eval_har.json (and eval_har_cnn_cost.json).
@@ -182,20 +183,38 @@ def sevivi(trees: int) -> dict:
 
 _CNN_COST = """
 import json, resource, sys, time
-from pathlib import Path
-from imusynth.cli.har import windows_from_files
-files = sorted(Path(sys.argv[1]).glob("s0*/s0*_sw.csv"))
-ws = windows_from_files(files, window_s=1.0, overlap=0.5, rate_hz=50.0, preset="spsw_har", group_by="parent")
-out = {"windows": len(ws), "shape": list(ws.X.shape[1:]), "rss_loaded_mib": resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss / 1024}
-if sys.argv[2] == "train":
-    from imusynth.har.evaluation import _signal_channels
-    from imusynth.har.cnn import CnnClassifier
-    X = _signal_channels(ws.X, ws.channels)[0]
+import numpy as np
+import torch
+from imusynth.har.evaluation import _signal_channels
+from imusynth.har.cnn import CnnClassifier
+mode, epochs = sys.argv[2], int(sys.argv[3])
+if mode.startswith("spsw"):
+    from pathlib import Path
+    from imusynth.cli.har import windows_from_files
+    files = sorted(Path(sys.argv[1]).glob("s0*/s0*_sw.csv"))
+    ws = windows_from_files(files, window_s=1.0, overlap=0.5, rate_hz=50.0, preset="spsw_har",
+                            group_by="parent")
+    X, y, g = _signal_channels(ws.X, ws.channels)[0], ws.y, ws.group
+    patience = 6
+else:  # UCI-HAR-sized: 10 000 windows of 128 samples (2.56 s at 50 Hz), 6 channels + 2 norms, 6 classes
+    rng = np.random.default_rng(0)
+    n, T = 10000, 128
+    y = rng.integers(0, 6, n)
+    t = np.arange(T) / 50.0
+    raw = 0.5 * rng.standard_normal((n, T, 6)).astype(np.float32)
+    raw[:, :, 0] += np.sin(2 * np.pi * (0.5 + 0.5 * y[:, None]) * t[None, :])
+    names = [f"w.{c}" for c in ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")]
+    X = _signal_channels(raw, names)[0]
+    g = np.array([f"s{k % 20}" for k in range(n)])
+    patience = epochs  # every epoch runs: time per epoch
+out = {"set": mode, "windows": int(X.shape[0]), "samples": int(X.shape[1]), "channels": int(X.shape[2]),
+       "rss_before_fit_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+if sys.argv[4] == "train":
     t0 = time.perf_counter(); c0 = time.process_time()
-    clf = CnnClassifier(seed=0, max_epochs=int(sys.argv[3])).fit(X, ws.y, ws.group)
+    clf = CnnClassifier(seed=0, max_epochs=epochs, patience=patience).fit(X, y, g)
     out.update(train_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0, epochs=clf.epochs_run,
-               best_epoch=clf.best_epoch, channels=X.shape[2])
+               best_epoch=clf.best_epoch)
+    out["s_per_epoch"] = out["train_s"] / clf.epochs_run
     t0 = time.perf_counter(); clf.predict(X); out["predict_s"] = time.perf_counter() - t0
 out["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
@@ -203,18 +222,24 @@ print(json.dumps(out))
 
 
 def cnn_cost(epochs: int = 40) -> dict:
-    """Training time and peak memory of the CNN on every spsw-har watch window, in fresh processes."""
+    """Training time and peak memory of the CNN, in fresh processes: every spsw-har watch window (early
+    stopping as in har-eval), and a UCI-HAR-sized synthetic set (10 000 x 128 x 8, 5 epochs, all run).
+    Peak resident memory of the training process and of one that imports torch and holds the same data
+    without training."""
     import subprocess
     import sys
 
-    def once(mode: str) -> dict:
+    def once(mode: str, n_epochs: int, what: str) -> dict:
         res = subprocess.run([sys.executable, "-c", _CNN_COST, str(SHARED / "spsw-har" / "DATA"), mode,
-                              str(epochs)], check=True, capture_output=True, text=True, cwd=REPO)
+                              str(n_epochs), what], check=True, capture_output=True, text=True, cwd=REPO)
         return json.loads(res.stdout.strip().splitlines()[-1])
 
-    base, train = once("load"), once("train")
-    train["rss_load_only_mib"] = base["rss_peak_mib"]
-    return train
+    out = {}
+    for mode, n_epochs in (("spsw", epochs), ("synthetic", 5)):
+        run = once(mode, n_epochs, "train")
+        run["rss_without_training_mib"] = once(mode, n_epochs, "load")["rss_peak_mib"]
+        out[mode] = run
+    return out
 
 
 def main() -> None:

@@ -178,12 +178,12 @@ def real_inputs(target: str, device: str, split: str) -> tuple[list[Path], list[
     return files, ["--preset", "spsw_har", "--group-by", "parent"]
 
 
-def calibrated(target: str, device: str, kind: str, virtual: list[Path]) -> list[Path]:
+def calibrated(target: str, device: str, kind: str, virtual: list[Path], tag: str = "") -> list[Path]:
     """The virtual files passed through a profile fitted on the real training split (``raw``: unchanged)."""
     if kind == "raw":
         return virtual
     pl = TARGETS[target]["devices"][device]
-    d = CACHE / target / f"cal_{kind}_{device}"
+    d = CACHE / target / f"cal_{kind}_{device}{tag}"
     d.mkdir(parents=True, exist_ok=True)
     prof = d / "profile.toml"
     real, flags = real_inputs(target, device, "train")
@@ -212,8 +212,10 @@ def window_flags(target: str) -> list[object]:
     return ["--window", t["window"], "--overlap", 0.5, "--rate", t["rate"]]
 
 
-def export_virtual(target: str, device: str, files: list[Path], cal: str, aug: str, frame: str) -> Path:
-    out = CACHE / target / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}.h5"
+def export_virtual(
+    target: str, device: str, files: list[Path], cal: str, aug: str, frame: str, tag: str = ""
+) -> Path:
+    out = CACHE / target / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}{tag}.h5"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         cli("export", *files, "-p", TARGETS[target]["devices"][device], *window_flags(target),
@@ -230,7 +232,9 @@ def export_real(target: str, device: str, split: str, frame: str) -> Path:
     return out
 
 
-def har_eval(target: str, test: Path, train_real: Path, virtual: Path | None, name: str, args) -> dict:  # noqa: ANN001
+def har_eval(  # noqa: ANN001
+    target: str, test: Path, train_real: Path, virtual: Path | None, name: str, args, frame: str
+) -> dict:
     out = CACHE / target / "scores" / f"{name}.json"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +242,7 @@ def har_eval(target: str, test: Path, train_real: Path, virtual: Path | None, na
         cli("har-eval", "--test", test, "--train-real", train_real,
             *(["--train", virtual] if virtual is not None else []), "--protocol", protos,
             "--classes", ",".join(TARGETS[target]["classes"]), "--classifier", "both",
-            "--trees", args.trees, "--cnn-epochs", args.cnn_epochs, "--json", out)
+            "--trees", args.trees, "--cnn-epochs", args.cnn_epochs, "--frame", frame, "--json", out)
     return json.loads(out.read_text())
 
 
@@ -256,7 +260,8 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
         for frame in ("sensor", "gravity"):
             test = export_real(target, device, "test", frame)
             train = export_real(target, device, "train", frame)
-            dev["r2r"][frame] = scores(har_eval(target, test, train, None, f"{device}_r2r_{frame}", args))
+            rep = har_eval(target, test, train, None, f"{device}_r2r_{frame}", args, frame)
+            dev["r2r"][frame] = scores(rep)
         for cal in CALIBRATIONS:
             files = calibrated(target, device, cal, virtual)
             for aug in ("none", "stack"):
@@ -264,10 +269,60 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
                     test = export_real(target, device, "test", frame)
                     train = export_real(target, device, "train", frame)
                     v = export_virtual(target, device, files, cal, aug, frame)
-                    rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args)
+                    rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
                     dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
+        if target == "spsw":  # the acted styles: measured on the real TRAINING split, then the same cells
+            keep = calm_styles(target, device, virtual)
+            dev["calm_styles"] = sorted(keep)
+            sub = [f for f in virtual if style_of(f) in keep]
+            for cal, aug, frame in CALM_CELLS if len(sub) < len(virtual) else ():
+                files = calibrated(target, device, cal, sub, "_calm")
+                test = export_real(target, device, "test", frame)
+                train = export_real(target, device, "train", frame)
+                v = export_virtual(target, device, files, cal, aug, frame, "_calm")
+                rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}_calm", args, frame)
+                dev["cells"][f"{cal}|{aug}|{frame}|calm"] = scores(rep)
         res["devices"][device] = dev
     return res
+
+
+#: Cells re-run with the calm styles only.
+CALM_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
+
+
+def style_of(path: Path) -> str:
+    """The Bandai style of a virtual file (``sevivi`` for the Kinect take)."""
+    parts = path.stem.split("_")
+    return "sevivi" if parts[0] == "sevivi" else parts[2]
+
+
+def calm_styles(target: str, device: str, virtual: list[Path]) -> set[str]:
+    """Styles whose walking |acc| sd (over samples) is at most twice the real TRAINING split's walking one.
+
+    Acted styles (Bandai's "active", "youthful") swing the arms far harder than people walking in a test;
+    this is measured on the real training subjects only, never on the test split.
+    """
+    import h5py
+
+    from imusynth.har import load_windows
+
+    pl = TARGETS[target]["devices"][device]
+    walk = TARGETS[target]["labels"]["walk"]
+    real = load_windows(export_real(target, device, "train", "sensor"))
+    sd_real = float(np.linalg.norm(real.X[real.labels == walk][:, :, 0:3], axis=2).std())
+    norms: dict[str, list[np.ndarray]] = {}
+    for f in virtual:
+        if not (f.stem.startswith("dataset-2_walk_") or f.stem.startswith("sevivi")):
+            continue
+        with h5py.File(f, "r") as h5:
+            for clip in h5["clips"].values():
+                s = clip["sensors"][pl]
+                valid = s["valid"][:]
+                norms.setdefault(style_of(f), []).append(np.linalg.norm(s["acc"][:][valid], axis=1))
+    sd = {k: float(np.concatenate(v).std()) for k, v in norms.items()}
+    print(f"{device}: walking |acc| sd real (training split) {sd_real:.2f} m/s^2; virtual by style "
+          + ", ".join(f"{k} {v:.2f}" for k, v in sorted(sd.items())), flush=True)
+    return {k for k, v in sd.items() if v <= 2.0 * sd_real}
 
 
 def table(target: str, res: dict) -> str:
@@ -284,8 +339,9 @@ def table(target: str, res: dict) -> str:
             rf, cnn = r2r[frame]["rf:r2r"]["macro_f1"], r2r[frame]["cnn:r2r"]["macro_f1"]
             lines.append(f"| R2R (real train only) | – | {frame} | {rf:.3f} | | {cnn:.3f} | |")
         for key, sc in dev["cells"].items():
-            cal, aug, frame = key.split("|")
+            cal, aug, frame, *calm = key.split("|")
             mark = " **(full)**" if (cal, aug, frame) == FULL[target] else ""
+            mark += ", calm styles" if calm else ""
             lines.append(
                 f"| {cal}{mark} | {'+' if aug == 'stack' else '–'} | {frame} | "
                 + " | ".join(f"{sc[f'{c}:{p}']['macro_f1']:.3f}"
@@ -305,6 +361,11 @@ def targets_check(target: str, res: dict) -> str:
             full = dev["cells"][f"{cal}|{aug}|{frame}"]
             v2r, mix = full[f"{c}:v2r"]["macro_f1"], full[f"{c}:mix2r"]["macro_f1"]
             chan = dev["cells"][f"channel|{aug}|{frame}"][f"{c}:v2r"]["macro_f1"]
+            if f"{cal}|{aug}|{frame}|calm" in dev["cells"]:
+                calm = dev["cells"][f"{cal}|{aug}|{frame}|calm"]
+                out.append(f"- {TARGETS[target]['name']} {device} {c}, full with calm styles "
+                           f"({', '.join(dev['calm_styles'])}): V2R {calm[f'{c}:v2r']['macro_f1']:.3f}, "
+                           f"Mix2R {calm[f'{c}:mix2r']['macro_f1']:.3f}")
             out.append(
                 f"- {TARGETS[target]['name']} {device} {c}: R2R {r2r:.3f}; full V2R {v2r:.3f} "
                 f"({v2r / r2r:.2f} x R2R, target 0.9: {'met' if v2r >= 0.9 * r2r else 'missed'}); Mix2R "
@@ -313,6 +374,42 @@ def targets_check(target: str, res: dict) -> str:
                 f"({chan / r2r:.2f} x R2R, target 0.7: {'met' if chan >= 0.7 * r2r else 'missed'})"
             )
     return "\n".join(out)
+
+
+def diagnostics(target: str) -> str:
+    """Why virtual and real differ: per class and source, mean and sd of |acc| and |gyro|, the mean
+    gravity-frame vertical acc, and the share of |acc| power above 3 Hz (sensor-frame windows, no
+    calibration, no augmentation; the real TRAINING split only)."""
+    from imusynth.har import load_windows
+
+    lines = [
+        f"\n{TARGETS[target]['name']}: virtual (raw) vs real (training split), per class\n",
+        "| device | class | source | windows | mean abs acc m/s^2 | sd abs acc | mean abs gyro rad/s "
+        "| mean acc_vert m/s^2 | abs-acc power above 3 Hz |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for device in TARGETS[target]["devices"]:
+        d = CACHE / target / "windows"
+        sets = {
+            src: (d / f"{src}_{device}_{mid}_sensor.h5", d / f"{src}_{device}_{mid}_gravity.h5")
+            for src, mid in (("virtual", "raw_none"), ("real", "train"))
+        }
+        for cls in TARGETS[target]["classes"]:
+            for src, (fs, fg) in sets.items():
+                ws, wg = load_windows(fs), load_windows(fg)
+                keep, keep_g = ws.labels == cls, wg.labels == cls
+                acc = np.linalg.norm(ws.X[keep][:, :, 0:3], axis=2)
+                gyro = np.linalg.norm(ws.X[keep][:, :, 3:6], axis=2)
+                iv = [c.endswith(".acc_vert") for c in wg.channels].index(True)
+                vert = wg.X[keep_g][:, :, iv]
+                spec = np.abs(np.fft.rfft(acc - acc.mean(axis=1, keepdims=True), axis=1)) ** 2
+                f = np.fft.rfftfreq(acc.shape[1], 1.0 / ws.rate_hz)
+                high = spec[:, f > 3.0].sum() / max(spec.sum(), 1e-12)
+                lines.append(
+                    f"| {device} | {cls} | {src} | {int(keep.sum())} | {acc.mean():.2f} | {acc.std():.2f} | "
+                    f"{gyro.mean():.2f} | {vert.mean():.2f} | {high:.3f} |"
+                )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -326,7 +423,8 @@ def main() -> None:
         t0 = time.perf_counter()
         results[target] = run_target(target, args)
         results[target]["wall_s"] = time.perf_counter() - t0
-        text += [table(target, results[target]), "", targets_check(target, results[target])]
+        text += [table(target, results[target]), "", targets_check(target, results[target]),
+                 diagnostics(target)]
     md = "\n".join(text)
     print(md)
     (CACHE / "table.md").write_text(md + "\n", encoding="utf-8")

@@ -2,8 +2,10 @@
 
 Every model is tested on real windows only; ``r2r`` trains on real, ``v2r`` on virtual, ``mix2r`` on
 both. Splits are group-wise (leave groups, i.e. subjects, out); virtual windows whose group appears in a
-test fold are left out of that fold's training set. The classifier is a random forest on statistical and
-ECDF features (:func:`window_features`), scored with macro-F1 over the classes present in the test fold.
+test fold are left out of that fold's training set. Classifiers: a random forest on statistical and
+ECDF features (:func:`window_features`) and a small 1-D CNN on the windows (:mod:`imusynth.har.cnn`,
+torch); each fold's training set (:class:`TrainingSet`) is built once and given to both. Scored with
+macro-F1 over the classes present in the test fold.
 """
 
 from __future__ import annotations
