@@ -334,10 +334,9 @@ def evaluate(
         missing = sorted(set(classes) - set(have))
         if missing:
             raise HarError(f"--classes: {missing} have no test window (the test set has {have})")
-        test, virtual, train_real = (
-            None if s is None else select_classes(s, classes) for s in (test, virtual, train_real)
-        )
-        assert test is not None
+        test = select_classes(test, classes)
+        virtual = select_classes(virtual, classes) if virtual is not None else None
+        train_real = select_classes(train_real, classes) if train_real is not None else None
     sets = [s for s in (test, virtual, train_real) if s is not None]
     for s in sets[1:]:
         _check_compatible(test, s)
