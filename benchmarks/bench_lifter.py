@@ -234,6 +234,24 @@ def gyro_agreement(take: object, lifted_world: np.ndarray, names: list[str]) -> 
     return out
 
 
+def procrustes_errors(est: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per-joint errors (T, J) after aligning each frame of ``est`` to ``ref`` by rotation, scale and
+    translation (P-MPJPE's alignment); frames with NaN are NaN."""
+    out = np.full(est.shape[:2], np.nan)
+    for k in range(len(est)):
+        a, b = est[k], ref[k]
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            continue
+        a0, b0 = a - a.mean(axis=0), b - b.mean(axis=0)
+        u, sv, vt = np.linalg.svd(a0.T @ b0)
+        d = np.sign(np.linalg.det(u @ vt))
+        fix = np.diag([1.0, 1.0, d])
+        rot = u @ fix @ vt
+        scale = float((sv * np.diag(fix)).sum() / (a0 ** 2).sum())
+        out[k] = np.linalg.norm(scale * a0 @ rot - b0, axis=1)
+    return out
+
+
 def measure_real(path: str) -> dict[str, object]:
     """Root-relative MPJPE (mm) on the four real Pose2Sim views: the lifter on MediaPipe lite's 2-D keypoints
     (the pipeline's, left/right repaired, every other frame: 30 fps) and MediaPipe's own 3-D (the pipeline's
@@ -280,6 +298,7 @@ def measure_real(path: str) -> dict[str, object]:
                 b = truth - truth[:, hips].mean(axis=1, keepdims=True)
                 res[label] = round(float(1000 * np.nanmean(np.linalg.norm(a - b, axis=-1))), 1)
                 res[label + "_depth"] = round(float(1000 * np.nanmean(np.abs(a[..., 2] - b[..., 2]))), 1)
+                res[label + "_procrustes"] = round(float(1000 * np.nanmean(procrustes_errors(a, b))), 1)
             out[cam] = res
             print(cam, res, flush=True)
     return out
