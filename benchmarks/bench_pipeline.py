@@ -5,8 +5,8 @@ alone); on the short video, pose-only and e2e alternate ``--repeat`` times (defa
 median frames/s is reported, because a shared machine's speed drifts by +-15 % between runs:
 
 - ``decode``: :func:`imusynth.video.decode.iter_frames` over every frame (decode, colour conversion);
-- ``pose``: decode + MediaPipe ``PoseLandmarker.detect`` (VIDEO mode, the pipeline's ``[pose]``
-  settings), model loading included;
+- ``pose``: decode + the pipeline's pose backend (``[pose]`` settings: by default the adaptive person
+  detection, ``imusynth.video.pose.adaptive``, through ``push``/``flush``), model loading included;
 - ``e2e``: :func:`imusynth.video.job.process_video` (decode, pose, tracking, camera motion, lifting,
   sensors for wrist and thigh, HDF5 write), model loading included;
 
@@ -110,10 +110,16 @@ def _measure_pose(video: Path, model: str) -> dict[str, Any]:
     w0, c0 = time.perf_counter(), time.process_time()
     with mediapipe_detector(_config(model)) as det:
         load = {"load_wall_s": time.perf_counter() - w0, "load_cpu_s": time.process_time() - c0}
+        push = getattr(det, "push", None)       # the adaptive backend: frames come back a few frames late
         for frame in iter_frames(video):
-            n_det += len(det.detect(frame.image, frame.time_s))
+            if push is None:
+                n_det += len(det.detect(frame.image, frame.time_s))
+            else:
+                n_det += sum(len(d) for _, d in push(frame.image, frame.time_s, frame.index))
             n += 1
-    return {"frames": n, "detections": n_det, **load}
+        if push is not None:
+            n_det += sum(len(d) for _, d in det.flush())
+    return {"frames": n, "detections": n_det, **load, "backend_stats": dict(getattr(det, "stats", {}))}
 
 
 class _Counting:
@@ -139,6 +145,17 @@ class _Counting:
     def detect(self, image: Any, time_s: float) -> Any:
         self.frames += 1
         return self.inner.detect(image, time_s)
+
+    def __getattr__(self, name: str) -> Any:
+        # push/flush of the adaptive backend (run_stages looks them up with getattr)
+        if name in ("push", "flush") and hasattr(self.inner, name):
+            if name == "push":
+                def push(image: Any, time_s: float, key: Any = None) -> Any:
+                    self.frames += 1
+                    return self.inner.push(image, time_s, key)
+                return push
+            return self.inner.flush
+        raise AttributeError(name)
 
 
 class _Timings(logging.Handler):

@@ -58,6 +58,7 @@ class PoseConfig:
 
     model: str = "lite"
     num_poses: int = 4
+    detect_every: int = 8
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -192,6 +193,7 @@ _RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("kinematics", "filter_order"): (1, 8),
     ("video", "start_s"): (0.0, None),
     ("pose", "num_poses"): (1, 10),
+    ("pose", "detect_every"): (0, 300),
     ("tracking", "min_track_s"): (0.0, None),
     ("tracking", "max_missed_s"): (0.0, None),
     ("camera", "max_features"): (3, None),

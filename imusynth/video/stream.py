@@ -173,9 +173,25 @@ class Detector(Protocol):
 
 
 def mediapipe_detector(cfg: PipelineConfig) -> Detector:
-    """The default pose backend: MediaPipe PoseLandmarker configured from ``[pose]``."""
+    """The default pose backend: MediaPipe PoseLandmarker configured from ``[pose]``.
+
+    With ``detect_every > 0`` (the default) it is an
+    :class:`~imusynth.video.pose.adaptive.AdaptivePoseEstimator`: the people in view followed at their own
+    cost, the person detector on the whole frame every ``detect_every`` frames, up to ``num_poses`` people;
+    its ``push``/``flush`` (look-back over the frames since the last detector pass) is what
+    :func:`run_stages` calls. With 0: one landmarker with ``num_poses`` (its detector runs on every frame
+    while it follows fewer people).
+    """
     from imusynth.video.pose.mediapipe_backend import PoseEstimator
 
+    if cfg.pose.detect_every > 0:
+        from imusynth.video.pose.adaptive import mediapipe_adaptive
+
+        return mediapipe_adaptive(cfg.pose.model, max_poses=cfg.pose.num_poses,
+                                  detect_every=cfg.pose.detect_every,
+                                  min_detection_confidence=cfg.pose.min_detection_confidence,
+                                  min_presence_confidence=cfg.pose.min_presence_confidence,
+                                  min_tracking_confidence=cfg.pose.min_tracking_confidence)
     return PoseEstimator(cfg.pose.model, num_poses=cfg.pose.num_poses,
                          min_detection_confidence=cfg.pose.min_detection_confidence,
                          min_presence_confidence=cfg.pose.min_presence_confidence,
@@ -231,25 +247,36 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
 
     # The camera stage of frame k runs on a second thread while the pose model works on frame k+1
     # (both release the GIL); results are collected in frame order, and only one frame is in flight.
+    # A backend with ``push``/``flush`` (the adaptive one) returns frames a few frames late, in order.
     with detector_factory(cfg) as estimator, ThreadPoolExecutor(max_workers=1) as pool:
         pending: tuple[float, int, Future[Any]] | None = None
-        t0 = time.perf_counter()
-        for frame in reader:
-            t1 = time.perf_counter()
-            timings["decode"] += t1 - t0
-            dets = estimator.detect(frame.image, frame.time_s)
+        push = getattr(estimator, "push", None)
+
+        def after_pose(frame: Any, dets: list[PoseDetection]) -> None:
+            nonlocal pending
             t2 = time.perf_counter()
             tracker.update(frame.time_s, dets, frame_index=frame.index)
-            t3 = time.perf_counter()
+            timings["track"] += time.perf_counter() - t2
             boxes = np.array([d.bbox for d in dets], dtype=np.float64).reshape(-1, 4)
             if pending is not None:
                 record(*pending)
             pending = (frame.time_s, frame.index, pool.submit(camera_step, frame.time_s, frame.image, boxes))
-            timings["pose"] += t2 - t1
-            timings["track"] += t3 - t2
             if bar is not None:
                 bar.update(1)
+
+        t0 = time.perf_counter()
+        for frame in reader:
+            t1 = time.perf_counter()
+            timings["decode"] += t1 - t0
+            ready = (push(frame.image, frame.time_s, frame) if push is not None
+                     else [(frame, estimator.detect(frame.image, frame.time_s))])
+            timings["pose"] += time.perf_counter() - t1
+            for done, dets in ready:
+                after_pose(done, dets)
             t0 = time.perf_counter()
+        if push is not None:
+            for done, dets in getattr(estimator, "flush")():  # noqa: B009 (not in the Detector protocol)
+                after_pose(done, dets)
         if pending is not None:
             record(*pending)
     if bar is not None:

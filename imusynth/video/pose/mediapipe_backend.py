@@ -1,4 +1,4 @@
-"""MediaPipe PoseLandmarker (Tasks API, VIDEO running mode) as a frame-by-frame pose estimator."""
+"""MediaPipe PoseLandmarker (Tasks API, VIDEO or IMAGE running mode) as a frame-by-frame pose estimator."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ class PoseEstimator:
         Presence score a pose needs to be reported.
     min_tracking_confidence : float, default 0.5, in [0, 1]
         Score under which the landmarker stops following a pose and runs its detector again.
+    running_mode : {"video", "image"}, default "video"
+        ``"video"``: poses are followed from frame to frame; the person detector runs only while fewer
+        than ``num_poses`` poses are followed. ``"image"``: every frame is independent (the detector
+        runs on each one); used by :mod:`imusynth.video.pose.adaptive` to look for newcomers.
 
     Attributes
     ----------
@@ -64,12 +68,16 @@ class PoseEstimator:
         min_detection_confidence: float = 0.5,
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        running_mode: str = "video",
     ) -> None:
         if isinstance(num_poses, bool) or not isinstance(num_poses, int) or num_poses < 1:
             raise InputError(f"num_poses must be an integer >= 1, got {num_poses!r}")
         det = _check_unit("min_detection_confidence", min_detection_confidence)
         pres = _check_unit("min_presence_confidence", min_presence_confidence)
         trk = _check_unit("min_tracking_confidence", min_tracking_confidence)
+        if running_mode not in ("video", "image"):
+            raise InputError(f"running_mode must be 'video' or 'image', got {running_mode!r}")
+        self.running_mode = running_mode
         self.model_path: Path = resolve_model(model)
         self.num_poses = num_poses
         self.n_timestamp_adjustments = 0
@@ -82,7 +90,7 @@ class PoseEstimator:
         self._mp: Any = mp
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=vision.RunningMode.VIDEO,
+            running_mode=vision.RunningMode.VIDEO if running_mode == "video" else vision.RunningMode.IMAGE,
             num_poses=num_poses,
             min_pose_detection_confidence=det,
             min_pose_presence_confidence=pres,
@@ -152,7 +160,10 @@ class PoseEstimator:
         self._last_time_s = float(time_s)
         h, w = img.shape[:2]
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(img))
-        result = self._landmarker.detect_for_video(mp_image, ms)
+        if self.running_mode == "video":
+            result = self._landmarker.detect_for_video(mp_image, ms)
+        else:
+            result = self._landmarker.detect(mp_image)
         out: list[PoseDetection] = []
         worlds = result.pose_world_landmarks or []
         for k, lms in enumerate(result.pose_landmarks or []):

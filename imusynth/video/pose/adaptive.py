@@ -1,0 +1,346 @@
+"""Person detection that costs what the scene needs: follow the people seen, look for newcomers on a schedule.
+
+MediaPipe's PoseLandmarker (VIDEO mode) runs its person detector on every frame for as long as it follows
+fewer than ``num_poses`` people. With the usual ``num_poses = 4`` and one person in view, that is every
+frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEstimator` instead runs
+
+* a *runner*: a VIDEO-mode landmarker whose ``num_poses`` is the number of people currently seen (at
+  least 1), so its detector runs only while it has lost someone (then it is MediaPipe's own behaviour);
+* a *probe* every ``detect_every`` frames: an IMAGE-mode landmarker (detector on the whole frame) with
+  ``max_poses``. A probe pose that overlaps no pose of the frame is a newcomer: a new runner with one
+  more pose per newcomer is started and **replayed over the frames since the previous probe**, which
+  the estimator still holds (its output lags ``detect_every - 1`` frames behind its input), so the
+  newcomer's detections are recovered from the frame the detector first finds them, as a run with the
+  detector in every frame would;
+* a *shrink*: a runner that followed fewer people than its ``num_poses`` for ``detect_every`` frames in a
+  row (someone left) is replaced by one with as many poses as it followed;
+
+and each frame's output is the union of the runners' poses (two runners overlap only while one replaces
+the other: the older one is closed as soon as the newer one covers every pose it gives).
+
+Promise: a person whom the detector finds in a probe frame is output from the first frame (at most
+``detect_every - 1`` frames earlier) in which a landmarker started then finds them; a person lost for
+longer than ``detect_every`` frames is looked for again at the next probe. :meth:`detect` (no look-back,
+for wrappers that need one result per call) picks newcomers up at most ``detect_every - 1`` frames late.
+
+The scheduling works with any backend (``factory(num_poses, running_mode)``); the tests use a synthetic
+scene (``tests/test_adaptive_detection.py``), :func:`mediapipe_adaptive` builds MediaPipe's.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from imusynth.errors import InputError
+from imusynth.video.pose.detection import PoseDetection
+
+__all__ = ["AdaptivePoseEstimator", "Backend", "BackendFactory", "mediapipe_adaptive"]
+
+
+class Backend(Protocol):
+    """One landmarker: ``detect(image, time_s)`` (time order in VIDEO mode) and ``close()``."""
+
+    def detect(self, image_rgb: NDArray[np.uint8], time_s: float) -> list[PoseDetection]: ...
+
+    def close(self) -> None: ...
+
+
+#: ``factory(num_poses, mode)``: mode ``"video"`` (a runner: VIDEO mode), ``"image"`` (IMAGE mode, the same
+#: scores: the detector on a frame where a runner lost someone) or ``"probe"`` (IMAGE mode with the scores
+#: lowered to :data:`PROBE_CONFIDENCE`: looks for newcomers).
+BackendFactory = Callable[[int, str], Backend]
+
+#: Two poses from different landmarkers are one person when their boxes overlap by this IoU, or when
+#: at least :data:`SAME_FRACTION` of their landmarks lie within :data:`SAME_DISTANCE` body size.
+SAME_IOU = 0.5
+SAME_FRACTION = 0.5
+SAME_DISTANCE = 0.1
+#: Detection and presence score of the probe: lower than a runner's (0.5), so that a person whom the
+#: detector finds only now and then is seen at a probe; the runner started then keeps the usual scores.
+PROBE_CONFIDENCE = 0.2
+#: A probe pose is a newcomer when its IoU with every pose of the frame is below this, and less than
+#: :data:`NEW_MAX_INSIDE` of its box lies inside any one of them (a phantom across two people is not).
+NEW_MAX_IOU = 0.3
+NEW_MAX_INSIDE = 0.5
+#: A runner that followed fewer people than its ``num_poses`` for this many probe intervals in a row is
+#: replaced by a smaller one (until then it runs its detector on every frame, as MediaPipe does).
+SHRINK_AFTER = 4
+
+
+def _box_overlap(a: NDArray[np.floating], b: NDArray[np.floating]) -> tuple[float, float]:
+    """(IoU of boxes ``a`` and ``b``, share of ``a``'s area inside ``b``); boxes (x0, y0, x1, y1)."""
+    iw = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    ih = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = iw * ih
+    area_a = max(float((a[2] - a[0]) * (a[3] - a[1])), 1e-9)
+    area_b = max(float((b[2] - b[0]) * (b[3] - b[1])), 1e-9)
+    return inter / (area_a + area_b - inter), inter / area_a
+
+
+def _same(a: PoseDetection, b: PoseDetection) -> bool:
+    if _box_overlap(a.bbox, b.bbox)[0] >= SAME_IOU:
+        return True
+    dist = np.linalg.norm(a.image_xy - b.image_xy, axis=1)
+    return float(np.mean(dist < SAME_DISTANCE * min(a.size, b.size))) >= SAME_FRACTION
+
+
+def _matches(det: PoseDetection, others: list[PoseDetection]) -> bool:
+    return any(_same(det, o) for o in others)
+
+
+def _is_new(det: PoseDetection, seen: list[PoseDetection]) -> bool:
+    for o in seen:
+        iou, inside = _box_overlap(det.bbox, o.bbox)
+        if iou >= NEW_MAX_IOU or inside >= NEW_MAX_INSIDE or _same(det, o):
+            return False
+    return True
+
+
+def _union(base: list[PoseDetection], extra: list[PoseDetection]) -> list[PoseDetection]:
+    """``base`` plus the poses of ``extra`` that match none of ``base``."""
+    return base + [d for d in extra if not _matches(d, base)]
+
+
+@dataclass
+class _Runner:
+    backend: Backend
+    num_poses: int
+    shrink: bool = False                      # started to replace a runner that followed fewer people
+    age: int = 0                              # frames processed
+    counts: deque[int] = field(default_factory=deque)
+    last: list[PoseDetection] = field(default_factory=list)
+
+
+@dataclass
+class _Held:
+    key: Any
+    image: NDArray[np.uint8]
+    time_s: float
+    dets: list[PoseDetection]
+
+
+class AdaptivePoseEstimator:
+    """Poses per frame at the cost of the people in view (see the module's description).
+
+    Parameters
+    ----------
+    factory : callable ``(num_poses, running_mode) -> Backend``
+        Builds a landmarker; ``running_mode`` is ``"video"`` or ``"image"``.
+    max_poses : int, default 4
+        Most people followed (the probe's ``num_poses``).
+    detect_every : int, default 8, frames
+        Frames between probes; also the look-back (the output lags ``detect_every - 1`` frames behind
+        in :meth:`push`).
+
+    Attributes
+    ----------
+    stats : dict of str to int
+        ``frames``, ``runner_calls`` (landmarker calls of runners, replays included), ``probe_calls``,
+        ``replayed`` (frames replayed), ``grown``, ``shrunk``, ``redetected`` (runners started for each
+        reason),
+        ``max_runners`` (most runners at once).
+    """
+
+    def __init__(self, factory: BackendFactory, *, max_poses: int = 4, detect_every: int = 8) -> None:
+        for name, v in (("max_poses", max_poses), ("detect_every", detect_every)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{name} must be an integer >= 1, got {v!r}")
+        self.factory = factory
+        self.max_poses = max_poses
+        self.detect_every = detect_every
+        self._runners: list[_Runner] = [_Runner(factory(1, "video"), 1)]
+        self._probe: Backend | None = None
+        self._redetector: Backend | None = None
+        self._held: deque[_Held] = deque()
+        self._since_probe: int | None = None     # frames processed since the last probe (None: none yet)
+        self._shrink_after = SHRINK_AFTER * detect_every
+        self._lag: int | None = None             # frames held back: detect_every - 1 (push) or 0 (detect)
+        self.stats = {"frames": 0, "runner_calls": 0, "probe_calls": 0, "replayed": 0, "grown": 0,
+                      "shrunk": 0, "redetected": 0, "max_runners": 1}
+
+    def __enter__(self) -> AdaptivePoseEstimator:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every landmarker (idempotent)."""
+        for r in self._runners:
+            r.backend.close()
+        self._runners = []
+        for b in (self._probe, self._redetector):
+            if b is not None:
+                b.close()
+        self._probe = self._redetector = None
+
+    @property
+    def lag_frames(self) -> int:
+        """Frames :meth:`push` holds back before returning them: ``detect_every - 1``."""
+        return self.detect_every - 1
+
+    # ---------------------------------------------------------------------------------------------
+
+    def push(self, image_rgb: NDArray[np.uint8], time_s: float, key: Any = None
+             ) -> list[tuple[Any, list[PoseDetection]]]:
+        """Take one frame; return ``(key, poses)`` of the frames that are final, oldest first.
+
+        Frames come back in the order given, :attr:`lag_frames` behind (the rest on :meth:`flush`).
+        ``image_rgb`` is kept (not copied) until its frame is returned and must not be modified.
+        """
+        if self._lag is None:
+            self._lag = self.lag_frames
+        elif self._lag != self.lag_frames:
+            raise RuntimeError("push and detect cannot be mixed on one estimator")
+        self._process(image_rgb, time_s, key)
+        out = []
+        while len(self._held) > self._lag:
+            h = self._held.popleft()
+            out.append((h.key, h.dets))
+        return out
+
+    def flush(self) -> list[tuple[Any, list[PoseDetection]]]:
+        """The frames still held, oldest first."""
+        out = [(h.key, h.dets) for h in self._held]
+        self._held.clear()
+        return out
+
+    def detect(self, image_rgb: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
+        """Poses of one frame, returned at once (no look-back: newcomers found up to ``detect_every - 1``
+        frames late). Not to be mixed with :meth:`push`."""
+        if self._lag is None:
+            self._lag = 0
+        elif self._lag != 0:
+            raise RuntimeError("push and detect cannot be mixed on one estimator")
+        self._process(image_rgb, time_s, None)
+        return self._held.popleft().dets
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _run(self, runner: _Runner, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
+        dets = runner.backend.detect(image, time_s)
+        self.stats["runner_calls"] += 1
+        runner.age += 1
+        runner.last = dets
+        runner.counts.append(len(dets))
+        while len(runner.counts) > self._shrink_after:
+            runner.counts.popleft()
+        return dets
+
+    def _process(self, image: NDArray[np.uint8], time_s: float, key: Any) -> None:
+        if not self._runners:
+            raise RuntimeError("AdaptivePoseEstimator is closed")
+        self.stats["frames"] += 1
+        merged: list[PoseDetection] = []
+        lost = False
+        for r in self._runners:
+            before = r.counts[-1] if r.counts else 0
+            merged = _union(merged, self._run(r, image, time_s))
+            lost |= r.counts[-1] < before
+        if lost:
+            merged = self._redetect(image, time_s, merged)
+        self._held.append(_Held(key, image, float(time_s), merged))
+        # since_probe counts the frames after the last probe that are held (this one included)
+        self._since_probe = None if self._since_probe is None else self._since_probe + 1
+        if self._since_probe is None or self._since_probe >= self.detect_every:
+            self._look_for_newcomers(image, time_s)
+        self._retire()
+        self._maybe_shrink()
+        self.stats["max_runners"] = max(self.stats["max_runners"], len(self._runners))
+
+    def _redetect(self, image: NDArray[np.uint8], time_s: float,
+                  merged: list[PoseDetection]) -> list[PoseDetection]:
+        """A runner lost a pose in this frame: the detector on this frame (an IMAGE-mode landmarker with
+        the runners' scores, as MediaPipe with room for more people does in every frame); its poses that
+        no runner gives are added. From the next frame on, the runner with room runs its own detector."""
+        if self._redetector is None:
+            self._redetector = self.factory(self.max_poses, "image")
+        dets = self._redetector.detect(image, time_s)
+        self.stats["redetected"] += 1
+        return _union(merged, dets)
+
+    def _look_for_newcomers(self, image: NDArray[np.uint8], time_s: float) -> None:
+        replay = len(self._held) if self._since_probe is None else min(self._since_probe, len(self._held))
+        self._since_probe = 0
+        if self._probe is None:
+            self._probe = self.factory(self.max_poses, "probe")
+        probe = self._probe.detect(image, time_s)
+        self.stats["probe_calls"] += 1
+        seen = self._held[-1].dets
+        new = [d for d in probe if _is_new(d, seen)]
+        if not new:
+            return
+        for r in self._runners:
+            recent = list(r.counts)[-replay:]
+            if len(recent) == replay and max(recent) + len(new) <= r.num_poses:
+                # this runner had room for them in every frame since the last probe: it ran its detector
+                # on each (as MediaPipe with num_poses = 4 would) and goes on doing so; nothing to replay
+                return
+        n = min(self.max_poses, len(seen) + len(new))
+        runner = _Runner(self.factory(n, "video"), n)
+        self.stats["grown"] += 1
+        held = list(self._held)[-replay:]
+        for h in held:
+            h.dets = _union(h.dets, self._run(runner, h.image, h.time_s))
+        self.stats["replayed"] += len(held) - 1
+        self._runners.append(runner)
+
+    def _retire(self) -> None:
+        """Close older runners whose every pose of this frame the newest runner gives too."""
+        if len(self._runners) < 2:
+            return
+        newest = self._runners[-1]
+        keep = []
+        for r in self._runners[:-1]:
+            if all(_matches(d, newest.last) for d in r.last) and len(newest.last) >= len(r.last):
+                r.backend.close()
+            else:
+                keep.append(r)
+        if newest.shrink and keep and newest.age >= self.detect_every:
+            # a smaller runner that has not made the one it replaces redundant: give up (try again later)
+            newest.backend.close()
+            for r in keep:
+                r.counts.clear()
+            self._runners = keep
+            return
+        self._runners = [*keep, newest]
+        if len(self._runners) == 1:
+            newest.shrink = False
+
+    def _maybe_shrink(self) -> None:
+        if len(self._runners) != 1:
+            return
+        r = self._runners[0]
+        if r.num_poses > 1 and len(r.counts) >= self._shrink_after and max(r.counts) < r.num_poses:
+            n = max(1, max(r.counts))
+            self._runners.append(_Runner(self.factory(n, "video"), n, shrink=True))
+            self.stats["shrunk"] += 1
+
+
+def mediapipe_adaptive(model: str = "lite", *, max_poses: int = 4, detect_every: int = 8,
+                       min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
+                       min_tracking_confidence: float = 0.5) -> AdaptivePoseEstimator:
+    """:class:`AdaptivePoseEstimator` over MediaPipe PoseLandmarkers of ``model`` (lite, full, heavy or a
+    path) with the given thresholds in [0, 1]."""
+    from imusynth.video.pose.mediapipe_backend import PoseEstimator
+    from imusynth.video.pose.models import resolve_model
+
+    path = resolve_model(model)
+
+    def factory(num_poses: int, running_mode: str) -> Backend:
+        low = PROBE_CONFIDENCE if running_mode == "probe" else 1.0
+        mode = "video" if running_mode == "video" else "image"
+        return PoseEstimator(path, num_poses=num_poses, running_mode=mode,
+                             min_detection_confidence=min(min_detection_confidence, low),
+                             min_presence_confidence=min(min_presence_confidence, low),
+                             min_tracking_confidence=min_tracking_confidence)
+
+    return AdaptivePoseEstimator(factory, max_poses=max_poses, detect_every=detect_every)
