@@ -469,6 +469,8 @@ def _train(takes: Sequence[Take], out: Path, *, cfg: TrainConfig, keypoints: Seq
         opt.load_state_dict(state["optimizer"])
         history, start_epoch = list(state["history"]), int(state["epoch"])
         say(f"resuming after epoch {start_epoch}")
+    elif resume:
+        say(f"no checkpoint {ckpt}: starting afresh")
     pools = camera_pools(train, k=cfg.camera_pool, seed=cfg.seed)
     rf = model.receptive_field
     t0 = time.perf_counter()
