@@ -443,7 +443,9 @@ def normalise_keypoints(
     mode : {"screen", "pelvis_scale"}
         ``screen``: VideoPose3D's ``x / w * 2 - (1, h / w)`` (x in [-1, 1], aspect kept).
         ``pelvis_scale``: per frame minus the 2-D hip midpoint, divided by the track's size (median over
-        frames of the RMS distance of the keypoints from the hip midpoint).
+        frames with at least 75 % of the keypoints of the RMS distance of the visible keypoints from the
+        centre). The centre is the mean of the visible hips (one hip if the other is missing), else of the
+        visible keypoints; frames with none take it interpolated over time.
     image_size : (w, h), px
     threshold : float
         Keypoints with a lower confidence count as missing.
