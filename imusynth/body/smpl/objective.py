@@ -181,15 +181,28 @@ class _Problem:
                  w3: NDArray[np.float64], two_d: tuple[NDArray[np.float64], ...] | None, *, nb: int,
                  smooth_weight: float, reproj_weight: float, pose_prior_weight: float,
                  shape_prior_weight: float) -> None:
+        vert_names = sorted({str(c.target) for c in corr if c.kind == "vertex"})
+        lbs = SubsetLBS(model, [model.vertex_ids[n] for n in vert_names], num_betas=nb)
+        qsel = [int(c.target) if c.kind == "joint" else model.n_joints + vert_names.index(str(c.target))
+                for c in corr]
+        self._setup(lbs, qsel, model.n_joints, prior_axis_weights(), tgt3, w3, two_d, nb=nb,
+                    smooth_weight=smooth_weight, reproj_weight=reproj_weight,
+                    pose_prior_weight=pose_prior_weight, shape_prior_weight=shape_prior_weight)
+
+    def _setup(self, lbs: BodyFunction, qsel: list[int], n_joints: int, prior_w: NDArray[np.float64],
+               tgt3: NDArray[np.float64], w3: NDArray[np.float64],
+               two_d: tuple[NDArray[np.float64], ...] | None, *, nb: int, smooth_weight: float,
+               reproj_weight: float, pose_prior_weight: float, shape_prior_weight: float) -> None:
+        """The model-free part of the set-up (another body model's objective calls it with its own body
+        function ``lbs``, point selection ``qsel``, ``n_joints`` rotation-vector joints, the root first,
+        and pose-prior weights ``prior_w`` of the ``3 n_joints - 3`` non-root pose parameters)."""
         dt = torch.float64
         T, C = w3.shape
         self.T, self.C, self.nb = T, C, nb
-        self.n_j = model.n_joints
+        self.n_j = n_joints
         self.n_x = 3 * self.n_j + 3
-        vert_names = sorted({str(c.target) for c in corr if c.kind == "vertex"})
-        self.lbs: BodyFunction = SubsetLBS(model, [model.vertex_ids[n] for n in vert_names], num_betas=nb)
-        self.qsel = [int(c.target) if c.kind == "joint" else self.n_j + vert_names.index(str(c.target))
-                     for c in corr]
+        self.lbs: BodyFunction = lbs
+        self.qsel = qsel
         s = RESIDUAL_SCALE_M
         self.tgt3 = torch.as_tensor(tgt3, dtype=dt)
         self.sw3 = torch.as_tensor(np.sqrt(w3), dtype=dt) / s
@@ -208,7 +221,7 @@ class _Problem:
         self.k_sm = float(np.sqrt(smooth_weight)) / s
         self.k_ps = float(np.sqrt(smooth_weight)) * ROTATION_LEVER_M / s
         self.k_pp = float(np.sqrt(pose_prior_weight)) * ROTATION_LEVER_M / s
-        self.prior_w = prior_axis_weights()                 # (69,)
+        self.prior_w = np.asarray(prior_w, dtype=np.float64)  # (3 n_joints - 3,)
         self.prior_w_t = torch.as_tensor(self.prior_w, dtype=dt)
         self.prior_scale = 1.0  # the first stage of the fit runs with a stronger pose prior
         # Levenberg-Marquardt damping D = max(diag(H), floor): a parameter the data barely see (a toe, a
