@@ -98,7 +98,8 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class SmplConfig:
-    """``[smpl]``: body model ("skeleton" | "smpl"), model folder, gender, fit settings (docs/smpl.md)."""
+    """``[smpl]``: body model ("skeleton" | "smpl" | "anny"), model folder, gender, fit settings
+    (docs/smpl.md, docs/anny.md)."""
 
     body_model: str = "skeleton"
     smpl_dir: str = ""
@@ -174,7 +175,7 @@ class PipelineConfig:
 
 _ALLOWED = {
     ("tracking", "person"): ("main", "all"),
-    ("smpl", "body_model"): ("skeleton", "smpl"),
+    ("smpl", "body_model"): ("skeleton", "smpl", "anny"),
     ("smpl", "gender"): ("neutral", "male", "female"),
 }
 _POSITIVE = {("output", "rate_hz"), ("kinematics", "cutoff_hz"), ("kinematics", "video_cutoff_hz"),

@@ -29,7 +29,7 @@ export IMUSYNTH_VENV="$work/venv" IMUSYNTH_LOCK=none
 export IMUSYNTH_MODEL_DIR="${IMUSYNTH_MODEL_DIR:-$(cd .. && pwd)/shared/models}"
 py="$IMUSYNTH_VENV/bin/python"
 start=$SECONDS
-bash scripts/setup.sh dev,smpl,distributed || { echo "check_latest: installing the newest versions failed" >&2; exit 1; }
+bash scripts/setup.sh dev,smpl,body,distributed || { echo "check_latest: installing the newest versions failed" >&2; exit 1; }
 echo "check_latest: installed in $((SECONDS - start)) s"
 
 "$py" -m pip freeze --all --exclude-editable 2>/dev/null | grep -v -i -E '^(imusynth|setuptools|wheel)==' \

@@ -2,7 +2,7 @@
 # Install imusynth and what it needs into a virtual environment (idempotent), with the exact versions of
 # requirements/lock.txt (pip constraints: the versions the tests passed with).
 # Usage: bash scripts/setup.sh [EXTRAS]
-#   EXTRAS: pip extras, e.g. "dev,smpl,distributed" (default: none)
+#   EXTRAS: pip extras, e.g. "dev,smpl,body,distributed" (default: none)
 # Environment:
 #   IMUSYNTH_VENV  the virtual environment's folder (default: .venv in the repository)
 #   IMUSYNTH_LOCK  the constraints file (default: requirements/lock.txt); "none": the newest versions that
@@ -31,7 +31,7 @@ fi
 python3 -m venv "$venv"
 py="$venv/bin/python"
 "$py" -m pip install -q "${constraints[@]}" --upgrade pip
-if [[ ",$extras," == *",smpl,"* ]]; then
+if [[ ",$extras," == *",smpl,"* || ",$extras," == *",body,"* ]]; then
   # PyTorch first, pinned: an unpinned torch pulls a multi-GB CUDA build. Where pip is offered the CPU
   # wheel (2.13.0+cpu) it takes it; the lock's torch==2.13.0 admits that local version.
   "$py" -m pip install -q "${constraints[@]}" "torch==2.13.0"

@@ -325,7 +325,9 @@ def video_cmd(
     placements_file: PlacementsFileOpt = None,
     pipeline: PipelineOpt = None,
     body_model: Annotated[
-        str | None, typer.Option("--body-model", help="skeleton (default) | smpl: fit the SMPL body mesh.")
+        str | None,
+        typer.Option("--body-model", help="skeleton (default) | smpl: fit the SMPL body mesh | anny: fit the "
+                     "free Anny body mesh (extra imusynth[body]; docs/anny.md)."),
     ] = None,
     smpl_dir: Annotated[
         Path | None,
@@ -459,6 +461,7 @@ def info_cmd() -> None:
         "dask",
         "torch",
         "smplx",
+        "anny",
     ):
         try:
             v = version(pkg)

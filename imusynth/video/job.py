@@ -48,14 +48,24 @@ def _clip_id(stem: str, person: PersonSegment, n_segments: int, all_persons: boo
 
 @dataclass
 class _BodyModel:
-    """The SMPL model and the mesh placements resolved on it (``[smpl] body_model = "smpl"``)."""
+    """The body model and the mesh placements resolved on it (``[smpl] body_model = "smpl" | "anny"``)."""
 
     model: Any
     placements: list[Any]
+    name: str = "smpl"
 
 
 def _load_body_model(cfg: PipelineConfig) -> _BodyModel | None:
-    """Load the SMPL model and its mesh placements, or None for the skeleton pipeline."""
+    """Load the SMPL or Anny model and its mesh placements, or None for the skeleton pipeline."""
+    if cfg.smpl.body_model == "anny":
+        from imusynth.body.anny.fit import anny_rest
+        from imusynth.body.anny.model import load_anny
+        from imusynth.body.anny.placements import anny_mesh_placements
+
+        anny = load_anny()
+        table = anny_mesh_placements(anny_rest(anny), list(cfg.output.placements),
+                                     region_radius_m=cfg.smpl.region_radius_m)
+        return _BodyModel(anny, [table[n] for n in cfg.output.placements], "anny")
     if cfg.smpl.body_model != "smpl":
         return None
     from imusynth.body.smpl import builtin_mesh_placements, load_model
@@ -71,25 +81,37 @@ def _load_body_model(cfg: PipelineConfig) -> _BodyModel | None:
 
 def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], cfg: PipelineConfig,
                   clip_id: str = "") -> tuple[dict[str, Any], Any]:
-    """Fit SMPL to one person segment and compute its mesh sensors (see docs/smpl.md)."""
-    from imusynth.body.smpl.fit import clip_record, fit_clip, fit_sensor_motion
+    """Fit SMPL (or Anny) to one person segment and compute its mesh sensors (docs/smpl.md, docs/anny.md)."""
     from imusynth.core.sensors import simulate
 
     s = cfg.smpl
     weights = ps.motion.confidence
     R_world_from_cam = ps.pose["camera_rotation"].astype(np.float64)
-    fit = fit_clip(ps.motion.xyz, ps.pose["image_xy"].astype(np.float64) - 0.5, weights, K, body.model,
-                   cam_rotation=np.transpose(R_world_from_cam, (0, 2, 1)), n_iters=s.n_iters,
-                   smooth_weight=s.smooth_weight, reproj_weight=s.reproj_weight,
-                   pose_prior_weight=s.pose_prior_weight, shape_prior_weight=s.shape_prior_weight,
-                   num_betas=s.num_betas, torch_threads=s.torch_threads)
-    motion, placements = fit_sensor_motion(body.model, fit, ps.motion.time, body.placements,
-                                           source=ps.motion.source)
+    common = dict(cam_rotation=np.transpose(R_world_from_cam, (0, 2, 1)), n_iters=s.n_iters,
+                  smooth_weight=s.smooth_weight, reproj_weight=s.reproj_weight,
+                  pose_prior_weight=s.pose_prior_weight, shape_prior_weight=s.shape_prior_weight,
+                  torch_threads=s.torch_threads)
+    image_xy = ps.pose["image_xy"].astype(np.float64) - 0.5
+    if body.name == "anny":
+        from imusynth.body.anny import fit as anny_fit
+
+        fit = anny_fit.fit_anny(ps.motion.xyz, image_xy, weights, K, body.model, **common)  # type: ignore[arg-type]
+        motion, placements = anny_fit.fit_sensor_motion(body.model, fit, ps.motion.time, body.placements,
+                                                        source=ps.motion.source)
+        record = anny_fit.anny_record(fit, body.model)
+    else:
+        from imusynth.body.smpl.fit import clip_record, fit_clip, fit_sensor_motion
+
+        fit = fit_clip(ps.motion.xyz, image_xy, weights, K, body.model, num_betas=s.num_betas,
+                       **common)  # type: ignore[arg-type]
+        motion, placements = fit_sensor_motion(body.model, fit, ps.motion.time, body.placements,
+                                               source=ps.motion.source)
+        record = clip_record(fit, body.model)
     k = cfg.kinematics
     sensors = simulate(motion, placements, rate_hz=cfg.output.rate_hz, cutoff_hz=k.video_cutoff_hz,
                        max_gap_s=k.max_gap_s, min_confidence=k.min_confidence, filter_order=k.filter_order,
                        require_valid=False, mountings=augment_mountings(list(placements), cfg, clip_id))
-    return sensors, clip_record(fit, body.model)
+    return sensors, record
 
 
 def resolve_video_input(video: str) -> tuple[Path, dict[str, str]]:
@@ -171,7 +193,7 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
                                              require_valid=False, clip_id=clip_id)
             else:
                 sensors, record = _smpl_sensors(ps, body, run.K, cfg, clip_id)
-                groups["smpl"] = (record.datasets, record.attrs)
+                groups[body.name] = (record.datasets, record.attrs)
             attrs: dict[str, Any] = {
                 "track_id": ps.track_id, "shot": ps.segment, "n_shots": n_shots,
                 "corrupt_frames": np.asarray(run.corrupt_frames, dtype=np.int64),
