@@ -155,8 +155,11 @@ def gather(
     from imusynth.errors import InputError
     from imusynth.io.inputs import H5_SUFFIXES, expand_inputs
 
-    if len(inputs) == 1 and (inputs[0] / MANIFEST_NAME).is_file():
-        outdir = inputs[0]
+    one = inputs[0] if len(inputs) == 1 else None
+    if one is not None and ((one / MANIFEST_NAME).is_file() or (   # a batch, or a folder that is none yet
+            not one.exists() and not any(ch in str(one) for ch in "*?[") and one.suffix.lower() not in (
+                ".h5", ".hdf5", ".csv"))):
+        outdir = one
         check_outputs({"--output": output}, [outdir, outdir / MANIFEST_NAME], force=force)
         summary = gather_batch(outdir, output, group_by=group_by, config_hash=config_hash,
                                include_empty=include_empty)
