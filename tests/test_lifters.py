@@ -473,9 +473,14 @@ def test_lifter_file_on_sample_videos(tmp_path: Path, folder: tuple[str, ...], n
 @pytest.mark.slow
 def test_trained_lifter_on_the_walking_video(tmp_path: Path) -> None:
     """A trained lifter file (``IMUSYNTH_TEST_LIFTER``, e.g. the one of docs/lifter_training.md; never
-    committed) on the walking video: placed in at least 90 % of the frames, and the thigh and foot sensors
-    keep the walking cadence of ``tests/test_video_real.py`` (1.4-2.2 steps/s, first pass)."""
+    committed) on the whole walking video: placed in at least 90 % of the frames, and the thigh and foot
+    sensors keep the walking cadence of ``tests/test_video_real.py`` (1.4-2.2 steps/s) on both passes, as
+    ``benchmarks/eval_video_real.py`` measures it. Measured with ``bandai_cmu.pt`` (23 epochs): passes on a
+    live lite run; on the benchmark's recorded lite 2-D of the same video the first pass of the left thigh
+    (1.27) and left foot (3.03) fail (docs/validation.md, "Lifters").
+    """
     import os
+    from dataclasses import replace
 
     from .conftest import shared_path
     from .test_video_real import stride_period_s
@@ -484,8 +489,7 @@ def test_trained_lifter_on_the_walking_video(tmp_path: Path) -> None:
     if not trained or not Path(trained).is_file():
         pytest.skip("set IMUSYNTH_TEST_LIFTER to a trained lifter file")
     placements = ["left_thigh", "right_thigh", "left_foot", "right_foot"]
-    cfg = with_overrides(load_pipeline_config(), {"output.placements": placements, "lift.lifter": trained,
-                                                   "video.end_s": 6.5})
+    cfg = with_overrides(load_pipeline_config(), {"output.placements": placements, "lift.lifter": trained})
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
         out = process_video(shared_path("videos", "sports2d", "demo4_walking.mp4"), tmp_path / "w.h5",
@@ -493,6 +497,14 @@ def test_trained_lifter_on_the_walking_video(tmp_path: Path) -> None:
     (clip,) = read_clips(out, with_pose=True)
     assert clip.attrs["lifter"] == f"learned:{Path(trained).name}"
     assert clip.pose is not None and clip.pose["lift_ok"].mean() >= 0.9
+    bad = []
     for p in placements:
-        cadence = 2.0 / stride_period_s(clip.sensors[p])
-        assert 1.4 <= cadence <= 2.2, f"{p}: {cadence:.2f} steps/s"
+        sig = clip.sensors[p]
+        for lo, hi in ((0.0, 6.5), (6.5, 14.0)):       # the two passes (she turns round at 5.4-6.1 s)
+            m = (sig.time >= lo) & (sig.time < hi)
+            sub = replace(sig, time=sig.time[m], acc=sig.acc[m], gyro=sig.gyro[m],
+                          orientation=sig.orientation[m], valid=sig.valid[m])
+            cadence = 2.0 / stride_period_s(sub)
+            if not 1.4 <= cadence <= 2.2:
+                bad.append(f"{p} {lo:g}-{hi:g} s: {cadence:.2f} steps/s")
+    assert not bad, bad
