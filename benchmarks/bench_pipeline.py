@@ -81,6 +81,8 @@ def _peak_rss_mib() -> float:
 
 #: ``pose.num_poses`` of the measured runs (``--num-poses``; the configuration's default when None).
 NUM_POSES: int | None = None
+#: ``pose.detect_every`` of the measured runs (``--detect-every``; the configuration's default when None).
+DETECT_EVERY: int | None = None
 
 
 def _config(model: str) -> Any:
@@ -89,6 +91,8 @@ def _config(model: str) -> Any:
     over: dict[str, Any] = {"pose.model": model, "output.placements": PLACEMENTS}
     if NUM_POSES is not None:
         over["pose.num_poses"] = NUM_POSES
+    if DETECT_EVERY is not None:
+        over["pose.detect_every"] = DETECT_EVERY
     return with_overrides(load_pipeline_config(), over)
 
 
@@ -291,6 +295,8 @@ def run_worker(kind: str, video: Path, model: str, out_dir: Path) -> dict[str, A
            "--models", model, "--tmp", str(out_dir)]
     if NUM_POSES is not None:
         cmd += ["--num-poses", str(NUM_POSES)]
+    if DETECT_EVERY is not None:
+        cmd += ["--detect-every", str(DETECT_EVERY)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     if r.returncode != 0 or not lines:
@@ -363,10 +369,16 @@ def main() -> None:
     ap.add_argument("--num-poses", type=int, default=None,
                     help="pose.num_poses of the pose and e2e runs (default: the configuration's, 4; "
                          "1 as in pipelines/single_person_fast.toml)")
+    ap.add_argument("--detect-every", type=int, default=None,
+                    help="pose.detect_every of the pose and e2e runs (default: the configuration's, 8; "
+                         "0: one landmarker with num_poses, its detector on every frame)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="result file (default: results/bench_pipeline*.json, named by the options)")
     ap.add_argument("--worker", choices=["decode", "pose", "e2e", "synth"], help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global NUM_POSES
+    global NUM_POSES, DETECT_EVERY
     NUM_POSES = args.num_poses
+    DETECT_EVERY = args.detect_every
 
     if args.worker:
         print(json.dumps(worker(args.worker, args.video, args.models[0], args.tmp)))
@@ -473,11 +485,14 @@ def main() -> None:
         "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "load_average_before": load_before, "load_average_after": load_after,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t_start)),
-        "duration_s": time.time() - t_start, "num_poses": NUM_POSES,
+        "duration_s": time.time() - t_start, "num_poses": NUM_POSES, "detect_every": DETECT_EVERY,
     }
-    name = "bench_pipeline.json" if NUM_POSES is None else f"bench_pipeline_num_poses{NUM_POSES}.json"
-    (RESULTS / name).write_text(json.dumps(payload, indent=2))
-    print(f"wrote {RESULTS / name}")
+    name = "bench_pipeline" + (f"_num_poses{NUM_POSES}" if NUM_POSES is not None else "") + (
+        f"_detect_every{DETECT_EVERY}" if DETECT_EVERY is not None else "") + ".json"
+    out = args.out or RESULTS / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
