@@ -218,6 +218,19 @@ def test_learned_lifter_resamples_tracks_to_its_rate(tmp_path: Path) -> None:
                                atol=1e-9)
 
 
+def test_torch_is_imported_only_when_a_learned_lifter_is_used() -> None:
+    """The video job, the CLI and the MediaPipe lifter load without torch (checked in a fresh process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, imusynth.cli.main, imusynth.video.job, imusynth.video.lift\n"
+            "from imusynth.video.lift.lifters import lifter_from_spec\n"
+            "lifter_from_spec('mediapipe')\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
 def test_lifter_spec_errors(tmp_path: Path) -> None:
     assert isinstance(lifter_from_spec("mediapipe"), MediaPipeLifter)
     with pytest.raises(InputError, match="not found"):

@@ -21,6 +21,15 @@ from imusynth.video.lift.base import (
     LiftError,
     standing_pose,
 )
+from imusynth.video.lift.lifters import (
+    LearnedLifter,
+    Lifter,
+    LifterInput,
+    MediaPipeLifter,
+    OracleLifter,
+    fill_landmarks,
+    lifter_from_spec,
+)
 from imusynth.video.lift.pnp import LiftedFrame, lift_frame
 from imusynth.video.lift.trajectory import body_trajectory, leg_length_outliers, smooth_depth, stack_frames
 
@@ -29,11 +38,18 @@ __all__ = [
     "DEFAULT_LEG_LENGTH_TOLERANCE",
     "MIN_LANDMARKS",
     "N_LANDMARKS",
+    "LearnedLifter",
     "LiftError",
     "LiftedFrame",
+    "Lifter",
+    "LifterInput",
+    "MediaPipeLifter",
+    "OracleLifter",
     "body_trajectory",
+    "fill_landmarks",
     "leg_length_outliers",
     "lift_frame",
+    "lifter_from_spec",
     "smooth_depth",
     "stack_frames",
     "standing_pose",
