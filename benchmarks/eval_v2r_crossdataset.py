@@ -30,8 +30,12 @@ The configuration reported as the method ("full": per-class calibration + augmen
 for spsw-har; BasicMotions' accelerometer has no gravity, so its full configuration keeps the sensor frame)
 was fixed before the table was run; every other cell is an ablation. Nothing is chosen on the test split.
 
-Usage: python benchmarks/eval_v2r_crossdataset.py [--cnn-epochs 30] [--trees 300] [--only bm|spsw]
-Prints the Markdown tables; writes benchmarks/results/v2r_crossdataset/results.json and table.md.
+``--swap`` reruns spsw-har with the subjects' roles swapped (s04-s06 train and calibrate, s01-s03 tested)
+for R2R and three cells (:data:`SWAP_CELLS`), to show how much a cell moves with the choice of people.
+
+Usage: python benchmarks/eval_v2r_crossdataset.py [--cnn-epochs 30] [--trees 300] [--only bm|spsw] [--swap]
+Prints the Markdown tables; writes benchmarks/results/v2r_crossdataset/results.json and table.md
+(results_swap.json and table_swap.md with --swap).
 """
 
 from __future__ import annotations
@@ -75,6 +79,15 @@ TARGETS: dict[str, dict] = {
     },
 }
 CALIBRATIONS = ("raw", "channel", "per-class")
+#: --swap: spsw-har with the subjects' roles swapped (s04-s06 train and calibrate, s01-s03 tested), only
+#: these cells (R2R always), to see how much a cell moves with the split.
+SWAP_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
+SWAP = False
+
+
+def work(target: str) -> Path:
+    """Folder of the calibrations, windows and scores of a target (and split)."""
+    return CACHE / (f"{target}_swap" if SWAP else target)
 #: The configuration fixed in advance as "the method" for each target: (calibration, augmented, frame).
 FULL = {"bm": ("per-class", "stack", "sensor"), "spsw": ("per-class", "stack", "gravity")}
 
@@ -172,7 +185,7 @@ def real_inputs(target: str, device: str, split: str) -> tuple[list[Path], list[
     """Real files of a split and the flags that read them."""
     if target == "bm":
         return [BM / f"BasicMotions_{split.upper()}.ts"], ["--source-rate", "10"]
-    subjects = ("s01", "s02", "s03") if split == "train" else ("s04", "s05", "s06")
+    subjects = ("s01", "s02", "s03") if (split == "train") != SWAP else ("s04", "s05", "s06")
     dev = "sw" if device == "watch" else "sp"
     files = sorted(f for s in subjects for f in (SPSW / s).glob(f"{s}_*_{dev}.csv"))
     return files, ["--preset", "spsw_har", "--group-by", "parent"]
@@ -183,7 +196,7 @@ def calibrated(target: str, device: str, kind: str, virtual: list[Path], tag: st
     if kind == "raw":
         return virtual
     pl = TARGETS[target]["devices"][device]
-    d = CACHE / target / f"cal_{kind}_{device}{tag}"
+    d = work(target) / f"cal_{kind}_{device}{tag}"
     d.mkdir(parents=True, exist_ok=True)
     prof = d / "profile.toml"
     real, flags = real_inputs(target, device, "train")
@@ -215,7 +228,7 @@ def window_flags(target: str) -> list[object]:
 def export_virtual(
     target: str, device: str, files: list[Path], cal: str, aug: str, frame: str, tag: str = ""
 ) -> Path:
-    out = CACHE / target / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}{tag}.h5"
+    out = work(target) / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}{tag}.h5"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         cli("export", *files, "-p", TARGETS[target]["devices"][device], *window_flags(target),
@@ -224,7 +237,7 @@ def export_virtual(
 
 
 def export_real(target: str, device: str, split: str, frame: str) -> Path:
-    out = CACHE / target / "windows" / f"real_{device}_{split}_{frame}.h5"
+    out = work(target) / "windows" / f"real_{device}_{split}_{frame}.h5"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         files, flags = real_inputs(target, device, split)
@@ -235,7 +248,7 @@ def export_real(target: str, device: str, split: str, frame: str) -> Path:
 def har_eval(  # noqa: ANN001
     target: str, test: Path, train_real: Path, virtual: Path | None, name: str, args, frame: str
 ) -> dict:
-    out = CACHE / target / "scores" / f"{name}.json"
+    out = work(target) / "scores" / f"{name}.json"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         protos = "r2r" if virtual is None else "v2r,mix2r"
@@ -266,12 +279,14 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
             files = calibrated(target, device, cal, virtual)
             for aug in ("none", "stack"):
                 for frame in ("sensor", "gravity"):
+                    if SWAP and (cal, aug, frame) not in SWAP_CELLS:
+                        continue
                     test = export_real(target, device, "test", frame)
                     train = export_real(target, device, "train", frame)
                     v = export_virtual(target, device, files, cal, aug, frame)
                     rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
                     dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
-        if target == "spsw":  # the acted styles: measured on the real TRAINING split, then the same cells
+        if target == "spsw" and not SWAP:  # acted styles: measured on the real TRAINING split
             keep = calm_styles(target, device, virtual)
             dev["calm_styles"] = sorted(keep)
             sub = [f for f in virtual if style_of(f) in keep]
@@ -417,19 +432,23 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=300)
     ap.add_argument("--cnn-epochs", type=int, default=30)
     ap.add_argument("--only", choices=sorted(TARGETS), default=None)
+    ap.add_argument("--swap", action="store_true", help="spsw-har with s04-s06 training, s01-s03 tested")
     args = ap.parse_args()
+    global SWAP
+    SWAP = args.swap
     results, text = {}, []
-    for target in [args.only] if args.only else list(TARGETS):
+    for target in ["spsw"] if SWAP else [args.only] if args.only else list(TARGETS):
         t0 = time.perf_counter()
         results[target] = run_target(target, args)
         results[target]["wall_s"] = time.perf_counter() - t0
-        text += [table(target, results[target]), "", targets_check(target, results[target]),
-                 diagnostics(target)]
+        text += [table(target, results[target]), "", targets_check(target, results[target])]
+        text += [] if SWAP else [diagnostics(target)]
     md = "\n".join(text)
     print(md)
-    (CACHE / "table.md").write_text(md + "\n", encoding="utf-8")
-    (CACHE / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {CACHE / 'table.md'}")
+    tag = "_swap" if SWAP else ""
+    (CACHE / f"table{tag}.md").write_text(md + "\n", encoding="utf-8")
+    (CACHE / f"results{tag}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {CACHE / f'table{tag}.md'}")
 
 
 if __name__ == "__main__":
