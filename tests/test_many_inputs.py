@@ -346,3 +346,33 @@ def test_export_stacks_sensors_by_role_into_one_windows_file(tmp_path, capsys):
     assert sorted(p.name for p in od.iterdir()) == ["left.h5", "right.h5"]
     assert set(load_windows(od / "left.h5").group.tolist()) == {"subject1"}
     del thigh
+
+
+# ---------------------------------------------------------------------------------------------------
+# compare: many pairs in one process
+
+
+def test_compare_pairs_one_result_per_row_and_a_failure(tmp_path, capsys):
+    import json
+
+    from tests.test_compare import OFFSET_S, Motion3, _write_files
+
+    rng = np.random.default_rng(20240611)
+    motion = Motion3(freq=rng.uniform(0.2, 3.0, (2, 3, 5)), phase=rng.uniform(0.0, 2 * np.pi, (2, 3, 5)),
+                     amp=rng.uniform(0.3, 1.0, (2, 3, 5)))
+    h5, real = _write_files(tmp_path, motion, n_clips=2)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(f"virtual,real,clip\n{h5.name},{real.name},walk0\n{h5.name},{real.name},walk1\n"
+                     f"{h5.name},missing.csv,walk0\n")
+    rc = run(["compare", "--pairs", str(pairs), "-p", "left_foot", "--real-preset", "xsens_dot",
+              "--offset-guess", "1000", "--max-lag", "5", "--json"])
+    cap = capsys.readouterr()
+    assert rc == 1
+    failed = [ln for ln in cap.err.splitlines() if ln.startswith("imusynth: failed:")]
+    assert len(failed) == 1 and "[walk0] vs" in failed[0] and "missing.csv" in failed[0], cap.err
+    docs = json.loads(cap.out[: cap.out.rindex("]") + 1])
+    assert [d["clip"] for d in docs] == ["walk0", "walk1"]
+    for d in docs:       # each pair scored as a single call scores it (test_compare)
+        assert d["offset_s"] == pytest.approx(1000.0 + OFFSET_S, abs=1e-3)
+    assert "compare: 2 of 3 input(s) done, 1 failed" in cap.out
+    assert run(["compare", str(h5), "--pairs", str(pairs), "-p", "left_foot"]) == 2    # one form or the other

@@ -82,6 +82,6 @@ def summary(log: RunLog, what: str, written: Sequence[Path], *, unit: str = "cli
         typer.echo(f"wrote {written[0]}")
     elif written:
         typer.echo(f"wrote {len(written)} files in {written[0].parent}")
-    else:
+    elif log.done == 0:
         typer.echo("nothing written: every input failed")
     return 1 if failed else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -178,9 +178,15 @@ def compare_files(
 
 
 def compare_cmd(
-    virtual: Annotated[Path, typer.Argument(help="imusynth/1 HDF5 file with the virtual sensor.")],
-    real: Annotated[Path, typer.Argument(help="Real IMU recording (CSV, gzip accepted).")],
+    virtual: Annotated[Path | None, typer.Argument(help="imusynth/1 HDF5 file with the virtual sensor.",
+                                                   show_default=False)] = None,
+    real: Annotated[Path | None, typer.Argument(help="Real IMU recording (CSV, gzip accepted).",
+                                                show_default=False)] = None,
+    *,
     placement: Annotated[str, _opt("--placement", "-p", help="Virtual sensor (placement) to compare.")],
+    pairs: Annotated[Path | None, _opt("--pairs", help="Many comparisons in one process: a CSV with columns "
+                                       "virtual, real and optionally clip (paths relative to it), instead of "
+                                       "VIRTUAL REAL.")] = None,
     clip: Annotated[str | None, _opt("--clip", help="Clip ID (needed when the file has several).")] = None,
     as_json: Annotated[bool, _opt("--json", metavar="",
                                   help="Print the result as JSON instead of a table.")] = False,
@@ -222,12 +228,17 @@ def compare_cmd(
     """Align a virtual sensor with a real IMU recording (time offset, rotation) and print per-axis metrics.
 
     Example: imusynth compare walk.h5 imu.csv -p left_foot --real-preset gaitmap --real-sensor left_sensor
+
+    A dataset: imusynth compare --pairs pairs.csv -p left_wrist --json (one result per row; a failing pair is
+    reported on one line and the others are kept, exit status 1).
     """
     if rotation is not None and no_rotation:
         raise CompareError("give --rotation or --no-rotation, not both (--no-rotation means --rotation "
                            "identity)")
-    result = compare_files(
-        virtual, real, placement=placement, clip_id=clip, real_preset=real_preset, real_sensor=real_sensor,
+    if (pairs is None) == (virtual is None or real is None) or (pairs is not None and virtual is not None):
+        raise CompareError("give VIRTUAL REAL, or --pairs FILE.csv (columns virtual, real, clip)")
+    opts = dict(
+        placement=placement, real_preset=real_preset, real_sensor=real_sensor,
         acc_unit=acc_unit, gyro_unit=gyro_unit, time_column=time_column, time_unit=time_unit,
         acc_columns=parse_columns(acc_columns, "--acc-columns"),
         gyro_columns=parse_columns(gyro_columns, "--gyro-columns"), label_column=label_column,
@@ -236,6 +247,13 @@ def compare_cmd(
         estimate_rotation=not no_rotation, lever_arm=lever_arm, rotation=parse_rotation(rotation),
         refine_lag_s=refine_lag, min_overlap_s=min_overlap, refine_iterations=refine_iterations,
     )
+    if pairs is not None:
+        rc = compare_pairs(pairs, placement=placement, as_json=as_json, opts=opts)
+        if rc:
+            raise typer.Exit(rc)
+        return
+    assert virtual is not None and real is not None
+    result = compare_files(virtual, real, clip_id=clip, **opts)  # type: ignore[arg-type]
     if as_json:
         doc = {"virtual": str(virtual), "clip": clip, "placement": placement, "real": str(real),
                **result.to_dict()}
@@ -243,3 +261,43 @@ def compare_cmd(
     else:
         typer.echo(f"{virtual} [{placement}] vs {real}")
         typer.echo(result.to_table())
+
+
+def compare_pairs(pairs: Path, *, placement: str, as_json: bool, opts: dict[str, Any]) -> int:
+    """``compare --pairs``: every row of a CSV (virtual, real[, clip]) in one process; exit status."""
+    import csv
+
+    from imusynth.cli._many import print_failure, summary
+    from imusynth.io.inputs import Failure, InputItem, RunLog, each_input
+
+    with open(pairs, newline="", encoding="utf-8-sig") as fh:
+        rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()}
+                for r in csv.DictReader(fh)]
+    if not rows or not {"virtual", "real"} <= set(rows[0]):
+        raise CompareError(f"--pairs {pairs}: needs a header with columns virtual, real (optionally clip)")
+    base = pairs.parent
+    todo = [(base / r["virtual"], base / r["real"], r.get("clip") or None) for r in rows]
+    items = [InputItem(v) for v, _, _ in todo]
+    pair_of = {id(it): t for it, t in zip(items, todo, strict=True)}
+    docs = []
+    current: list[str] = [""]
+
+    def work(it: InputItem) -> None:
+        v, r, c = pair_of[id(it)]
+        current[0] = f"{v}{f' [{c}]' if c else ''} vs {r}"
+        result = compare_files(v, r, clip_id=c, **opts)
+        doc = {"virtual": str(v), "clip": c, "placement": placement, "real": str(r), **result.to_dict()}
+        docs.append(doc)
+        if not as_json:
+            typer.echo(f"{v} [{placement}] vs {r}")
+            typer.echo(result.to_table())
+
+    def failed(f: Failure) -> None:
+        print_failure(Failure(current[0], f.reason))
+
+    log = RunLog()
+    for _ in each_input(items, work, log=log, desc="compare", on_failure=failed):
+        pass
+    if as_json:
+        typer.echo(json.dumps(docs, indent=2, allow_nan=False))
+    return summary(log, "compare", [])
