@@ -59,3 +59,18 @@ def test_lazy_commands_run_and_typos_are_suggested(capsys):
     assert "apply" in capsys.readouterr().out
     assert run(["calibrate", "aply"]) == 2
     assert "apply" in capsys.readouterr().err
+
+
+def test_a_motion_job_loads_only_what_the_physics_needs(tmp_path):
+    """NumPy, SciPy and h5py; not the video stack (OpenCV, MediaPipe, torch) nor scikit-learn."""
+    from tests.test_many_inputs import spin_trc
+
+    trc = spin_trc(tmp_path / "spin.trc")
+    (tmp_path / "m.toml").write_text('[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\n'
+                                     'axes = ["+x", "+y", "+z"]\n')
+    argv = ["motion", str(trc), "-p", "body", "--placements-file", str(tmp_path / "m.toml"), "-o",
+            str(tmp_path / "o.h5")]
+    code = ("import contextlib, io\nfrom imusynth.cli.main import run\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    rc = run({argv!r})\nassert rc == 0, rc")
+    assert set(loaded_after(code)) <= {"numpy", "scipy", "h5py"}
+    assert (tmp_path / "o.h5").is_file()
