@@ -63,6 +63,9 @@ def test_cnn_learns_sine_frequencies_in_noise(rng) -> None:  # noqa: ANN001
 
 
 def test_cnn_same_seed_same_predictions(rng) -> None:  # noqa: ANN001
+    import torch
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
     train = _sines(rng, groups=["a", "b", "c"], per=10, noise=1.0)
     test = _sines(rng, groups=["x"], per=20, noise=1.0)
     p1 = CnnClassifier(seed=3, max_epochs=4).fit(train.X, train.y, train.group).predict_proba(test.X)
@@ -71,9 +74,7 @@ def test_cnn_same_seed_same_predictions(rng) -> None:  # noqa: ANN001
     p3 = CnnClassifier(seed=4, max_epochs=4).fit(train.X, train.y, train.group).predict_proba(test.X)
     assert not np.array_equal(p1, p3)  # the seed matters, so the equality above is not vacuous
     # the caller's torch settings are restored
-    import torch
-
-    assert not torch.are_deterministic_algorithms_enabled()
+    assert (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()) == before
 
 
 def test_validation_split_holds_out_whole_groups() -> None:
