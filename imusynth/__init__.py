@@ -31,13 +31,17 @@ name                        what
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("imusynth")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+
+def _version() -> str:
+    """The installed version (read on first use: importlib.metadata costs 40 ms of every start-up)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imusynth")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "0.0.0+unknown"
 
 #: public name -> module that defines it
 _PUBLIC: dict[str, str] = {
@@ -67,6 +71,9 @@ __all__ = ["__version__", *_PUBLIC]
 
 def __getattr__(name: str) -> Any:
     """Load a public name from its module on first use (keeps ``import imusynth`` light)."""
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'imusynth' has no attribute {name!r}")
