@@ -300,7 +300,10 @@ def each_input(items: Sequence[InputItem], work: Callable[[InputItem], T], *, lo
             try:
                 result = work(item)
             except Exception as exc:  # noqa: BLE001 - one bad input must not stop a dataset
-                failure = Failure(str(item.path), _reason(exc))
+                reason = _reason(exc)
+                for prefix in (f"{item.path}: ", f"{item.path.name}: "):   # the line names the file already
+                    reason = reason.removeprefix(prefix)
+                failure = Failure(str(item.path), reason)
                 log.failures.append(failure)
                 if on_failure is not None:
                     bar.clear()
