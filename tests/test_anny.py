@@ -113,7 +113,7 @@ def test_body_function_matches_anny_forward_and_jacobian(model) -> None:  # type
     e = torch.zeros(6, dtype=dt)
     e[4] = 1e-4
     fd = (body(betas + e, pose, transl).points - body(betas - e, pose, transl).points) / 2e-4
-    np.testing.assert_allclose(res.jac_b[..., 4].numpy(), fd.numpy(), atol=1e-6)
+    np.testing.assert_allclose(res.jac_b[..., 4].numpy(), fd.numpy(), atol=1e-5)  # forward differences
 
 
 def test_fit_recovers_known_motion(model) -> None:  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ body function (:class:`imusynth.body.solver.BodyFunction`) that poses only the p
 Jacobians: with respect to a fitted bone's rotation vector in closed form (the world angle
 ``phi = R_j B_j Jr(theta_j) d theta`` turns every point below the bone about its posed head ``p_j``:
 ``d x = phi x sum_k w_k [j above k] (A_k(v) - p_j)``); the translation moves every point by itself; the
-6 phenotype parameters by central differences (step 1e-5; the phenotype enters through piecewise-linear
+6 phenotype parameters by forward differences (step 1e-6; the phenotype enters through piecewise-linear
 interpolation, so the derivative is one-sided at its anchors).
 """
 
@@ -228,7 +228,7 @@ class AnnyPoints:
     jac_x : Tensor, shape (T, Q, 3, 3 F + 3) or None
         d points / d (pose, transl) of the same frame.
     jac_b : Tensor, shape (T, Q, 3, 6) or None
-        d points / d betas (central differences).
+        d points / d betas (forward differences).
     """
 
     points: torch.Tensor
@@ -289,7 +289,7 @@ class AnnyBody:
         self.S = self.W[:, None, :] * self.above[None]
         self.S0 = self.S.sum(-1)  # (Q, F)
         self.n_points = len(self.joint_ids) + len(self.vertex_ids)
-        self.fd_step = 1e-5
+        self.fd_step = 1e-6
 
     # ----------------------------------------------------------------------------------------------
     def rest(self, betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -371,10 +371,7 @@ class AnnyBody:
         for i in range(betas.shape[0]):
             e = torch.zeros_like(betas)
             e[i] = h
-            cols.append(
-                (self._points(betas + e, pose, transl)[0] - self._points(betas - e, pose, transl)[0])
-                / (2 * h)
-            )
+            cols.append((self._points(betas + e, pose, transl)[0] - pts) / h)
         jac_b = torch.stack(cols, dim=-1)
         return AnnyPoints(pts, jac_x, jac_b)
 
