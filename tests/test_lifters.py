@@ -136,29 +136,55 @@ def test_resample_onto_the_lifter_rate_marks_gaps() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def write_random_lifter(path: Path, *, fps: float = 30.0, seed: int = 0, body_like: bool = False) -> Path:
-    """A small random temporal lifter (COCO-17 in, Human3.6M-17 canonical out) as an imusynth lifter file.
-
-    ``body_like``: the output is :func:`standing_pose` (its bias) plus a small random function of the input
-    (a few cm), so that the placement of the lifted body fits the 2-D landmarks of an upright person.
-    """
+def write_random_lifter(path: Path, *, fps: float = 30.0, seed: int = 0) -> Path:
+    """A small random temporal lifter (COCO-17 in, Human3.6M-17 canonical out) as an imusynth lifter file."""
     torch = pytest.importorskip("torch")
-    from imusynth.core.skeletons import SKELETONS
     from imusynth.video.lift.temporal import COCO_17, H36M_17_CANONICAL, TemporalLifter, save_lifter_file
 
     torch.manual_seed(seed)
     model = TemporalLifter(len(COCO_17), 3, len(H36M_17_CANONICAL), filter_widths=(3, 3), channels=16)
     with torch.no_grad():
-        if body_like:
-            pose, mp_map = standing_pose(), SKELETONS["mediapipe"][1]
-            bias = [pose[[I[s] for s in ([n] if n in I else mp_map[n])]].mean(axis=0)
-                    for n in H36M_17_CANONICAL]
-            model.shrink.bias.copy_(torch.as_tensor(np.concatenate(bias), dtype=torch.float32))
-            model.shrink.weight.mul_(0.5)
-        else:
-            model.shrink.weight.mul_(20.0)   # outputs of a few decimetres, like a body
+        model.shrink.weight.mul_(20.0)   # outputs of a few decimetres, like a body
     save_lifter_file(path, model.eval(), keypoints_in=COCO_17, joints_out=H36M_17_CANONICAL, fps=fps,
                      meta={"data": "random weights (test)"})
+    return path
+
+
+#: Metres per unit of the lifter input's normalised 2-D (the RMS distance of a body's joints from its hips).
+FLAT_SCALE_M = 0.45
+
+
+def write_flat_lifter(path: Path, *, fps: float = 30.0) -> Path:
+    """A lifter file whose network returns the 2-D shape of the current frame, in metres, at zero depth.
+
+    Weights set by hand in the model engineer's architecture (COCO-17 in and out): the first convolution
+    passes each normalised coordinate's positive and negative part (two channels, so the ReLU keeps both)
+    from the window's centre frame, the residual blocks add nothing (zero weights), and the last layer
+    recombines them times :data:`FLAT_SCALE_M`. A flat body seen face-on fits the image exactly up to the
+    perspective of its own depth, so it is placed in every frame of a real video: a lifter file for
+    end-to-end runs without trained weights (which cannot be committed).
+    """
+    torch = pytest.importorskip("torch")
+    from imusynth.video.lift.temporal import COCO_17, TemporalLifter, save_lifter_file
+
+    n = len(COCO_17)
+    model = TemporalLifter(n, 3, n, filter_widths=(3, 3), channels=4 * n, dropout=0.0)
+    eps = model.expand_bn.eps
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        for bn in [model.expand_bn, *model.layers_bn]:
+            bn.weight.fill_(1.0)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0)
+        for j in range(n):
+            for c in range(2):
+                for k, sign in enumerate((1.0, -1.0)):
+                    ch = (2 * j + c) * 2 + k
+                    model.expand_conv.weight[ch, 3 * j + c, 1] = sign
+                    model.shrink.weight[3 * j + c, ch, 0] = sign * FLAT_SCALE_M * (1.0 + eps) ** 0.5
+    save_lifter_file(path, model.eval(), keypoints_in=COCO_17, joints_out=COCO_17, fps=fps,
+                     meta={"data": "none: hand-set weights returning the flat 2-D shape (test)"})
     return path
 
 
@@ -346,7 +372,7 @@ def test_oracle_lifter_corrects_a_wrong_monocular_depth(synthetic: dict[str, Any
 
 def test_learned_lifter_file_through_the_job(synthetic: dict[str, Any]) -> None:
     """``[lift] lifter = PATH``: a (random) lifter file runs through the whole job; the clip names it."""
-    path = write_random_lifter(synthetic["folder"] / "rand.pt", body_like=True)
+    path = write_flat_lifter(synthetic["folder"] / "rand.pt")
     clip, _ = _synthetic_run(synthetic, None, "learned", spec=str(path))
     assert clip.attrs["lifter"] == "learned:rand.pt"
     assert clip.attrs["lifter_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -365,7 +391,7 @@ def test_cli_lifter_file_end_to_end_and_bad_files(tmp_path: Path) -> None:
     """``--lifter PATH`` on the running clip (47 frames); a missing or invalid file: one line, exit 2."""
     from .test_cli_video import assert_clean_failure, run, running_video
 
-    rand = write_random_lifter(tmp_path / "rand.pt", body_like=True)
+    rand = write_flat_lifter(tmp_path / "rand.pt")
     r = run(str(running_video()), "-p", "wrist", "--lifter", str(rand), "-o", str(tmp_path / "run.h5"),
             cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -467,7 +493,7 @@ def test_lifter_file_on_sample_videos(tmp_path: Path, folder: tuple[str, ...], n
     """
     from .conftest import shared_path
 
-    path = write_random_lifter(tmp_path / "rand.pt", body_like=True)
+    path = write_flat_lifter(tmp_path / "rand.pt")
     cfg = with_overrides(load_pipeline_config(), {"output.placements": ["thigh", "left_forearm"],
                                                    "lift.lifter": str(path), "video.end_s": end_s})
     with pytest.MonkeyPatch.context() as mp:

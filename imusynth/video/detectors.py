@@ -47,9 +47,11 @@ class _Recording:
     def __init__(self, inner: Detector, sink: dict[float, list[PoseDetection]]) -> None:
         self.inner, self.sink = inner, sink
 
-    def __enter__(self) -> _Recording:
-        self.inner.__enter__()
-        return self
+    def __enter__(self) -> Any:
+        entered = self.inner.__enter__()
+        self.inner = entered if entered is not None else self.inner
+        # a backend that returns frames late (push/flush: the adaptive one) is recorded the same way
+        return _RecordingPush(self.inner, self.sink) if hasattr(self.inner, "push") else self
 
     def __exit__(self, *exc: Any) -> Any:
         return self.inner.__exit__(*exc)
@@ -58,6 +60,27 @@ class _Recording:
         dets = self.inner.detect(image_rgb, time_s)
         self.sink[float(time_s)] = list(dets)
         return dets
+
+
+class _RecordingPush(_Recording):
+    """Recording of a backend with ``push(image, time_s, key)`` / ``flush()`` (frames returned late)."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def _record(self, done: list[tuple[Any, list[PoseDetection]]]) -> list[tuple[Any, list[PoseDetection]]]:
+        out = []
+        for (time_s, key), dets in done:
+            self.sink[float(time_s)] = list(dets)
+            out.append((key, dets))
+        return out
+
+    def push(self, image_rgb: NDArray[np.uint8], time_s: float, key: Any = None
+             ) -> list[tuple[Any, list[PoseDetection]]]:
+        return self._record(self.inner.push(image_rgb, time_s, (time_s, key)))  # type: ignore[attr-defined]
+
+    def flush(self) -> list[tuple[Any, list[PoseDetection]]]:
+        return self._record(self.inner.flush())  # type: ignore[attr-defined]
 
 
 class _Replay:
@@ -79,7 +102,11 @@ class _Replay:
 
 def recording_detector(sink: dict[float, list[PoseDetection]],
                        factory: DetectorFactory = mediapipe_detector) -> DetectorFactory:
-    """A factory whose detector runs ``factory``'s, storing each frame's detections in ``sink`` (by time)."""
+    """A factory whose detector runs ``factory``'s, storing each frame's detections in ``sink`` (by time).
+
+    A backend that returns frames late (``push``/``flush``, the adaptive one) keeps doing so: the recording
+    is of exactly what the pipeline receives.
+    """
     return lambda cfg: _Recording(factory(cfg), sink)
 
 
@@ -175,6 +202,7 @@ def flip_averaged_detector(factory: DetectorFactory = mediapipe_detector, *, min
     the second whose box overlaps it most (IoU at least ``min_iou``); its world landmarks become the mean of
     the two, each left/right group of the second first labelled as its image landmarks match the first's
     (the two passes may disagree on the legs of a person seen from the side). Image landmarks, visibilities
-    and boxes stay those of the unmirrored frame; an unpaired detection is kept as it is.
+    and boxes stay those of the unmirrored frame; an unpaired detection is kept as it is. Both passes run
+    frame by frame (``detect``: the adaptive backend without its look-back).
     """
     return lambda cfg: _FlipAveraged(factory(cfg), factory(cfg), min_iou=min_iou)
