@@ -3,10 +3,14 @@
     imusynth VIDEO -p ... -o skel.h5
     imusynth VIDEO --body-model anny -p ... -o anny.h5
     python benchmarks/eval_anny_video.py skel.h5 anny.h5
+    python benchmarks/eval_anny_video.py --views skel_cam1.h5,skel_cam2.h5,... anny_cam1.h5,...
 
 Per sensor present in both: the stride cadence from the gyroscope's autocorrelation (steps/s, as
 tests/test_video_real.py measures it), the RMS of |acc| - g0 and of |gyro|, and the correlation of
 the gyroscope norms of the two paths on their common valid samples; with the Anny fit's 3-D RMSE.
+``--views``: synchronised views of one take (Pose2Sim's four): per sensor, the median over view
+pairs of the per-axis Pearson r and RMSE of the gyroscope (a body-fixed sensor reads the same in
+every view), for each path.
 """
 
 from __future__ import annotations
@@ -33,7 +37,36 @@ def stride_period_s(
     return float(lags[sel[np.argmax(ac[sel])]])
 
 
+def views(skel_files: list[str], anny_files: list[str]) -> None:
+    """Cross-view agreement of the gyroscope per sensor, skeleton vs Anny (medians over view pairs)."""
+    import itertools
+
+    print(f"{'sensor':<13} {'path':<9} {'r x':>5} {'r y':>5} {'r z':>5} {'RMSE rad/s':>10}")
+    paths = {
+        "skeleton": [read_clips(f)[0] for f in skel_files],
+        "anny": [read_clips(f)[0] for f in anny_files],
+    }
+    for name in paths["anny"][0].sensors:
+        for path, clips in paths.items():
+            rs, es = [], []
+            for a, b in itertools.combinations(clips, 2):
+                sa, sb = a.sensors[name], b.sensors[name]
+                t0, t1 = max(sa.time[0], sb.time[0]), min(sa.time[-1], sb.time[-1])
+                ia = (sa.time >= t0 - 1e-6) & (sa.time <= t1 + 1e-6)
+                ib = (sb.time >= t0 - 1e-6) & (sb.time <= t1 + 1e-6)
+                n = min(ia.sum(), ib.sum())
+                ga, gb = sa.gyro[ia][:n], sb.gyro[ib][:n]
+                ok = sa.valid[ia][:n] & sb.valid[ib][:n]
+                rs.append([np.corrcoef(ga[ok, k], gb[ok, k])[0, 1] for k in range(3)])
+                es.append(np.sqrt(np.mean((ga[ok] - gb[ok]) ** 2)))
+            r = np.median(np.array(rs), axis=0)
+            print(f"{name:<13} {path:<9} {r[0]:>5.2f} {r[1]:>5.2f} {r[2]:>5.2f} {np.median(es):>10.2f}")
+
+
 def main() -> None:
+    if sys.argv[1] == "--views":
+        views(sys.argv[2].split(","), sys.argv[3].split(","))
+        return
     skel, anny = (read_clips(p)[0] for p in sys.argv[1:3])
     print(
         f"{'sensor':<12} {'cadence skel':>12} {'cadence anny':>12} {'|acc|-g rms skel':>16} "
