@@ -52,9 +52,8 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-#: ``factory(num_poses, mode)``: mode ``"video"`` (a runner: VIDEO mode), ``"image"`` (IMAGE mode, the same
-#: scores: the detector on a frame where a runner lost someone) or ``"probe"`` (IMAGE mode with the scores
-#: lowered to :data:`PROBE_CONFIDENCE`: looks for newcomers).
+#: ``factory(num_poses, mode)``: mode ``"video"`` (a runner: VIDEO mode) or ``"probe"`` (IMAGE mode with
+#: the scores lowered to :data:`PROBE_CONFIDENCE`: looks for newcomers, and for a pose a runner lost).
 BackendFactory = Callable[[int, str], Backend]
 
 #: Two poses from different landmarkers are one person when their boxes overlap by this IoU, or when
@@ -103,6 +102,11 @@ def _is_new(det: PoseDetection, seen: list[PoseDetection]) -> bool:
     return True
 
 
+def _near(det: PoseDetection, others: list[PoseDetection]) -> bool:
+    """``det`` is one of ``others`` or continues one (boxes overlapping by :data:`NEW_MAX_IOU`)."""
+    return any(_same(det, o) or _box_overlap(det.bbox, o.bbox)[0] >= NEW_MAX_IOU for o in others)
+
+
 def _union(base: list[PoseDetection], extra: list[PoseDetection]) -> list[PoseDetection]:
     """``base`` plus the poses of ``extra`` that match none of ``base``."""
     return base + [d for d in extra if not _matches(d, base)]
@@ -132,7 +136,8 @@ class AdaptivePoseEstimator:
     Parameters
     ----------
     factory : callable ``(num_poses, running_mode) -> Backend``
-        Builds a landmarker; ``running_mode`` is ``"video"`` or ``"image"``.
+        Builds a landmarker; ``running_mode`` is ``"video"`` (a runner) or ``"probe"`` (IMAGE mode, lower
+        scores).
     max_poses : int, default 4
         Most people followed (the probe's ``num_poses``).
     detect_every : int, default 8, frames
@@ -157,7 +162,6 @@ class AdaptivePoseEstimator:
         self.detect_every = detect_every
         self._runners: list[_Runner] = [_Runner(factory(1, "video"), 1)]
         self._probe: Backend | None = None
-        self._redetector: Backend | None = None
         self._held: deque[_Held] = deque()
         self._since_probe: int | None = None     # frames processed since the last probe (None: none yet)
         self._shrink_after = SHRINK_AFTER * detect_every
@@ -177,10 +181,9 @@ class AdaptivePoseEstimator:
         for r in self._runners:
             r.backend.close()
         self._runners = []
-        for b in (self._probe, self._redetector):
-            if b is not None:
-                b.close()
-        self._probe = self._redetector = None
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
 
     @property
     def lag_frames(self) -> int:
@@ -240,13 +243,13 @@ class AdaptivePoseEstimator:
             raise RuntimeError("AdaptivePoseEstimator is closed")
         self.stats["frames"] += 1
         merged: list[PoseDetection] = []
-        lost = False
+        previous: list[PoseDetection] = []
         for r in self._runners:
-            before = r.counts[-1] if r.counts else 0
+            previous += r.last
             merged = _union(merged, self._run(r, image, time_s))
-            lost |= r.counts[-1] < before
+        lost = [d for d in previous if not _near(d, merged)]
         if lost:
-            merged = self._redetect(image, time_s, merged)
+            merged = self._redetect(image, time_s, merged, lost)
         self._held.append(_Held(key, image, float(time_s), merged))
         # since_probe counts the frames after the last probe that are held (this one included)
         self._since_probe = None if self._since_probe is None else self._since_probe + 1
@@ -256,24 +259,26 @@ class AdaptivePoseEstimator:
         self._maybe_shrink()
         self.stats["max_runners"] = max(self.stats["max_runners"], len(self._runners))
 
-    def _redetect(self, image: NDArray[np.uint8], time_s: float,
-                  merged: list[PoseDetection]) -> list[PoseDetection]:
-        """A runner lost a pose in this frame: the detector on this frame (an IMAGE-mode landmarker with
-        the runners' scores, as MediaPipe with room for more people does in every frame); its poses that
-        no runner gives are added. From the next frame on, the runner with room runs its own detector."""
-        if self._redetector is None:
-            self._redetector = self.factory(self.max_poses, "image")
-        dets = self._redetector.detect(image, time_s)
-        self.stats["redetected"] += 1
-        return _union(merged, dets)
+    def _redetect(self, image: NDArray[np.uint8], time_s: float, merged: list[PoseDetection],
+                  lost: list[PoseDetection]) -> list[PoseDetection]:
+        """A runner lost a pose in this frame: the probe's detector on this frame (as MediaPipe with room
+        for more people runs its detector on every frame); its poses where a lost pose was and that no
+        runner gives are added. From the next frame on, the runner with room runs its own detector."""
+        found = [d for d in self._probe_detect(image, time_s)
+                 if not _matches(d, merged) and _near(d, lost)]
+        self.stats["redetected"] += len(found)
+        return merged + found
+
+    def _probe_detect(self, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
+        if self._probe is None:
+            self._probe = self.factory(self.max_poses, "probe")
+        self.stats["probe_calls"] += 1
+        return self._probe.detect(image, time_s)
 
     def _look_for_newcomers(self, image: NDArray[np.uint8], time_s: float) -> None:
         replay = len(self._held) if self._since_probe is None else min(self._since_probe, len(self._held))
         self._since_probe = 0
-        if self._probe is None:
-            self._probe = self.factory(self.max_poses, "probe")
-        probe = self._probe.detect(image, time_s)
-        self.stats["probe_calls"] += 1
+        probe = self._probe_detect(image, time_s)
         seen = self._held[-1].dets
         new = [d for d in probe if _is_new(d, seen)]
         if not new:
