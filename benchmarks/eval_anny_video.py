@@ -88,8 +88,10 @@ def main() -> None:
             f"{name:<12} {cs:>12.2f} {ca:>12.2f} {acc_s:>16.2f} {acc_a:>6.2f} "
             f"{np.sqrt(np.mean(gs**2)):>15.2f} {np.sqrt(np.mean(ga**2)):>6.2f} {r:>9.2f}"
         )
-    if "anny" in anny.groups:
-        attrs = anny.groups["anny"][1]
+    import h5py
+
+    with h5py.File(sys.argv[2], "r") as f:
+        attrs = f[f"clips/{anny.clip_id}/anny"].attrs
         print(f"Anny fit: 3-D RMSE {attrs['rmse_3d_m'] * 100:.1f} cm, fit {attrs['fit_time_s']:.1f} s")
 
 
