@@ -56,7 +56,7 @@ class VideoConfig:
 class PoseConfig:
     """``[pose]``: model variant or path, people per frame, MediaPipe thresholds in [0, 1]."""
 
-    model: str = "lite"
+    model: str = "full"
     num_poses: int = 4
     detect_every: int = 8
     min_detection_confidence: float = 0.5

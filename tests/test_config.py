@@ -39,7 +39,7 @@ def test_user_file_and_overrides(tmp_path):
         cfg.output.rate_hz == 100.0 and cfg.output.placements == ("thigh",) and cfg.tracking.person == "all"
     )
     cfg2 = with_overrides(cfg, {"output.rate_hz": 25.0, "pose.model": None})
-    assert cfg2.output.rate_hz == 25.0 and cfg2.pose.model == "lite"
+    assert cfg2.output.rate_hz == 25.0 and cfg2.pose.model == "full"
     assert config_hash(cfg) != config_hash(cfg2)
     assert tomllib.loads(to_toml(cfg2))["output"]["rate_hz"] == 25.0
 
