@@ -3,6 +3,7 @@
     imusynth VIDEO -p ... -o skel.h5
     imusynth VIDEO --body-model anny -p ... -o anny.h5
     python benchmarks/eval_anny_video.py skel.h5 anny.h5
+    python benchmarks/eval_anny_video.py anny.h5     # skeleton path recomputed on the clip's own landmarks
     python benchmarks/eval_anny_video.py --views skel_cam1.h5,skel_cam2.h5,... anny_cam1.h5,...
 
 Per sensor present in both: the stride cadence from the gyroscope's autocorrelation (steps/s, as
@@ -16,12 +17,14 @@ every view), for each path.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 
 from imusynth.core.conventions import G0
 from imusynth.core.kinematics import runs
-from imusynth.io.hdf5 import read_clips
+from imusynth.core.sensors import SensorSignals
+from imusynth.io.hdf5 import Clip, read_clips
 
 
 def stride_period_s(
@@ -35,6 +38,18 @@ def stride_period_s(
     lags = np.arange(n) / rate
     sel = np.flatnonzero((lags >= min_s) & (lags <= max_s))
     return float(lags[sel[np.argmax(ac[sel])]])
+
+
+def skeleton_sensors(clip: Clip) -> dict[str, SensorSignals]:
+    """The plain skeleton path's sensors on the landmarks a body-model clip stored (its own config)."""
+    import tomllib
+
+    from imusynth.config import config_from_dict
+    from imusynth.io.motion_job import sensors_for_motion
+
+    cfg = config_from_dict(tomllib.loads(clip.config))
+    assert clip.motion is not None
+    return sensors_for_motion(clip.motion, cfg, cutoff_hz=cfg.kinematics.video_cutoff_hz, require_valid=False)
 
 
 def views(skel_files: list[str], anny_files: list[str]) -> None:
@@ -67,7 +82,12 @@ def main() -> None:
     if sys.argv[1] == "--views":
         views(sys.argv[2].split(","), sys.argv[3].split(","))
         return
-    skel, anny = (read_clips(p)[0] for p in sys.argv[1:3])
+    if len(sys.argv) == 2:  # the skeleton path on the Anny clip's own landmarks: the same input
+        anny = read_clips(sys.argv[1])[0]
+        skel = replace(anny, sensors=skeleton_sensors(anny))
+        sys.argv.append(sys.argv[1])
+    else:
+        skel, anny = (read_clips(p)[0] for p in sys.argv[1:3])
     print(
         f"{'sensor':<12} {'cadence skel':>12} {'cadence anny':>12} {'|acc|-g rms skel':>16} "
         f"{'anny':>6} {'|gyro| rms skel':>15} {'anny':>6} {'r(|gyro|)':>9}"

@@ -8,7 +8,8 @@ body function differs: :class:`imusynth.body.anny.model.AnnyBody` (19 fitted bon
 parameters and 3 translations per frame; 6 phenotype parameters per clip), and the correspondences
 (:data:`MEDIAPIPE_TO_ANNY`) and the hinge prior (:func:`anny_prior_axis_weights`: knees bend only about
 their bone x axis, elbows bend about x and twist about the bone axis y, wrists do not roll about y,
-weight :data:`~imusynth.body.smpl.objective.HINGE_PRIOR_FACTOR` on the other axes). Anny's rig carries
+ankles flex about x and invert about the foot's axis y but do not turn about z (the leg's twist is the
+hip's), weight :data:`~imusynth.body.smpl.objective.HINGE_PRIOR_FACTOR` on the other axes). Anny's rig carries
 no joint limits, so none are imposed beyond this prior.
 """
 
@@ -82,7 +83,7 @@ MEDIAPIPE_TO_ANNY: tuple[Correspondence, ...] = (
 )
 _TORSO = ("upperarm01.L", "upperarm01.R", "upperleg01.L", "upperleg01.R")
 #: Free axes (bone frame) of the constrained fitted bones; the other axes get the hinge factor.
-_FREE_AXES = {"lowerleg01": (0,), "lowerarm01": (0, 1), "wrist": (0, 2)}
+_FREE_AXES = {"lowerleg01": (0,), "lowerarm01": (0, 1), "wrist": (0, 2), "foot": (0, 1)}
 
 
 def anny_prior_axis_weights(fitted: Sequence[str] = FITTED_BONES) -> NDArray[np.float64]:
