@@ -4,7 +4,10 @@ For each video (default: the Sports2D clips in ../shared/videos/sports2d) and ea
 the script measures, frame by frame:
 
 - decode: :func:`imusynth.video.decode.iter_frames` alone (decode, colour conversion, rotation);
-- pose: :meth:`imusynth.video.pose.mediapipe_backend.PoseEstimator.detect` (num_poses 4);
+- pose: the pipeline's default, :class:`imusynth.video.pose.adaptive.AdaptivePoseEstimator` (``push``;
+  ``--backend adaptive``, max 4 people, a detector pass every 8 frames), or one
+  :class:`imusynth.video.pose.mediapipe_backend.PoseEstimator` with num_poses 4 (``--backend fixed``: its
+  detector on every frame while it follows fewer than 4 people);
 - track: :meth:`imusynth.video.pose.tracking.Tracker.update`;
 
 as frames per second of wall-clock and of process CPU time (on a shared machine CPU time is
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 from imusynth.video.decode import iter_frames, open_video
+from imusynth.video.pose.adaptive import mediapipe_adaptive
 from imusynth.video.pose.mediapipe_backend import PoseEstimator
 from imusynth.video.pose.tracking import Tracker
 
@@ -43,13 +47,14 @@ def _clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def bench(video: Path, model: str, max_frames: int) -> dict[str, object]:
+def bench(video: Path, model: str, max_frames: int, backend: str = "adaptive") -> dict[str, object]:
     info = open_video(video)
     wall = {"decode": 0.0, "pose": 0.0, "track": 0.0}
     cpu = dict(wall)
     n = 0
     n_tracks = 0
-    with PoseEstimator(model) as est:
+    est = mediapipe_adaptive(model) if backend == "adaptive" else PoseEstimator(model, num_poses=4)
+    with est:
         tracker = Tracker()
         reader = iter_frames(video)
         w0, c0 = _clock()
@@ -57,11 +62,13 @@ def bench(video: Path, model: str, max_frames: int) -> dict[str, object]:
             w1, c1 = _clock()
             wall["decode"] += w1 - w0
             cpu["decode"] += c1 - c0
-            dets = est.detect(frame.image, frame.time_s)
+            ready = (est.push(frame.image, frame.time_s, frame) if backend == "adaptive"
+                     else [(frame, est.detect(frame.image, frame.time_s))])
             w2, c2 = _clock()
             wall["pose"] += w2 - w1
             cpu["pose"] += c2 - c1
-            tracker.update(frame.time_s, dets, frame_index=frame.index)
+            for done, dets in ready:
+                tracker.update(done.time_s, dets, frame_index=done.index)
             w0, c0 = _clock()
             wall["track"] += w0 - w2
             cpu["track"] += c0 - c2
@@ -69,9 +76,13 @@ def bench(video: Path, model: str, max_frames: int) -> dict[str, object]:
             if n >= max_frames:
                 reader.close()
                 break
+        if backend == "adaptive":                 # the frames still held back (no model work left)
+            for done, dets in est.flush():
+                tracker.update(done.time_s, dets, frame_index=done.index)
         n_tracks = len(tracker.tracks())
     out: dict[str, object] = {
-        "video": video.name, "size": f"{info.width}x{info.height}", "model": model, "frames": n,
+        "video": video.name, "size": f"{info.width}x{info.height}", "model": model, "backend": backend,
+        "frames": n,
         "tracks": n_tracks,
     }
     for k in wall:
@@ -87,10 +98,12 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["lite"])
     ap.add_argument("--videos", nargs="+", type=Path, default=DEFAULT_VIDEOS)
     ap.add_argument("--max-frames", type=int, default=300)
+    ap.add_argument("--backend", nargs="+", default=["adaptive", "fixed"], choices=["adaptive", "fixed"])
     args = ap.parse_args()
-    rows = [bench(v, m, args.max_frames) for v in args.videos if v.exists() for m in args.models]
+    rows = [bench(v, m, args.max_frames, b) for v in args.videos if v.exists() for m in args.models
+            for b in args.backend]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    cols = ["video", "size", "model", "frames", "tracks", "decode_fps_cpu", "pose_fps_cpu",
+    cols = ["video", "size", "model", "backend", "frames", "tracks", "decode_fps_cpu", "pose_fps_cpu",
             "track_fps_cpu", "total_fps_wall"]
     print(" | ".join(f"{c:>16}" for c in cols))
     for r in rows:
