@@ -206,3 +206,21 @@ def test_rigid_rotation_about_vertical_gives_closed_form_signals(model) -> None:
         r[:, 2] = 0.0
         a = -(w**2) * r + [0.0, 0.0, G0]  # centripetal + gravity's specific force
         np.testing.assert_allclose(s.acc[k], np.einsum("tji,tj->ti", Rws, a), atol=2e-3 * G0)
+
+
+def test_warp_is_not_needed() -> None:
+    """anny requires warp-lang, but imusynth never uses it: with warp hidden, Anny loads and poses."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['warp'] = None\n"
+        "import numpy as np\n"
+        "from imusynth.body.anny.fit import landmarks_from_anny\n"
+        "from imusynth.body.anny.model import load_anny\n"
+        "lm = landmarks_from_anny(load_anny(), np.zeros(6), np.zeros((2, 57)), np.zeros((2, 3)))\n"
+        "assert np.isfinite(lm[:, 0]).all()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -2,7 +2,8 @@
 
 Needs the optional extra ``imusynth[body]`` (``anny==0.6.2``, which needs torch, roma, warp-lang, ...).
 Only what the wheel holds is used: Anny's own topology (13718 vertices, 27420 triangles) and its
-104-bone rig, in float64. The first construction of ``anny.Anny()`` builds a cache under
+104-bone rig, in float64, with Anny's torch skinning (warp-lang, which anny requires, is never
+imported). The first construction of ``anny.Anny()`` builds a cache under
 ``~/.cache/anny`` (about 4 minutes on a loaded 2-core machine, 790 MB); later ones take about a second.
 
 Anny's rest frame is imusynth's world convention: metres, z up, the subject's left along +x, facing -y
@@ -207,7 +208,7 @@ def load_anny() -> AnnyModel:
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module = anny.Anny(rig="anny", topology="anny").to(torch.float64)
+        module = anny.Anny(rig="anny", topology="anny", skinning_method="lbs").to(torch.float64)
     labels = tuple(str(n) for n in module.bone_labels)
     parents = np.asarray(module.bone_parents, dtype=np.int64)
     idx = module.vertex_bone_indices.numpy()
