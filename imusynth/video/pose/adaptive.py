@@ -7,20 +7,23 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
 * a *runner*: a VIDEO-mode landmarker whose ``num_poses`` is the number of people currently seen (at
   least 1), so its detector runs only while it has lost someone (then it is MediaPipe's own behaviour);
 * a *probe* every ``detect_every`` frames: an IMAGE-mode landmarker (detector on the whole frame) with
-  ``max_poses``. A probe pose that overlaps no pose of the frame is a newcomer: a new runner with one
-  more pose per newcomer is started and **replayed over the frames since the previous probe**, which
-  the estimator still holds (its output lags ``detect_every - 1`` frames behind its input), so the
-  newcomer's detections are recovered from the frame the detector first finds them, as a run with the
-  detector in every frame would;
-* a *shrink*: a runner that followed fewer people than its ``num_poses`` for ``detect_every`` frames in a
-  row (someone left) is replaced by one with as many poses as it followed;
+  ``max_poses`` and lower scores (:data:`PROBE_CONFIDENCE`). A probe pose that overlaps no pose of the
+  frame is a newcomer: a new runner with one more pose per newcomer is started and **replayed over the
+  frames since the previous probe** with the usual scores; the estimator still holds those frames (its
+  output lags ``detect_every - 1`` frames behind its input), so the newcomer's detections are recovered
+  from the frame a landmarker with room for them finds them, as a run with the detector in every frame
+  would;
+* on a frame where a runner *loses a pose*, the probe's poses where it was are added (a landmarker with
+  room for more people would have run its detector on that frame);
+* a *shrink*: a runner that followed fewer people than its ``num_poses`` for :data:`SHRINK_AFTER` probe
+  intervals in a row (someone left) is replaced by one with as many poses as it followed;
 
 and each frame's output is the union of the runners' poses (two runners overlap only while one replaces
 the other: the older one is closed as soon as the newer one covers every pose it gives).
 
-Promise: a person whom the detector finds in a probe frame is output from the first frame (at most
+Promise: a person whom the probe finds in a probe frame is output from the first frame (at most
 ``detect_every - 1`` frames earlier) in which a landmarker started then finds them; a person lost for
-longer than ``detect_every`` frames is looked for again at the next probe. :meth:`detect` (no look-back,
+longer is looked for again at every probe. :meth:`detect` (no look-back,
 for wrappers that need one result per call) picks newcomers up at most ``detect_every - 1`` frames late.
 
 The scheduling works with any backend (``factory(num_poses, running_mode)``); the tests use a synthetic
