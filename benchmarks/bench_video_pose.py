@@ -17,7 +17,10 @@ frame at a time, so it must not grow with the video's length).
 Run from the repository root::
 
     IMUSYNTH_MODEL_DIR=../shared/models .venv/bin/python benchmarks/bench_video_pose.py \
-        [--models lite full] [--videos PATH ...] [--max-frames 300]
+        [--models lite full] [--videos PATH ...] [--max-frames 300] [--detector-cost]
+
+``--detector-cost``: CPU per frame of one person followed (VIDEO mode, num_poses 1) and of the same frames
+in IMAGE mode (person detector + landmarks on every frame): the difference is the detector's cost.
 
 Prints a table and writes ``benchmarks/results/bench_video_pose.json``.
 """
@@ -93,13 +96,40 @@ def bench(video: Path, model: str, max_frames: int, backend: str = "adaptive") -
     return out
 
 
+def detector_cost(video: Path, model: str, max_frames: int) -> dict[str, object]:
+    """CPU ms per frame of the landmarker following one person (VIDEO mode, num_poses 1: landmarks only,
+    once the person is found) and of the same frames in IMAGE mode (person detector + landmarks on every
+    frame); the difference is the person detector's cost."""
+    frames = []
+    for frame in iter_frames(video):
+        frames.append(frame)
+        if len(frames) >= max_frames:
+            break
+    out: dict[str, object] = {"video": video.name, "model": model, "frames": len(frames)}
+    for mode in ("video", "image"):
+        with PoseEstimator(model, num_poses=1, running_mode=mode) as est:
+            c0 = time.process_time()
+            for f in frames:
+                est.detect(f.image, f.time_s)
+            out[f"{mode}_cpu_ms"] = 1000.0 * (time.process_time() - c0) / len(frames)
+    out["detector_cpu_ms"] = float(out["image_cpu_ms"]) - float(out["video_cpu_ms"])  # type: ignore[arg-type]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["lite"])
     ap.add_argument("--videos", nargs="+", type=Path, default=DEFAULT_VIDEOS)
     ap.add_argument("--max-frames", type=int, default=300)
     ap.add_argument("--backend", nargs="+", default=["adaptive", "fixed"], choices=["adaptive", "fixed"])
+    ap.add_argument("--detector-cost", action="store_true",
+                    help="only measure the person detector's cost (VIDEO vs IMAGE mode, one person)")
     args = ap.parse_args()
+    if args.detector_cost:
+        costs = [detector_cost(v, m, args.max_frames) for v in args.videos if v.exists() for m in args.models]
+        for c in costs:
+            print(json.dumps(c))
+        return
     rows = [bench(v, m, args.max_frames, b) for v in args.videos if v.exists() for m in args.models
             for b in args.backend]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
