@@ -427,7 +427,7 @@ def test_rss_feed_retries_cache_and_cookies(site: LocalSite, tmp_path: Path, cfg
     options = DownloadOptions(cache_dir=cache, proxy="", backoff_s=0.01, retries=3, cookies_file=cookies)
     out = tmp_path / "out"
     summary = _run([site.url("feed.xml")], out, cfg, download=options, workers=2)
-    assert summary.status == {"done": 2} and summary.downloads == 2
+    assert summary.status == {"done": 2} and summary.downloads == 2, summary.failures
     assert site.requests.count("/two.mp4") >= 3  # two refusals, then served
     assert site.cookies.get("/one.mp4") == "session=secret42"
     (one,) = read_clips(out / next(r.output for r in _records(out) if r.url.endswith("one.mp4")))
