@@ -224,3 +224,21 @@ def test_warp_is_not_needed() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_motion_landmarks_by_name(model) -> None:  # type: ignore[no-untyped-def]
+    """A motion named like MediaPipe's landmarks gives the landmarks back (knuckles: their mean)."""
+    from imusynth.body.anny.motion import motion_landmarks
+    from imusynth.core.motion import Motion
+    from imusynth.core.skeletons import MEDIAPIPE_33
+
+    T = 5
+    lm = landmarks_from_anny(model, np.zeros(6), np.zeros((T, 3 * F)), np.zeros((T, 3)))
+    keep = np.isfinite(lm[0, :, 0])
+    names = tuple(n for n, k in zip(MEDIAPIPE_33, keep, strict=True) if k)
+    motion = Motion(time=np.arange(T) / 30.0, names=names, xyz=lm[:, keep], source="test", skeleton=None)
+    L, W = motion_landmarks(motion)
+    for i in (0, 11, 15, 23, 25, 27, 29, 31):     # nose, shoulder, wrist, hip, knee, ankle, heel, foot index
+        np.testing.assert_allclose(L[:, i], lm[:, i], atol=1e-9)
+        assert (W[:, i] == 1.0).all()
+    np.testing.assert_allclose(L[:, [17, 19]].mean(axis=1), lm[:, [17, 19]].mean(axis=1), atol=1e-9)

@@ -52,3 +52,23 @@ def test_walking_video_with_anny_body_model(tmp_path: Path, monkeypatch: pytest.
     assert np.isfinite(clip.sensors["wrist"].acc[clip.sensors["wrist"].valid]).all()
     # the placement stored is the mesh one, with its vertex ids
     assert "Anny: phone in the right front trouser pocket" in text and "vertices [" in text
+
+
+def test_motion_file_with_anny_body_model(tmp_path: Path) -> None:
+    """``imusynth motion FILE.trc --body-model anny``: Pose2Sim's triangulated balancing trial."""
+    trc = shared_path("videos", "pose2sim", "reference_pose3d_from_history",
+                      "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc")
+    out = tmp_path / "trc.h5"
+    args = ["motion", str(trc), "--body-model", "anny", "-p", "thigh", "-p", "wrist", "-o", str(out)]
+    assert run(args) == 0
+    (clip,) = read_clips(out)
+    import h5py
+
+    with h5py.File(out, "r") as f:
+        attrs = dict(f[f"clips/{clip.clip_id}/anny"].attrs)
+    assert attrs["body_model"] == "Anny"
+    assert attrs["rmse_3d_m"] < 0.04                           # measured 2.2 cm
+    for name in ("thigh", "wrist"):
+        sig = clip.sensors[name]
+        assert sig.valid.mean() > 0.9 and np.isfinite(sig.acc[sig.valid]).all()
+    assert run(["motion", str(trc), "--body-model", "smpl", "-o", str(tmp_path / "x.h5")]) == 2

@@ -192,6 +192,11 @@ def motion_cmd(
     ] = None,
     augment: AugmentOpt = None,
     force: ForceOpt = False,
+    body_model: Annotated[
+        str | None,
+        typer.Option("--body-model", help="skeleton (default) | anny: fit the free Anny body mesh to the "
+                     "points, sensors on its skin (extra imusynth[body]; docs/anny.md)."),
+    ] = None,
 ) -> None:
     """Virtual IMU signals from a motion-capture or skeleton file.
 
@@ -227,11 +232,18 @@ def motion_cmd(
             "kinematics.max_gap_s": max_gap,
             "clean.enabled": clean,
             "augment.n": augment,
+            "smpl.body_model": body_model,
         },
     )
     reader: dict[str, Any] = {"fmt": fmt, "up_axis": up_axis, "length_unit": length_unit,
                               "time_column": time_column, "time_unit": time_unit,
                               "source_rate_hz": source_rate, "start_s": start, "end_s": end}
+    if cfg.smpl.body_model == "smpl":
+        raise InputError("--body-model smpl is for videos; on motion files use --body-model anny")
+    if cfg.smpl.body_model == "anny":
+        from imusynth.body.anny.motion import anny_body_sensors
+
+        reader["body_sensors"] = anny_body_sensors(cfg)
     if many:
         rc = _motion_dataset(ins.items, output, out_dir, cfg=cfg, reader=reader, label=label, group=group,
                              force=force, extra_inputs=[placements_file, pipeline])

@@ -98,11 +98,19 @@ def flag_implausible(sensors: dict[str, SensorSignals], *, max_acc: float, max_g
     return out
 
 
+#: A body model fitted to a motion's points: ``(motion, clip_id) -> (sensors, groups)``.
+BodySensors = Callable[[Motion, str], tuple[dict[str, SensorSignals], dict[str, Any]]]
+
+
 def motion_clip(file: Path, *, cfg: PipelineConfig, fmt: str | None = None, up_axis: str | None = None,
                 length_unit: str | None = None, time_column: str | None = None, time_unit: str | None = None,
                 source_rate_hz: float | None = None, start_s: float | None = None, end_s: float | None = None,
-                clip_id: str | None = None, label: str | None = None, group: str | None = None) -> Clip:
+                clip_id: str | None = None, label: str | None = None, group: str | None = None,
+                body_sensors: BodySensors | None = None) -> Clip:
     """Read ``file`` and compute every configured placement: one :class:`Clip`, nothing written.
+
+    ``body_sensors`` (e.g. :func:`imusynth.body.anny.motion.anny_body_sensors`) replaces the skeleton
+    physics: ``(motion, clip_id) -> (sensors, groups stored with the clip)``.
 
     Raises :class:`imusynth.errors.InputError` for unreadable files, unknown placements, missing points,
     or a recording too short to differentiate.
@@ -121,7 +129,11 @@ def motion_clip(file: Path, *, cfg: PipelineConfig, fmt: str | None = None, up_a
             warnings.warn(f"{file.name}: {cleaned.summary()}", stacklevel=2)
     _note_cutoff(cfg.kinematics.cutoff_hz, motion.rate_hz, cfg.output.rate_hz)
     clip_id = clip_id or _clip_id(file)
-    sensors = sensors_for_motion(motion, cfg, clip_id=clip_id)
+    groups: dict[str, Any] = {}
+    if body_sensors is not None:
+        sensors, groups = body_sensors(motion, clip_id)
+    else:
+        sensors = sensors_for_motion(motion, cfg, clip_id=clip_id)
     return Clip(
         clip_id=clip_id,
         source=str(file),
@@ -134,6 +146,7 @@ def motion_clip(file: Path, *, cfg: PipelineConfig, fmt: str | None = None, up_a
         motion=motion if cfg.output.store_motion else None,
         label=label,
         group=group,
+        groups=groups,
     )
 
 
@@ -141,7 +154,8 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
                    up_axis: str | None = None, length_unit: str | None = None, time_column: str | None = None,
                    time_unit: str | None = None, source_rate_hz: float | None = None,
                    start_s: float | None = None, end_s: float | None = None, clip_id: str | None = None,
-                   label: str | None = None, group: str | None = None) -> Path:
+                   label: str | None = None, group: str | None = None,
+                   body_sensors: BodySensors | None = None) -> Path:
     """Read ``file``, compute every configured placement and write ``output`` atomically.
 
     Raises :class:`imusynth.errors.InputError` (nothing is written) for unreadable files, unknown
@@ -152,7 +166,8 @@ def run_motion_job(file: Path, output: Path, *, cfg: PipelineConfig, fmt: str | 
     resolve_placements(list(cfg.output.placements), cfg.output.placements_file or None)
     clip = motion_clip(file, cfg=cfg, fmt=fmt, up_axis=up_axis, length_unit=length_unit,
                        time_column=time_column, time_unit=time_unit, source_rate_hz=source_rate_hz,
-                       start_s=start_s, end_s=end_s, clip_id=clip_id, label=label, group=group)
+                       start_s=start_s, end_s=end_s, clip_id=clip_id, label=label, group=group,
+                       body_sensors=body_sensors)
     write_clips(output, [clip])
     log.info("motion job %s: %.2f s", file, time.perf_counter() - t0)
     return output
