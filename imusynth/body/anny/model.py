@@ -359,14 +359,16 @@ class AnnyBody:
         Y = torch.einsum("qfg,tqgi->tqfi", self.S, X) - self.S0[None, :, :, None] * p[:, None]
         G = R @ orient[self.fitted][None]  # (T, F, 3, 3)
         GJ = G @ right_jacobian(pose.reshape(T, F, 3))  # (T, F, 3, 3)
-        Jrot = -skew(Y) @ GJ[:, None]  # (T, Q, F, 3, 3)
-        jac_x = torch.cat(
-            [
-                Jrot.permute(0, 1, 3, 2, 4).reshape(T, Q, 3, 3 * F),
-                torch.eye(3, dtype=pts.dtype).expand(T, Q, 3, 3),
-            ],
-            dim=-1,
-        )
+        # d x / d theta_f = -[Y]x GJ_f: column k is GJ_f[:, k] x Y, written component by component into
+        # the output (cheaper than 3 x 3 matrix products and a concatenation)
+        jac_x = torch.zeros((T, Q, 3, 3 * F + 3), dtype=pts.dtype)
+        rot = jac_x[..., : 3 * F].unflatten(-1, (F, 3))  # (T, Q, 3, F, 3), a view
+        a0, a1, a2 = GJ[:, None, :, 0, :], GJ[:, None, :, 1, :], GJ[:, None, :, 2, :]  # (T, 1, F, 3)
+        y0, y1, y2 = Y[..., 0, None], Y[..., 1, None], Y[..., 2, None]  # (T, Q, F, 1)
+        rot[:, :, 0] = a1 * y2 - a2 * y1
+        rot[:, :, 1] = a2 * y0 - a0 * y2
+        rot[:, :, 2] = a0 * y1 - a1 * y0
+        jac_x[..., 3 * F :] = torch.eye(3, dtype=pts.dtype)
         cols = []
         h = self.fd_step
         for i in range(betas.shape[0]):
