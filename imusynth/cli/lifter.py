@@ -92,7 +92,7 @@ def train_cmd(
     widths: Annotated[str, _opt("--widths", help=_H["widths"])] = "3,3,3,3",
     batch: Annotated[int, _opt("--batch", min=1, help=_H["batch"])] = 32,
     chunk: Annotated[int, _opt("--chunk", min=1, help=_H["chunk"])] = 81,
-    lr: Annotated[float, _opt("--lr", min=0.0, help=_H["lr"])] = 1e-3,
+    lr: Annotated[float, _opt("--lr", min=0.0, help=_H["lr"])] = 3e-3,
     lr_decay: Annotated[float, _opt("--lr-decay", min=0.0, max=1.0, help=_H["lr_decay"])] = 0.95,
     dropout: Annotated[float, _opt("--dropout", min=0.0, max=0.9, help=_H["dropout"])] = 0.25,
     velocity_weight: Annotated[float, _opt("--velocity-weight", min=0.0, help=_H["velocity"])] = 0.0,

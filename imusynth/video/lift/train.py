@@ -89,7 +89,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     chunk_frames: int = 81
-    lr: float = 1e-3
+    lr: float = 3e-3
     lr_decay: float = 0.95
     filter_widths: tuple[int, ...] = (3, 3, 3, 3)
     channels: int = 256
