@@ -222,7 +222,9 @@ def seek_frame(path: Path, time_s: float, *, preroll_s: float = 1.0) -> NDArray[
             first = False
             if t >= time_s - half:
                 rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-                return rgb if not info.rotation_deg else cv2.rotate(rgb, rotate[info.rotation_deg])
+                if info.rotation_deg:
+                    rgb = cv2.rotate(rgb, rotate[info.rotation_deg])
+                return np.asarray(rgb, dtype=np.uint8)
     finally:
         cap.release()
     return None
