@@ -26,10 +26,10 @@ from numpy.typing import NDArray
 
 from imusynth.body.anny.model import FITTED_BONES, KEYPOINT_VERTICES, AnnyBody, AnnyModel
 from imusynth.body.anny.placements import AnnyRest
-from imusynth.body.smpl.fit import SmplFit, SmplRecord, _as_frames
+from imusynth.body.smpl.fit import SmplFit, SmplRecord, _as_frames, _solve
 from imusynth.body.smpl.mesh_placements import MeshPlacement, mesh_sensor_trajectories, sensor_motion
 from imusynth.body.smpl.objective import HINGE_PRIOR_FACTOR, Correspondence, _Problem, landmark_targets
-from imusynth.body.solver import levenberg_marquardt, rigid_init
+from imusynth.body.solver import rigid_init
 from imusynth.core.motion import Motion
 from imusynth.core.placements import Placement
 from imusynth.errors import InputError
@@ -199,24 +199,9 @@ def fit_anny(
     rot0, transl0 = rigid_init(
         M, tgt3, w3, cols, heads[0].numpy(), points="4 torso landmarks (shoulders, hips)"
     )
-    old_threads = torch.get_num_threads()
-    if torch_threads:
-        torch.set_num_threads(int(torch_threads))
-    betas = torch.zeros(6, dtype=dt)
-    pose = torch.cat([torch.as_tensor(rot0, dtype=dt), torch.zeros((T, 3 * F - 3), dtype=dt)], dim=1)
-    transl = torch.as_tensor(transl0, dtype=dt)
-    try:
-        lm = levenberg_marquardt(prob, betas, pose, transl, n_iters=n_iters, tolerance=tolerance)
-        betas, pose, transl, tm = lm.betas, lm.pose, lm.transl, lm.terms
-        with torch.no_grad():
-            P = tm.lbs.points[:, prob.qsel]
-            res3 = (P - prob.tgt3).norm(dim=-1).numpy()
-            res2 = None
-            if two_d is not None and w2 is not None:
-                uv, _ = prob.project(P)
-                res2 = np.where(w2 > 0, (uv - prob.tgt2).norm(dim=-1).numpy(), np.nan)
-    finally:
-        torch.set_num_threads(old_threads)
+    lm, res3, res2 = _solve(prob, rot0, transl0, n_betas=6, n_pose=3 * F, w2=w2, n_iters=n_iters,
+                            tolerance=tolerance, torch_threads=torch_threads)
+    betas, pose, transl, tm = lm.betas, lm.pose, lm.transl, lm.terms
     settings: dict[str, float | int | str] = {
         "n_iters": int(n_iters),
         "smooth_weight": float(smooth_weight),

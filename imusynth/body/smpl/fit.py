@@ -297,26 +297,9 @@ def fit_clip(landmarks_world: NDArray[np.float64], image_xy: NDArray[np.float64]
                     reproj_weight=reproj_weight, pose_prior_weight=pose_prior_weight,
                     shape_prior_weight=shape_prior_weight)
 
-    dt = torch.float64
-    n3 = 3 * model.n_joints
-    old_threads = torch.get_num_threads()
-    if torch_threads:
-        torch.set_num_threads(int(torch_threads))
-    betas = torch.zeros(nb, dtype=dt)
-    pose = torch.cat([torch.as_tensor(rot0, dtype=dt), torch.zeros((T, n3 - 3), dtype=dt)], dim=1)
-    transl = torch.as_tensor(transl0, dtype=dt)
-    try:
-        lm = levenberg_marquardt(prob, betas, pose, transl, n_iters=n_iters, tolerance=tolerance)
-        betas, pose, transl, tm = lm.betas, lm.pose, lm.transl, lm.terms
-        with torch.no_grad():
-            P = tm.lbs.points[:, prob.qsel]
-            res3 = (P - prob.tgt3).norm(dim=-1).numpy()
-            res2 = None
-            if two_d is not None and w2 is not None:
-                uv, _ = prob.project(P)
-                res2 = np.where(w2 > 0, (uv - prob.tgt2).norm(dim=-1).numpy(), np.nan)
-    finally:
-        torch.set_num_threads(old_threads)
+    lm, res3, res2 = _solve(prob, rot0, transl0, n_betas=nb, n_pose=3 * model.n_joints, w2=w2,
+                            n_iters=n_iters, tolerance=tolerance, torch_threads=torch_threads)
+    betas, pose, transl, tm = lm.betas, lm.pose, lm.transl, lm.terms
     settings: dict[str, float | int | str] = {
         "n_iters": int(n_iters), "smooth_weight": float(smooth_weight), "reproj_weight": float(reproj_weight),
         "pose_prior_weight": float(pose_prior_weight), "shape_prior_weight": float(shape_prior_weight),
@@ -338,6 +321,38 @@ def fit_clip(landmarks_world: NDArray[np.float64], image_xy: NDArray[np.float64]
         fit_time_s=time.perf_counter() - t_start,
         settings=settings,
     )
+
+
+def _solve(prob: _Problem, rot0: NDArray[np.float64], transl0: NDArray[np.float64], *, n_betas: int,
+           n_pose: int, w2: NDArray[np.float64] | None, n_iters: int, tolerance: float,
+           torch_threads: int | None) -> tuple[Any, NDArray[np.float64], NDArray[np.float64] | None]:
+    """Levenberg-Marquardt from the rigid start, then the per-landmark residuals (shared by SMPL and Anny).
+
+    Starts from zero shape, the root rotation ``rot0 (T, 3)`` rad (axis-angle) with every other joint at
+    rest, and ``transl0 (T, 3)`` m; torch's thread count is ``torch_threads`` during the solve and restored
+    afterwards. Returns the solver's result, the 3-D residual of each landmark ``(T, Q)`` m and, when the
+    problem has 2-D targets (``w2`` given), the reprojection residual ``(T, Q)`` px (NaN where ``w2`` is 0).
+    """
+    dt = torch.float64
+    T = rot0.shape[0]
+    old_threads = torch.get_num_threads()
+    if torch_threads:
+        torch.set_num_threads(int(torch_threads))
+    betas = torch.zeros(n_betas, dtype=dt)
+    pose = torch.cat([torch.as_tensor(rot0, dtype=dt), torch.zeros((T, n_pose - 3), dtype=dt)], dim=1)
+    transl = torch.as_tensor(transl0, dtype=dt)
+    try:
+        lm = levenberg_marquardt(prob, betas, pose, transl, n_iters=n_iters, tolerance=tolerance)
+        with torch.no_grad():
+            P = lm.terms.lbs.points[:, prob.qsel]
+            res3 = (P - prob.tgt3).norm(dim=-1).numpy()
+            res2 = None
+            if w2 is not None:
+                uv, _ = prob.project(P)
+                res2 = np.where(w2 > 0, (uv - prob.tgt2).norm(dim=-1).numpy(), np.nan)
+    finally:
+        torch.set_num_threads(old_threads)
+    return lm, res3, res2
 
 
 def posed_vertices(model: SmplModel, betas: NDArray[np.float64], pose: NDArray[np.float64],
