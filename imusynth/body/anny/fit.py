@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ from numpy.typing import NDArray
 from imusynth.body.anny.model import FITTED_BONES, KEYPOINT_VERTICES, AnnyBody, AnnyModel
 from imusynth.body.anny.placements import AnnyRest
 from imusynth.body.smpl.fit import SmplFit, SmplRecord, _as_frames, _solve
-from imusynth.body.smpl.mesh_placements import MeshPlacement, mesh_sensor_trajectories, sensor_motion
+from imusynth.body.smpl.mesh_placements import MeshPlacement, sensor_motion, subset_sensor_trajectories
 from imusynth.body.smpl.objective import HINGE_PRIOR_FACTOR, Correspondence, _Problem, landmark_targets
 from imusynth.body.solver import rigid_init
 from imusynth.core.motion import Motion
@@ -261,25 +260,8 @@ def fit_sensor_trajectories(
 ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
     """Mesh sensors of an Anny fit: position (T, 3) m and sensor-to-world rotation (T, 3, 3) per placement
     (skins only the vertices the placements need: regions, tangent targets, faces around the regions)."""
-    faces = model.faces
-    needed: set[int] = set()
-    for p in placements:
-        needed |= set(p.vertices) | set(p.tangent_vertices)
-        needed |= set(faces[np.isin(faces, p.vertices).any(axis=1)].ravel().tolist())
-    ids = sorted(needed)
-    local = {v: i for i, v in enumerate(ids)}
-    sub_faces = faces[np.isin(faces, ids).all(axis=1)]
-    sub_faces = np.vectorize(local.__getitem__)(sub_faces) if sub_faces.size else sub_faces
-    verts = posed_points(model, fit.betas, fit.pose, fit.transl, ids)
-    remapped = [
-        replace(
-            p,
-            vertices=tuple(local[v] for v in p.vertices),
-            tangent_vertices=tuple(local[v] for v in p.tangent_vertices),
-        )
-        for p in placements
-    ]
-    return mesh_sensor_trajectories(verts, sub_faces, remapped)
+    return subset_sensor_trajectories(
+        model.faces, placements, lambda ids: posed_points(model, fit.betas, fit.pose, fit.transl, ids))
 
 
 def fit_sensor_motion(

@@ -21,7 +21,7 @@ import io
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from imusynth.body.smpl.loading import SMPL_JOINT_NAMES, SmplModel
-from imusynth.body.smpl.mesh_placements import MeshPlacement, mesh_sensor_trajectories, sensor_motion
+from imusynth.body.smpl.mesh_placements import MeshPlacement, sensor_motion, subset_sensor_trajectories
 from imusynth.core.motion import Motion
 from imusynth.core.placements import Placement
 from imusynth.errors import InputError
@@ -427,19 +427,8 @@ def fit_sensor_trajectories(model: SmplModel, fit: SmplFit, placements: Sequence
     but skins only the vertices the placements need (their regions, tangent targets and the faces around
     the regions), so memory stays small for long clips.
     """
-    faces = model.faces
-    needed: set[int] = set()
-    for p in placements:
-        needed |= set(p.vertices) | set(p.tangent_vertices)
-        needed |= set(faces[np.isin(faces, p.vertices).any(axis=1)].ravel().tolist())
-    ids = sorted(needed)
-    local = {v: i for i, v in enumerate(ids)}
-    sub_faces = faces[np.isin(faces, ids).all(axis=1)]
-    sub_faces = np.vectorize(local.__getitem__)(sub_faces) if sub_faces.size else sub_faces
-    verts = skinned_vertices(model, fit.betas, fit.pose, fit.transl, ids)
-    remapped = [replace(p, vertices=tuple(local[v] for v in p.vertices),
-                        tangent_vertices=tuple(local[v] for v in p.tangent_vertices)) for p in placements]
-    return mesh_sensor_trajectories(verts, sub_faces, remapped)
+    return subset_sensor_trajectories(
+        model.faces, placements, lambda ids: skinned_vertices(model, fit.betas, fit.pose, fit.transl, ids))
 
 
 def fit_sensor_motion(model: SmplModel, fit: SmplFit, time: NDArray[np.float64],

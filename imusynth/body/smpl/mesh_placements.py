@@ -25,8 +25,8 @@ vertices; on the synthetic test model, its own.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +344,36 @@ def mesh_sensor_trajectories(vertices: NDArray[np.float64], faces: NDArray[np.in
         R = np.stack([x, y, z], axis=-1) @ p.R_surface_sensor
         out[p.name] = (origin, R)
     return out
+
+
+def subset_sensor_trajectories(faces: NDArray[np.int64], placements: Sequence[MeshPlacement],
+                               skin: Callable[[list[int]], NDArray[np.float64]]
+                               ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """:func:`mesh_sensor_trajectories` skinning only the vertices the placements need.
+
+    The vertices are the placements' regions, their tangent targets and the faces around the regions, so
+    memory stays small for long clips whatever the body model (SMPL, Anny).
+
+    Parameters
+    ----------
+    faces : ndarray, shape (F, 3)
+        The full mesh's triangles.
+    placements : sequence of MeshPlacement
+        With vertex ids of the full mesh.
+    skin : callable
+        ``skin(ids)`` returns those vertices posed over the clip, shape (T, len(ids), 3), m, world frame.
+    """
+    needed: set[int] = set()
+    for p in placements:
+        needed |= set(p.vertices) | set(p.tangent_vertices)
+        needed |= set(faces[np.isin(faces, p.vertices).any(axis=1)].ravel().tolist())
+    ids = sorted(needed)
+    local = {v: i for i, v in enumerate(ids)}
+    sub_faces = faces[np.isin(faces, ids).all(axis=1)]
+    sub_faces = np.vectorize(local.__getitem__)(sub_faces) if sub_faces.size else sub_faces
+    remapped = [replace(p, vertices=tuple(local[v] for v in p.vertices),
+                        tangent_vertices=tuple(local[v] for v in p.tangent_vertices)) for p in placements]
+    return mesh_sensor_trajectories(skin(ids), sub_faces, remapped)
 
 
 def mesh_sensor_motion(time: NDArray[np.float64], vertices: NDArray[np.float64], faces: NDArray[np.int64],
