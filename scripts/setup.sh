@@ -31,7 +31,7 @@ fi
 python3 -m venv "$venv"
 py="$venv/bin/python"
 "$py" -m pip install -q "${constraints[@]}" --upgrade pip
-if [[ ",$extras," == *",smpl,"* || ",$extras," == *",body,"* ]]; then
+if [[ ",$extras," == *",smpl,"* || ",$extras," == *",body,"* || ",$extras," == *",har,"* ]]; then
   # PyTorch first, pinned: an unpinned torch pulls a multi-GB CUDA build. Where pip is offered the CPU
   # wheel (2.13.0+cpu) it takes it; the lock's torch==2.13.0 admits that local version.
   "$py" -m pip install -q "${constraints[@]}" "torch==2.13.0"

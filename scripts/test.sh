@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${IMUSYNTH_VENV:-.venv}"
 start=$SECONDS
-bash scripts/setup.sh dev,smpl,body,distributed
+bash scripts/setup.sh dev,smpl,body,har,distributed
 echo "test: installed in $((SECONDS - start)) s"
 export IMUSYNTH_MODEL_DIR="${IMUSYNTH_MODEL_DIR:-$(cd .. && pwd)/shared/models}"
 rc=0

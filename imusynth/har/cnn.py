@@ -39,7 +39,8 @@ def _torch() -> Any:
         import torch
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise HarError(
-            "the CNN classifier needs PyTorch: pip install torch (optional extra), or use --classifier rf"
+            "the CNN classifier needs PyTorch: pip install 'imusynth[har]' (torch==2.13.0, a CPU build, "
+            "first: see README), or use --classifier rf"
         ) from exc
     return torch
 
