@@ -42,12 +42,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from imusynth.cli.main import run as imusynth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from v2r_protocol import (  # noqa: E402
+    check_fold,
+    fold_table,
+    fold_targets,
+    subject_folds,
+    summarise,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -83,13 +93,37 @@ CALIBRATIONS = ("raw", "channel", "per-class")
 #: these cells (R2R always), to see how much a cell moves with the split.
 SWAP_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
 SWAP = False
+SUBJECTS = ("s01", "s02", "s03", "s04", "s05", "s06")
+#: --subject-folds: the test subjects of the fold being run (None: the fixed split or --swap).
+FOLD: tuple[str, ...] | None = None
+FOLD_N = 0
+
+
+#: --device: run only this device (two processes can then share the folds; a last run assembles the cache).
+DEVICE: str | None = None
+
+
+def devices(target: str) -> list[str]:
+    """The devices of a target that this run evaluates."""
+    return [d for d in TARGETS[target]["devices"] if DEVICE in (None, d)]
 
 
 def work(target: str) -> Path:
     """Folder of the calibrations, windows and scores of a target (and split)."""
+    if FOLD is not None:
+        return CACHE / f"{target}_folds{FOLD_N}" / "-".join(FOLD)
     return CACHE / (f"{target}_swap" if SWAP else target)
 #: The configuration fixed in advance as "the method" for each target: (calibration, augmented, frame).
 FULL = {"bm": ("per-class", "stack", "sensor"), "spsw": ("per-class", "stack", "gravity")}
+
+
+def torch_threads(n: int) -> None:
+    """Cap torch's intra-op threads (the CNN sets one thread itself; this covers everything else)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
 
 
 def cli(*args: object) -> None:
@@ -185,7 +219,10 @@ def real_inputs(target: str, device: str, split: str) -> tuple[list[Path], list[
     """Real files of a split and the flags that read them."""
     if target == "bm":
         return [BM / f"BasicMotions_{split.upper()}.ts"], ["--source-rate", "10"]
-    subjects = ("s01", "s02", "s03") if (split == "train") != SWAP else ("s04", "s05", "s06")
+    if FOLD is not None:
+        subjects = tuple(s for s in SUBJECTS if (s in FOLD) == (split == "test"))
+    else:
+        subjects = ("s01", "s02", "s03") if (split == "train") != SWAP else ("s04", "s05", "s06")
     dev = "sw" if device == "watch" else "sp"
     files = sorted(f for s in subjects for f in (SPSW / s).glob(f"{s}_*_{dev}.csv"))
     return files, ["--preset", "spsw_har", "--group-by", "parent"]
@@ -200,6 +237,8 @@ def calibrated(target: str, device: str, kind: str, virtual: list[Path], tag: st
     d.mkdir(parents=True, exist_ok=True)
     prof = d / "profile.toml"
     real, flags = real_inputs(target, device, "train")
+    if FOLD is not None:
+        check_fold(FOLD, real)
     if not prof.exists():
         flags = [f for f in flags if f not in ("--group-by", "parent")]
         cli("calibrate", "fit", *[x for v in virtual for x in ("--virtual", v)],
@@ -228,7 +267,9 @@ def window_flags(target: str) -> list[object]:
 def export_virtual(
     target: str, device: str, files: list[Path], cal: str, aug: str, frame: str, tag: str = ""
 ) -> Path:
-    out = work(target) / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}{tag}.h5"
+    # uncalibrated virtual windows do not depend on the real split: shared with the fixed split's cache
+    base = CACHE / target if (FOLD is not None and cal == "raw" and not tag) else work(target)
+    out = base / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}{tag}.h5"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         cli("export", *files, "-p", TARGETS[target]["devices"][device], *window_flags(target),
@@ -241,6 +282,8 @@ def export_real(target: str, device: str, split: str, frame: str) -> Path:
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         files, flags = real_inputs(target, device, split)
+        if FOLD is not None and split == "train":
+            check_fold(FOLD, files)
         cli("export", *files, *flags, *window_flags(target), "--frame", frame, "-o", out)
     return out
 
@@ -268,7 +311,7 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
     virtual = make_virtual(target)
     t_virtual = time.perf_counter() - t0
     res: dict = {"virtual_files": len(virtual), "virtual_s": t_virtual, "devices": {}}
-    for device in TARGETS[target]["devices"]:
+    for device in devices(target):
         dev: dict = {"r2r": {}, "cells": {}}
         for frame in ("sensor", "gravity"):
             test = export_real(target, device, "test", frame)
@@ -286,7 +329,8 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
                     v = export_virtual(target, device, files, cal, aug, frame)
                     rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
                     dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
-        if target == "spsw" and not SWAP:  # acted styles: measured on the real TRAINING split
+        # acted styles: measured on the real TRAINING split (fixed split only)
+        if target == "spsw" and not SWAP and FOLD is None:
             keep = calm_styles(target, device, virtual)
             dev["calm_styles"] = sorted(keep)
             sub = [f for f in virtual if style_of(f) in keep]
@@ -427,13 +471,64 @@ def diagnostics(target: str) -> str:
     return "\n".join(lines)
 
 
+def run_folds(args) -> dict:  # noqa: ANN001
+    """spsw-har over folds of whole subjects (:func:`v2r_protocol.subject_folds`): per fold, R2R/Mix2R
+    training and the calibrations use the other subjects only, the fold's subjects are tested."""
+    from imusynth.har import load_windows
+
+    global FOLD, FOLD_N
+    folds = subject_folds(SUBJECTS, args.subject_folds)
+    FOLD_N = len(folds)
+    classes = TARGETS["spsw"]["classes"]
+    per_fold, counts, cost = [], [], []
+    for train_s, test_s in folds:
+        FOLD = test_s
+        t0, c0 = time.perf_counter(), time.process_time()
+        cnt = {}
+        for device in devices("spsw"):
+            for frame in ("sensor", "gravity"):  # exported (and checked) before anything trains on them
+                tr = load_windows(export_real("spsw", device, "train", frame))
+                te = load_windows(export_real("spsw", device, "test", frame))
+                check_fold(test_s, [], tr.group.tolist(), te.group.tolist())
+                assert set(tr.group.tolist()) == set(train_s), (sorted(set(tr.group.tolist())), train_s)
+                cnt[f"{device}|{frame}"] = [int((te.labels == c).sum()) for c in classes]
+        per_fold.append(run_target("spsw", args))
+        counts.append(cnt)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        cost.append({"test": list(test_s), "wall_s": wall, "cpu_s": cpu})
+        print(f"fold {'-'.join(test_s)}: {cpu:.0f} CPU-s, {wall:.0f} s wall", flush=True)
+    FOLD = None
+    summary = summarise(per_fold, counts, classes)
+    return {"folds": [{"train": list(a), "test": list(b)} for a, b in folds], "cost": cost, "counts": counts,
+            "summary": summary, "per_fold": per_fold}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trees", type=int, default=300)
     ap.add_argument("--cnn-epochs", type=int, default=30)
     ap.add_argument("--only", choices=sorted(TARGETS), default=None)
     ap.add_argument("--swap", action="store_true", help="spsw-har with s04-s06 training, s01-s03 tested")
+    ap.add_argument("--subject-folds", type=int, default=0, metavar="N",
+                    help="spsw-har over N folds of whole subjects (6: leave-one-subject-out; 3: pairs)")
+    ap.add_argument("--device", choices=("watch", "phone"), default=None, help="only this device")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    torch_threads(1)
+    if args.subject_folds:
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = run_folds(args)
+        res["wall_s"], res["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+        name, full = TARGETS["spsw"]["name"], "|".join(FULL["spsw"])
+        md = "\n".join([fold_table(res["summary"], name, full), "",
+                        fold_targets(res["summary"], name, full, "channel|stack|gravity")])
+        print(md)
+        tag = f"_folds{args.subject_folds}" + (f"_{DEVICE}" if DEVICE else "")
+        (CACHE / f"table{tag}.md").write_text(md + "\n", encoding="utf-8")
+        (CACHE / f"results{tag}.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {CACHE / f'table{tag}.md'} ({res['cpu_s']:.0f} CPU-s, {res['wall_s']:.0f} s wall)")
+        return
     global SWAP
     SWAP = args.swap
     results, text = {}, []
