@@ -25,7 +25,8 @@ recordings
 resampling
     :func:`resample`, :func:`resample_series`, :func:`lowpass`, :func:`valid_runs`.
 alignment
-    :func:`gravity_direction`, :func:`rotation_between`, :class:`Alignment`, :func:`fit_alignment`.
+    :func:`gravity_direction`, :func:`rotation_between`, :class:`Alignment` (fixed or per-sensor:
+    :data:`ALIGNMENT_MODES`), :func:`fit_alignment`, :func:`fit_heading` (rotation about gravity, unpaired).
 mapping
     :class:`QuantileMap`, :func:`fit_quantile_map`, :class:`DistributionMapping`, :func:`fit_mapping`.
 device
@@ -42,6 +43,7 @@ metrics
 from __future__ import annotations
 
 from imusynth.calibrate.alignment import (
+    ALIGNMENT_MODES,
     Alignment,
     GravityEstimate,
     fit_alignment,
@@ -72,6 +74,7 @@ from imusynth.calibrate.resampling import lowpass, resample, resample_series, va
 from imusynth.core.imu_series import CHANNELS, CalibrationError, ImuSeries, dedupe_time
 
 __all__ = [
+    "ALIGNMENT_MODES",
     "CHANNELS",
     "DEVICE_PRESETS",
     "GROUP_BY",

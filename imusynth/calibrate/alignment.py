@@ -3,7 +3,9 @@
 Holds :func:`quasi_static_mask` (spans where acc ~ gravity), :class:`GravityEstimate` and
 :func:`gravity_direction` (mean specific-force direction, sensor frame), :func:`rotation_between`
 (smallest rotation between two vectors), :class:`Alignment` (a 3x3 rotation applied to acc and gyro)
-and :func:`fit_alignment`. acc in m/s^2, gyro in rad/s, angles in degrees where named ``_deg``.
+and :func:`fit_alignment`; :meth:`Alignment.rotation_for` gives the rotation of one recording, fixed or
+from its own gravity direction (:data:`ALIGNMENT_MODES`). acc in m/s^2, gyro in rad/s, angles in degrees
+where named ``_deg``.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ def quasi_static_mask(
 ) -> NDArray[np.bool_]:
     """Samples inside quasi-static spans: the sensor barely moves, so acc ~ gravity in the sensor frame.
 
-    A sample is quasi-static when, over a centred window of ``window_s``, the standard deviation of each
-    acc axis is below ``acc_std_max`` (m/s^2), the mean gyro norm is below ``gyro_max`` (rad/s), and the acc
-    norm is within ``norm_tol`` (m/s^2) of g0.
+    A sample is quasi-static when, over a centred window of ``window_s``, the total standard deviation of
+    acc (the root of the sum of the three axes' variances) is below ``acc_std_max`` (m/s^2), the mean gyro
+    norm is below ``gyro_max`` (rad/s), and the acc norm is within ``norm_tol`` (m/s^2) of g0. Every test
+    is invariant to a rotation of the sensor, so the mask, and :func:`gravity_direction`, turn with it
+    (what per-sensor alignment relies on).
 
     Parameters
     ----------
@@ -49,11 +53,11 @@ def quasi_static_mask(
     a0 = np.nan_to_num(a)
     mean = _moving_mean(a0, w)
     sq = _moving_mean(a0**2, w)
-    std = np.sqrt(np.maximum(sq - mean**2, 0.0))
+    std = np.sqrt(np.maximum(sq - mean**2, 0.0).sum(axis=1))
     gnorm = _moving_mean(np.linalg.norm(np.nan_to_num(g), axis=1)[:, None], w)[:, 0]
     norm = np.linalg.norm(a, axis=1)
     ok = np.isfinite(a).all(axis=1) & np.isfinite(g).all(axis=1)
-    return ok & (std.max(axis=1) < acc_std_max) & (gnorm < gyro_max) & (np.abs(norm - G0) < norm_tol)
+    return ok & (std < acc_std_max) & (gnorm < gyro_max) & (np.abs(norm - G0) < norm_tol)
 
 
 def _moving_mean(x: NDArray[np.float64], w: int) -> NDArray[np.float64]:
@@ -142,6 +146,14 @@ def rotation_between(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
     return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)
 
 
+#: How a profile's alignment turns each recording: ``fixed`` applies the fitted rotation to every sensor;
+#: ``per-sensor`` first turns each recording's own gravity direction (estimated from it by
+#: :func:`gravity_direction`) onto the fitted virtual gravity direction, then applies the fitted rotation,
+#: so a sensor mounted differently from the one the profile was fitted on (an augmentation variant) still
+#: has its gravity where the maps expect it.
+ALIGNMENT_MODES = ("fixed", "per-sensor")
+
+
 @dataclass(frozen=True)
 class Alignment:
     """Rotation of virtual sensor axes onto the real device's axes.
@@ -149,26 +161,87 @@ class Alignment:
     Attributes
     ----------
     rotation : ndarray, shape (3, 3)
-        Proper rotation applied as ``x_real_frame = R @ x_virtual_frame`` to acc and gyro.
+        Proper rotation applied as ``x_real_frame = R @ x_virtual_frame`` to acc and gyro; it takes
+        ``virtual_gravity`` onto ``real_gravity``.
     virtual_gravity, real_gravity : ndarray, shape (3,)
         Unit mean gravity directions the rotation was fitted from (sensor frames).
     angle_deg : float
         Rotation angle, degrees.
+    mode : {"fixed", "per-sensor"}
+        See :data:`ALIGNMENT_MODES` and :meth:`rotation_for`.
+    heading_deg, heading_margin : float or None
+        The heading about the real gravity direction included in ``rotation`` (degrees) and the margin of
+        its fit (:class:`HeadingEstimate`), when the heading was fitted; None otherwise (the rotation
+        about gravity is then zero).
     """
 
     rotation: NDArray[np.float64]
     virtual_gravity: NDArray[np.float64]
     real_gravity: NDArray[np.float64]
     angle_deg: float
+    mode: str = "fixed"
+    heading_deg: float | None = None
+    heading_margin: float | None = None
 
-    def apply(self, data: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Rotate acc and gyro columns of ``data`` (N, 6)."""
-        out = np.array(data, dtype=np.float64, copy=True)
-        R = self.rotation
-        # (R @ x.T).T is several times faster than x @ R.T on these strided (N, 3) column slices
-        out[:, :3] = (R @ data[:, :3].T).T
-        out[:, 3:6] = (R @ data[:, 3:6].T).T
-        return out
+    def __post_init__(self) -> None:
+        if self.mode not in ALIGNMENT_MODES:
+            raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, "
+                                   f"got {self.mode!r}")
+
+    def rotation_for(self, series: ImuSeries, *, min_gravity: float = 0.5 * G0
+                     ) -> tuple[NDArray[np.float64], bool]:
+        """The rotation (3, 3) that this alignment applies to one recording, and whether it is its own.
+
+        ``fixed``: :attr:`rotation`. ``per-sensor``: ``rotation @ rotation_between(g_s, virtual_gravity)``
+        with ``g_s`` the recording's own mean gravity direction (:func:`gravity_direction`, the estimator
+        the fit uses), so the recording's gravity lands on ``real_gravity`` whatever its mounting; a
+        mounting that differs by a rotation about an axis orthogonal to gravity is undone exactly, a turn
+        about gravity is not seen. A recording whose mean specific force is below ``min_gravity`` (m/s^2)
+        gets :attr:`rotation` (second value False).
+        """
+        if self.mode == "fixed":
+            return self.rotation, False
+        g = _own_gravity(series)
+        if g is None or g.magnitude < min_gravity:
+            return self.rotation, False
+        return self.rotation @ rotation_between(g.direction, self.virtual_gravity), True
+
+    def apply(self, data: NDArray[np.float64], rotation: ArrayLike | None = None) -> NDArray[np.float64]:
+        """Rotate acc and gyro columns of ``data`` (N, 6) by ``rotation`` (default :attr:`rotation`)."""
+        return rotate_data(data, self.rotation if rotation is None else rotation)
+
+
+def _own_gravity(series: ImuSeries) -> GravityEstimate | None:
+    """:func:`gravity_direction` of one recording; None when it has fewer than 2 samples or none valid."""
+    if series.n < 2 or not series.valid.any():
+        return None
+    return gravity_direction([series])
+
+
+def rotate_data(data: NDArray[np.float64], rotation: ArrayLike) -> NDArray[np.float64]:
+    """acc and gyro columns of ``data`` (N, 6) turned by the 3x3 ``rotation`` (``x' = R x``); a copy."""
+    out = np.array(data, dtype=np.float64, copy=True)
+    R = np.asarray(rotation, dtype=np.float64)
+    # (R @ x.T).T is several times faster than x @ R.T on these strided (N, 3) column slices
+    out[:, :3] = (R @ data[:, :3].T).T
+    out[:, 3:6] = (R @ data[:, 3:6].T).T
+    return out
+
+
+def align_each(series: Sequence[ImuSeries], direction: ArrayLike, *, min_gravity: float = 0.5 * G0
+               ) -> list[ImuSeries]:
+    """Each recording turned so that its own mean gravity direction meets ``direction`` (unit, (3,)).
+
+    Recordings whose mean specific force is below ``min_gravity`` (m/s^2) are kept as they are.
+    """
+    out = []
+    for s in series:
+        g = _own_gravity(s)
+        if g is None or g.magnitude < min_gravity:
+            out.append(s)
+        else:
+            out.append(s.with_data(rotate_data(s.data, rotation_between(g.direction, direction))))
+    return out
 
 
 def fit_alignment(
@@ -178,15 +251,23 @@ def fit_alignment(
     min_angle_deg: float = 5.0,
     min_gravity: float = 0.5 * G0,
     heading: bool = False,
+    mode: str = "fixed",
 ) -> tuple[Alignment | None, str]:
     """Fit the axis alignment between virtual and real sensor frames from their mean gravity directions.
 
-    Returns ``(None, reason)`` when no rotation is needed (angle below ``min_angle_deg``) or possible
-    (either set's mean specific force is below ``min_gravity`` m/s^2, e.g. gravity-removed data).
-    The rotation about the gravity direction itself is unobservable this way and left at zero, unless
-    ``heading`` is true: then it is fitted from the horizontal-direction distributions
-    (:func:`fit_heading`; measured against ``compare``'s paired rotations in docs/har.md).
+    Returns ``(None, reason)`` when no rotation is needed (angle below ``min_angle_deg``; ``fixed`` mode
+    only) or possible (either set's mean specific force is below ``min_gravity`` m/s^2, e.g.
+    gravity-removed data). The rotation about the gravity direction itself is unobservable this way and
+    left at zero, unless ``heading`` is true: then it is fitted from the horizontal-direction
+    distributions (:func:`fit_heading`; measured against ``compare``'s paired rotations in docs/har.md).
+
+    With ``mode="per-sensor"`` (:data:`ALIGNMENT_MODES`) an alignment is returned whenever there is
+    gravity (it carries the virtual gravity direction that each recording is turned onto), and the
+    virtual recordings are first each turned onto the set's mean gravity direction (:func:`align_each`),
+    as :meth:`Alignment.rotation_for` will turn them, before the rotation (and heading) is fitted.
     """
+    if mode not in ALIGNMENT_MODES:
+        raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, got {mode!r}")
     gv = gravity_direction(virtual)
     gr = gravity_direction(real)
     if gv.magnitude < min_gravity or gr.magnitude < min_gravity:
@@ -194,20 +275,25 @@ def fit_alignment(
             f"no alignment: mean specific force {gv.magnitude:.2f} (virtual) / {gr.magnitude:.2f} "
             f"(real) m/s^2 is below {min_gravity:.2f} m/s^2 (no gravity to align)"
         )
+    per_sensor = mode == "per-sensor"
+    if per_sensor:
+        virtual = align_each(virtual, gv.direction, min_gravity=min_gravity)
+        gv = gravity_direction(virtual)
     R = rotation_between(gv.direction, gr.direction)
     angle = math.degrees(math.acos(float(np.clip(np.dot(gv.direction, gr.direction), -1.0, 1.0))))
+    how = "per-sensor alignment" if per_sensor else "aligned"
     if heading:
         h = fit_heading(virtual, real)
         R = h.rotation
         angle = math.degrees(math.acos(float(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
-        if angle < min_angle_deg:
+        if angle < min_angle_deg and not per_sensor:
             return None, f"no alignment: gravity and heading rotation {angle:.1f} deg < {min_angle_deg} deg"
-        return Alignment(R, gv.direction, gr.direction, angle), (
-            f"aligned: rotation of {angle:.1f} deg (heading {h.angle_deg:+.1f} deg about gravity, "
+        return Alignment(R, gv.direction, gr.direction, angle, mode, h.angle_deg, h.margin), (
+            f"{how}: rotation of {angle:.1f} deg (heading {h.angle_deg:+.1f} deg about gravity, "
             f"margin {h.margin:.2f})")
-    if angle < min_angle_deg:
+    if angle < min_angle_deg and not per_sensor:
         return None, f"no alignment: gravity directions differ by {angle:.1f} deg < {min_angle_deg} deg"
-    return Alignment(R, gv.direction, gr.direction, angle), f"aligned: rotation of {angle:.1f} deg"
+    return Alignment(R, gv.direction, gr.direction, angle, mode), f"{how}: rotation of {angle:.1f} deg"
 
 
 # --------------------------------------------------------------------------------------------------

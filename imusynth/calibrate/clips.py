@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from imusynth.calibrate.profiles import CalibrationProfile, apply_profile
+from imusynth.calibrate.profiles import CalibrationProfile, apply_profile_rotation
 from imusynth.calibrate.recordings import series_from_signals
 from imusynth.calibrate.resampling import resample
 from imusynth.core.conventions import matrix_from_quat, quat_continuous, quat_from_matrix
-from imusynth.core.imu_series import CalibrationError, ImuSeries
+from imusynth.core.imu_series import CalibrationError
 from imusynth.io.hdf5 import PROFILE_TEXT, Clip, SchemaError, read_clips, write_clips
 from imusynth.io.inputs import ClipIds, Failure, InputItem, RunLog, each_input, out_dir_names
 
@@ -43,7 +43,9 @@ def calibrate_clip(clip: Clip, profile: CalibrationProfile, text: str, *,
                    placements: Sequence[str] | None = None, seed: int | None = None, where: str = "") -> Clip:
     """Apply ``profile`` to sensors of ``clip``; the calibrated sensors replace the originals.
 
-    Other sensors are copied unchanged; augmentation variants (``wrist~aug1`` ...) follow their base sensor.
+    Other sensors are copied unchanged; augmentation variants (``wrist~aug1`` ...) follow their base sensor
+    (with a ``per-sensor`` alignment each is turned by its own gravity direction, see
+    :meth:`imusynth.calibrate.alignment.Alignment.rotation_for`).
     The clip gets the attributes ``calibration_profile`` (name), ``calibration_profile_toml`` (``text``),
     ``calibration_seed``, ``calibration_placements`` (JSON list) and ``calibration_applied_at``.
 
@@ -85,7 +87,7 @@ def calibrate_clip(clip: Clip, profile: CalibrationProfile, text: str, *,
         sig = sensors[n]
         series = series_from_signals(sig, label=clip.label, group=clip.group or "",
                                      name=f"{clip.clip_id}/{n}")
-        cal: ImuSeries = apply_profile(series, profile, seed=used_seed)
+        cal, R = apply_profile_rotation(series, profile, seed=used_seed)
         rate = profile.rate_hz or sig.rate_hz
         if cal.n != sig.time.shape[0] or not np.array_equal(cal.time, sig.time):
             q = resample_orientation(sig.time, sig.orientation, sig.valid, rate_hz=rate,
@@ -94,9 +96,8 @@ def calibrate_clip(clip: Clip, profile: CalibrationProfile, text: str, *,
         else:
             q = sig.orientation.copy()
         frame = sig.frame
-        if profile.alignment is not None:
+        if R is not None:
             ok = np.isfinite(q).all(axis=1)
-            R = profile.alignment.rotation
             if ok.any():
                 q[ok] = quat_continuous(quat_from_matrix(matrix_from_quat(q[ok]) @ R.T))
             frame = f"{frame} (rotated by calibration profile {profile.name!r})"

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from imusynth.calibrate.alignment import Alignment
+from imusynth.calibrate.alignment import ALIGNMENT_MODES, Alignment
 from imusynth.calibrate.device import DeviceModel
 from imusynth.calibrate.mapping import DistributionMapping, QuantileMap
 from imusynth.calibrate.profiles import CalibrationProfile
@@ -116,7 +116,15 @@ def profile_to_toml(profile: CalibrationProfile) -> str:
             f"virtual_gravity = {_toml_floats(a.virtual_gravity)}  # unit vector, virtual sensor frame",
             f"real_gravity = {_toml_floats(a.real_gravity)}  # unit vector, real sensor frame",
             f"angle_deg = {_toml_float(a.angle_deg)}  # degrees",
+            f"mode = {_toml_str(a.mode)}  # 'fixed': this rotation for every sensor; 'per-sensor': each "
+            "sensor's own gravity direction turned onto virtual_gravity first",
         ]
+        if a.heading_deg is not None:
+            lines += [
+                f"heading_deg = {_toml_float(a.heading_deg)}  # degrees about real_gravity, included in "
+                "rotation (unpaired fit)",
+                f"heading_margin = {_toml_float(a.heading_margin or 0.0)}  # near 1: ambiguous heading",
+            ]
     if p.mapping is not None:
         m = p.mapping
         lines += [
@@ -174,11 +182,20 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
         R = np.asarray(a["rotation"], dtype=np.float64)
         if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
             raise CalibrationError(f"{where}: alignment.rotation must be a 3x3 proper rotation matrix")
+        mode = str(a.get("mode", "fixed"))
+        if mode not in ALIGNMENT_MODES:
+            raise CalibrationError(f"{where}: alignment.mode must be one of {list(ALIGNMENT_MODES)}, "
+                                   f"got {mode!r}")
+        if mode == "per-sensor" and "virtual_gravity" not in a:
+            raise CalibrationError(f"{where}: alignment.mode 'per-sensor' needs alignment.virtual_gravity")
         alignment = Alignment(
             R,
             np.asarray(a.get("virtual_gravity", [0, 0, 1]), dtype=np.float64),
             np.asarray(a.get("real_gravity", [0, 0, 1]), dtype=np.float64),
             float(a.get("angle_deg", 0.0)),
+            mode,
+            float(a["heading_deg"]) if "heading_deg" in a else None,
+            float(a["heading_margin"]) if "heading_margin" in a else None,
         )
     mapping = None
     if "mapping" in doc:

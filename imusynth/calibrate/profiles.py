@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-from imusynth.calibrate.alignment import Alignment, fit_alignment
+from imusynth.calibrate.alignment import ALIGNMENT_MODES, Alignment, fit_alignment
 from imusynth.calibrate.device import DeviceModel
 from imusynth.calibrate.mapping import DistributionMapping, fit_mapping
 from imusynth.calibrate.resampling import resample_series
@@ -39,7 +39,8 @@ class CalibrationProfile:
     rate_hz : float or None
         Output rate, Hz (the real device's); None keeps the input rate.
     alignment : Alignment or None
-        Axis rotation applied before the mapping.
+        Axis rotation applied before the mapping (fixed, or from each recording's own gravity direction:
+        :attr:`Alignment.mode`).
     mapping : DistributionMapping or None
         Per-channel quantile maps (SI on both sides).
     device : DeviceModel
@@ -71,6 +72,8 @@ def fit_profile(
     rate_hz: float | None = None,
     per_class: bool = False,
     align: bool = True,
+    alignment_mode: str = "fixed",
+    heading: bool = False,
     min_angle_deg: float = 5.0,
     n_knots: int = 1001,
     tails: str = "linear",
@@ -81,8 +84,9 @@ def fit_profile(
     """Fit a profile that maps ``virtual`` recordings onto the distribution of ``real`` ones.
 
     Steps: both sides resampled to ``rate_hz`` (default: the real set's median rate, rounded to 0.01 Hz),
-    the alignment fitted on the resampled data and applied to the virtual side, then the quantile maps
-    fitted on the valid samples.
+    the alignment fitted on the resampled data and applied to the virtual side (each virtual recording
+    turned by :meth:`Alignment.rotation_for`, as :func:`apply_profile` will turn it), then the quantile
+    maps fitted on the valid samples.
 
     Parameters
     ----------
@@ -96,6 +100,12 @@ def fit_profile(
         Fit one map set per activity class as well.
     align : bool
         Fit the gravity-direction alignment (see :func:`fit_alignment`).
+    alignment_mode : {"fixed", "per-sensor"}
+        Stored in the alignment: one rotation for every sensor, or each recording's own gravity direction
+        turned onto the fitted one first (:data:`imusynth.calibrate.alignment.ALIGNMENT_MODES`).
+    heading : bool
+        Fit the rotation about gravity too, from the horizontal-direction distributions (unpaired,
+        :func:`imusynth.calibrate.alignment.fit_heading`).
     min_angle_deg : float
         Smallest misalignment, degrees, that gets a rotation.
     n_knots, tails
@@ -116,6 +126,9 @@ def fit_profile(
     """
     if not virtual or not real:
         raise CalibrationError("fitting needs at least one virtual and one real recording")
+    if alignment_mode not in ALIGNMENT_MODES:
+        raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, "
+                               f"got {alignment_mode!r}")
     notes: list[str] = []
     if rate_hz is None:
         rates = [s.rate_hz for s in real if s.n >= 2]
@@ -133,11 +146,12 @@ def fit_profile(
     )
     alignment = None
     if align:
-        alignment, why = fit_alignment(v_rs, r_rs, min_angle_deg=min_angle_deg)
+        alignment, why = fit_alignment(v_rs, r_rs, min_angle_deg=min_angle_deg, heading=heading,
+                                       mode=alignment_mode)
         notes.append(why)
     v_data = [s.data[s.valid] for s in v_rs]
     if alignment is not None:
-        v_data = [alignment.apply(d) for d in v_data]
+        v_data = [alignment.apply(d, alignment.rotation_for(s)[0]) for d, s in zip(v_data, v_rs, strict=True)]
     r_data = [s.data[s.valid] for s in r_rs]
     v_lab = r_lab = None
     if per_class:
@@ -187,6 +201,23 @@ def clip_seed(seed: int, key: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode("utf-8"))])
 
 
+def with_alignment_mode(profile: CalibrationProfile, mode: str) -> CalibrationProfile:
+    """``profile`` with its alignment's :attr:`~Alignment.mode` replaced by ``mode`` (fixed | per-sensor).
+
+    Raises CalibrationError for an unknown mode, or for ``per-sensor`` on a profile without an alignment
+    (nothing says which gravity direction to turn the recordings onto: fit with ``alignment_mode``).
+    """
+    if mode not in ALIGNMENT_MODES:
+        raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, got {mode!r}")
+    if profile.alignment is None:
+        if mode == "fixed":
+            return profile
+        raise CalibrationError(
+            f"profile {profile.name!r} has no [alignment] (none was fitted or needed), so there is no "
+            "gravity direction to align each sensor to; fit it with --alignment per-sensor")
+    return replace(profile, alignment=replace(profile.alignment, mode=mode))
+
+
 def apply_profile(
     series: ImuSeries,
     profile: CalibrationProfile,
@@ -195,6 +226,23 @@ def apply_profile(
     labels: ArrayLike | None = None,
 ) -> ImuSeries:
     """Apply ``profile`` to one recording: resample, align, map, device model.
+
+    The calibrated recording of :func:`apply_profile_rotation` (see there).
+    """
+    return apply_profile_rotation(series, profile, seed=seed, labels=labels)[0]
+
+
+def apply_profile_rotation(
+    series: ImuSeries,
+    profile: CalibrationProfile,
+    *,
+    seed: int | None = None,
+    labels: ArrayLike | None = None,
+) -> tuple[ImuSeries, NDArray[np.float64] | None]:
+    """Apply ``profile`` to one recording: resample, align, map, device model; and say how it was turned.
+
+    The alignment turns the resampled recording by :meth:`Alignment.rotation_for` (the fitted rotation,
+    or, in ``per-sensor`` mode, one from the recording's own gravity direction).
 
     Parameters
     ----------
@@ -209,15 +257,19 @@ def apply_profile(
 
     Returns
     -------
-    ImuSeries
+    calibrated : ImuSeries
         The calibrated recording (invalid samples NaN).
+    rotation : ndarray, shape (3, 3), or None
+        The rotation applied (``x' = R x``), None without an alignment.
     """
     out = series
     if profile.rate_hz is not None and not _is_regular_at(series, profile.rate_hz):
         out = resample_series(series, rate_hz=profile.rate_hz, cutoff_ratio=profile.cutoff_ratio)
     data = np.where(out.valid[:, None], out.data, np.nan)
+    R = None
     if profile.alignment is not None:
-        data = profile.alignment.apply(data)
+        R = profile.alignment.rotation_for(out)[0]
+        data = profile.alignment.apply(data, R)
     if profile.mapping is not None:
         lab = out.labels if labels is None else np.asarray(labels).astype(str)
         data = profile.mapping.apply(data, lab)
@@ -225,4 +277,4 @@ def apply_profile(
     rng = np.random.default_rng(clip_seed(profile.seed if seed is None else seed, series.name))
     data = profile.device.apply(data, rate_hz=rate if math.isfinite(rate) else 0.0, rng=rng)
     data = np.where(out.valid[:, None], data, np.nan)
-    return out.with_data(data)
+    return out.with_data(data), R

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from imusynth.calibrate import (
+    ALIGNMENT_MODES,
     DEVICE_PRESETS,
     CalibrationError,
     CalibrationProfile,
@@ -19,8 +20,10 @@ from imusynth.calibrate import (
     fit_profile,
     load_profile,
     load_recordings,
+    profile_to_toml,
     save_profile,
 )
+from imusynth.calibrate.profiles import with_alignment_mode
 from imusynth.cli._flags import flag_names
 from imusynth.cli._many import (
     INPUTS_HELP,
@@ -35,6 +38,9 @@ from imusynth.cli._paths import ForceOpt, check_outputs
 
 _opt = typer.Option
 
+#: ``calibrate fit --alignment`` default (chosen by measurement: docs/calibration.md, "Measured").
+DEFAULT_ALIGNMENT = "fixed"
+
 
 def fit_files(
     virtual_paths: list[Path],
@@ -46,6 +52,8 @@ def fit_files(
     per_class: bool = False,
     rate_hz: float | None = None,
     align: bool = True,
+    alignment_mode: str = DEFAULT_ALIGNMENT,
+    heading: bool = False,
     n_knots: int = 1001,
     tails: str = "linear",
     device: str = "none",
@@ -70,7 +78,7 @@ def fit_files(
         CSV files or sktime ``.ts`` files (see :func:`imusynth.calibrate.load_recordings`).
     output : Path
         Profile TOML to write (atomically).
-    placement, real_placement, per_class, rate_hz, align, n_knots, tails, seed
+    placement, real_placement, per_class, rate_hz, align, alignment_mode, heading, n_knots, tails, seed
         See :func:`imusynth.calibrate.fit_profile`.
     device : {"none", "smartwatch", "phone"}
         Device preset stored in the profile.
@@ -110,6 +118,8 @@ def fit_files(
         rate_hz=rate_hz,
         per_class=per_class,
         align=align,
+        alignment_mode=alignment_mode,
+        heading=heading,
         n_knots=n_knots,
         tails=tails,
         device=device_preset(device),
@@ -126,6 +136,7 @@ def apply_file(
     *,
     placements: list[str] | None = None,
     seed: int | None = None,
+    alignment_mode: str | None = None,
 ) -> tuple[Path, int]:
     """Apply a profile to the sensors of every clip of an ``imusynth/1`` file; write a new file.
 
@@ -142,6 +153,8 @@ def apply_file(
         Sensors to calibrate (default: the profile's ``source.placement`` when set, else every sensor).
     seed : int, optional
         Noise seed (default: the profile's).
+    alignment_mode : {"fixed", "per-sensor"}, optional
+        Replaces the profile's alignment mode (:func:`load_for_apply`).
 
     Returns
     -------
@@ -151,11 +164,22 @@ def apply_file(
     from imusynth.calibrate.clips import calibrate_clip
     from imusynth.io.hdf5 import read_clips, write_clips
 
-    profile, text = load_profile(profile_path)
+    profile, text = load_for_apply(profile_path, alignment_mode)
     out_clips = [calibrate_clip(clip, profile, text, placements=placements, seed=seed, where=str(input_path))
                  for clip in read_clips(input_path)]
     write_clips(output, out_clips)
     return output, len(out_clips)
+
+
+def load_for_apply(profile_path: Path, alignment_mode: str | None) -> tuple[CalibrationProfile, str]:
+    """The profile and its TOML text; with ``alignment_mode``, the alignment's mode replaced and the text
+    rewritten to say so (it is what the calibrated file stores)."""
+    profile, text = load_profile(profile_path)
+    if alignment_mode is not None and (profile.alignment is None or profile.alignment.mode != alignment_mode):
+        profile = with_alignment_mode(profile, alignment_mode)
+        if profile.alignment is not None:
+            text = profile_to_toml(profile)
+    return profile, text
 
 
 calibrate_app = typer.Typer(
@@ -178,6 +202,10 @@ _H = {
     "per_class": "Also fit one mapping per activity class (needs labels on both sides).",
     "rate": "Output rate, Hz (default: the real median rate).",
     "no_align": "Do not rotate the virtual axes onto the real gravity direction.",
+    "alignment": "fixed: the fitted rotation for every sensor; per-sensor: each sensor's own gravity "
+                 "direction (from the clip) turned onto the fitted one first (augmentation variants).",
+    "heading": "Also fit the rotation about gravity (unpaired, from horizontal acc/gyro directions).",
+    "apply_alignment": "Replace the profile's alignment mode: fixed | per-sensor (default: the profile's).",
     "knots": "Quantile knots per channel (>= 2).",
     "tails": "Outside the fitted range: linear | clamp.",
     "device": f"Device model: {' | '.join(DEVICE_PRESETS)}.",
@@ -207,6 +235,8 @@ def fit_cmd(
     per_class: Annotated[bool, _opt("--per-class", metavar="", help=_H["per_class"])] = False,
     rate: Annotated[float | None, _opt("--rate", help=_H["rate"])] = None,
     no_align: Annotated[bool, _opt("--no-align", metavar="", help=_H["no_align"])] = False,
+    alignment: Annotated[str, _opt("--alignment", help=_H["alignment"])] = DEFAULT_ALIGNMENT,
+    heading: Annotated[bool, _opt("--heading", metavar="", help=_H["heading"])] = False,
     knots: Annotated[int, _opt("--knots", min=2, help=_H["knots"])] = 1001,
     tails: Annotated[str, _opt("--tails", help=_H["tails"])] = "linear",
     device: Annotated[str, _opt("--device", help=_H["device"])] = "none",
@@ -229,6 +259,9 @@ def fit_cmd(
     check_outputs({"--output": output}, [*virtual, *real], force=force)
     if rate is not None and not rate > 0:
         raise CalibrationError(f"--rate must be a positive number of Hz, got {rate:g}")
+    _check_mode(alignment)
+    if heading and no_align:
+        raise CalibrationError("--heading needs the alignment: drop --no-align")
     with flag_names(_FIT_FLAGS):
         profile, notes = fit_files(
             virtual,
@@ -239,6 +272,8 @@ def fit_cmd(
             per_class=per_class,
             rate_hz=rate,
             align=not no_align,
+            alignment_mode=alignment,
+            heading=heading,
             n_knots=knots,
             tails=tails,
             device=device,
@@ -268,6 +303,7 @@ def apply_cmd(
     out_dir: OutDirOpt = None,
     placement: Annotated[list[str] | None, _opt("--placement", "-p", help=_H["apply_placement"])] = None,
     seed: Annotated[int | None, _opt("--seed", help=_H["apply_seed"])] = None,
+    alignment: Annotated[str | None, _opt("--alignment", help=_H["apply_alignment"])] = None,
     force: ForceOpt = False,
 ) -> None:
     """Apply a profile to every clip; the profile is stored once per file (/profiles/SHA256), named by clips.
@@ -279,12 +315,15 @@ def apply_cmd(
     """
     from imusynth.io.inputs import H5_SUFFIXES, RunLog, expand_inputs
 
+    if alignment is not None:
+        _check_mode(alignment)
     ins = expand_inputs(inputs, suffixes=H5_SUFFIXES, what="imusynth/1 file")
     choose_output(output, out_dir)
     if not ins.many and out_dir is None:
         assert output is not None
         check_outputs({"--output": output}, [profile, ins.items[0].path], force=force)
-        out, n = apply_file(profile, ins.items[0].path, output, placements=placement, seed=seed)
+        out, n = apply_file(profile, ins.items[0].path, output, placements=placement, seed=seed,
+                            alignment_mode=alignment)
         typer.echo(f"wrote {out} ({n} clip(s))")
         return
     from imusynth.calibrate.clips import apply_dataset
@@ -296,7 +335,7 @@ def apply_cmd(
     else:
         assert output is not None
         check_output(output, paths, [profile], force=force)
-    prof, text = load_profile(profile)
+    prof, text = load_for_apply(profile, alignment)
     log = RunLog()
     written, ids = apply_dataset(prof, text, ins.items, output=output, out_dir=out_dir, placements=placement,
                                  seed=seed, log_to=log, on_failure=print_failure)
@@ -304,6 +343,11 @@ def apply_cmd(
                  renamed_why="(clip ids taken by an earlier file; the file's stem in front)")
     if rc:
         raise typer.Exit(rc)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ALIGNMENT_MODES:
+        raise CalibrationError(f"--alignment must be one of {' | '.join(ALIGNMENT_MODES)}, got {mode!r}")
 
 
 @calibrate_app.command("device")
