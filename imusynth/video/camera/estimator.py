@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from imusynth.core.conventions import quat_from_matrix
 from imusynth.video.camera.geometry import R_WORLD_FROM_LEVEL_CAMERA, CameraError, CameraIntrinsics
 from imusynth.video.camera.rotation import estimate_rotation
 from imusynth.video.camera.trajectory import CameraStep
@@ -33,12 +32,18 @@ def _orthonormalise(R: NDArray[np.float64]) -> NDArray[np.float64]:
     return U @ Vt
 
 
-def _rotvec(q: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Rotation vector (rad) of a quaternion with ``w >= 0``, accurate for small angles."""
-    s = float(np.linalg.norm(q[1:]))
-    if s < 1e-12:
-        return 2.0 * q[1:]
-    return 2.0 * np.arctan2(s, q[0]) * q[1:] / s
+def _rotvec(R: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Rotation vector (rad) of a rotation matrix by less than 180 deg, accurate for small angles.
+
+    ``s = vee(R - R^T) / 2 = sin(angle) axis`` and ``trace(R) = 1 + 2 cos(angle)``, so
+    ``angle = atan2(|s|, (trace - 1) / 2)`` with no loss of precision near zero (a frame-to-frame
+    rotation is a few degrees at most; near 180 deg ``s`` vanishes and the axis is lost).
+    """
+    s = 0.5 * np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    sin = float(np.sqrt(s @ s))
+    if sin < 1e-15:
+        return s
+    return s * (np.arctan2(sin, 0.5 * (R[0, 0] + R[1, 1] + R[2, 2] - 1.0)) / sin)
 
 
 class CameraMotionEstimator:
@@ -387,21 +392,18 @@ class CameraMotionEstimator:
         hist_distance: float,
     ) -> CameraStep:
         self._R = _orthonormalise(self._R @ R_rel)
-        omega = _rotvec(quat_from_matrix(R_rel)) / (t - self._prev_time)
+        omega = _rotvec(R_rel) / (t - self._prev_time)
         return self._make_step(t, R_rel, omega, n_tracked, n_inliers, reliable, False, hist_distance)
 
     def _make_step(
         self, t: float, R_rel: NDArray[np.float64], omega: NDArray[np.float64], n_tracked: int,
         n_inliers: int, reliable: bool, shot_cut: bool, hist_distance: float,
     ) -> CameraStep:
-        R = self._R.copy()
         return CameraStep(
             index=self._index,
             time_s=t,
             R_rel=R_rel,
-            q_rel=quat_from_matrix(R_rel),
-            R_world_from_camera=R,
-            q_world_from_camera=quat_from_matrix(R),
+            R_world_from_camera=self._R.copy(),
             angular_velocity=omega,
             n_tracked=n_tracked,
             n_inliers=n_inliers,

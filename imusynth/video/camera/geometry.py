@@ -134,11 +134,16 @@ def kabsch_rotation(
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    w = np.ones(len(a)) if weights is None else np.asarray(weights, dtype=np.float64)
-    M = np.einsum("ni,nj->ij", b * w[:, None], a)  # sum_i w_i b_i a_i^T (einsum: no BLAS threads)
+    bw = b if weights is None else b * np.asarray(weights, dtype=np.float64)[:, None]
+    M = np.einsum("ni,nj->ij", bw, a)  # sum_i w_i b_i a_i^T (einsum: no BLAS threads)
     U, _, Vt = np.linalg.svd(M)
-    d = np.sign(np.linalg.det(U @ Vt)) or 1.0
-    return U @ np.diag([1.0, 1.0, d]) @ Vt
+    R = U @ Vt
+    # a reflection (det -1): flip the axis of the smallest singular value
+    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = R.tolist()
+    if r00 * (r11 * r22 - r12 * r21) - r01 * (r10 * r22 - r12 * r20) + r02 * (r10 * r21 - r11 * r20) < 0:
+        U[:, 2] = -U[:, 2]
+        R = U @ Vt
+    return R
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from imusynth.core.conventions import quat_continuous
+from imusynth.core.conventions import quat_continuous, quat_from_matrix
 from imusynth.video.camera.geometry import CameraError
 
 __all__ = ["CameraStep", "CameraTrajectory"]
@@ -27,11 +27,11 @@ class CameraStep:
     R_rel : ndarray, shape (3, 3)
         Previous camera from current camera (identity on the first frame of a shot).
     q_rel : ndarray, shape (4,)
-        ``R_rel`` as a quaternion (w, x, y, z).
+        ``R_rel`` as a quaternion (w, x, y, z), ``w >= 0`` (computed when asked for).
     R_world_from_camera : ndarray, shape (3, 3)
         Accumulated orientation in the z-up world frame (level camera at the start of the shot).
     q_world_from_camera : ndarray, shape (4,)
-        The same as a quaternion (w, x, y, z), ``w >= 0``.
+        The same as a quaternion (w, x, y, z), ``w >= 0`` (computed when asked for).
     angular_velocity : ndarray, shape (3,), rad/s
         Camera angular velocity in the current camera frame, ``rotvec(R_rel) / dt``; zeros on the
         first frame of a shot.
@@ -56,9 +56,7 @@ class CameraStep:
     index: int
     time_s: float
     R_rel: NDArray[np.float64]
-    q_rel: NDArray[np.float64]
     R_world_from_camera: NDArray[np.float64]
-    q_world_from_camera: NDArray[np.float64]
     angular_velocity: NDArray[np.float64]
     n_tracked: int
     n_inliers: int
@@ -66,6 +64,16 @@ class CameraStep:
     shot_cut: bool
     segment: int
     hist_distance: float
+
+    # the quaternions are derived on demand: the streaming job stores the matrices only, and a
+    # quaternion of one matrix costs more than the rest of the step's bookkeeping
+    @property
+    def q_rel(self) -> NDArray[np.float64]:
+        return quat_from_matrix(self.R_rel)
+
+    @property
+    def q_world_from_camera(self) -> NDArray[np.float64]:
+        return quat_from_matrix(self.R_world_from_camera)
 
 
 @dataclass(frozen=True)
@@ -100,13 +108,14 @@ class CameraTrajectory:
         if len(steps) == 0:
             raise CameraError("no camera steps to stack (the video had no frames)")
         segment = np.array([s.segment for s in steps], dtype=np.int64)
-        q = np.array([s.q_world_from_camera for s in steps])
+        R = np.array([s.R_world_from_camera for s in steps])
+        q = quat_from_matrix(R)
         for k in np.unique(segment):
             sel = segment == k
             q[sel] = quat_continuous(q[sel])
         return cls(
             time=np.array([s.time_s for s in steps], dtype=np.float64),
-            R_world_from_camera=np.array([s.R_world_from_camera for s in steps]),
+            R_world_from_camera=R,
             q_world_from_camera=q,
             angular_velocity=np.array([s.angular_velocity for s in steps]),
             n_inliers=np.array([s.n_inliers for s in steps], dtype=np.int64),
