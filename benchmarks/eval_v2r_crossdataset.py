@@ -89,6 +89,22 @@ TARGETS: dict[str, dict] = {
     },
 }
 CALIBRATIONS = ("raw", "channel", "per-class")
+#: ``calibrate fit`` flags of each calibration. ``+own-g``: ``--alignment per-sensor`` (each sensor and
+#: augmentation variant turned by its own gravity direction onto the fitted one); ``+heading``: the rotation
+#: about gravity fitted too (unpaired). The first two keep the fixed alignment, stated explicitly.
+CAL_FIT_FLAGS: dict[str, list[str]] = {
+    "channel": ["--alignment", "fixed"],
+    "per-class": ["--per-class", "--alignment", "fixed"],
+    "per-class+own-g": ["--per-class", "--alignment", "per-sensor"],
+    "per-class+own-g+heading": ["--per-class", "--alignment", "per-sensor", "--heading"],
+    "channel+own-g+heading": ["--alignment", "per-sensor", "--heading"],
+}
+#: --alignment-rows: the cells of the newer calibration options (augmentation on, both frames).
+ALIGNMENT_CELLS = tuple(
+    (cal, "stack", frame)
+    for cal in ("per-class+own-g", "per-class+own-g+heading", "channel+own-g+heading")
+    for frame in ("sensor", "gravity")
+)
 #: --swap: spsw-har with the subjects' roles swapped (s04-s06 train and calibrate, s01-s03 tested), only
 #: these cells (R2R always), to see how much a cell moves with the split.
 SWAP_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
@@ -243,7 +259,7 @@ def calibrated(target: str, device: str, kind: str, virtual: list[Path], tag: st
         flags = [f for f in flags if f not in ("--group-by", "parent")]
         cli("calibrate", "fit", *[x for v in virtual for x in ("--virtual", v)],
             *[x for r in real for x in ("--real", r)], "-p", pl, *flags,
-            *(["--per-class"] if kind == "per-class" else []), "-o", prof)
+            *CAL_FIT_FLAGS[kind], "-o", prof)
     out = []
     for v in virtual:
         o = d / v.name
@@ -329,6 +345,13 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
                     v = export_virtual(target, device, files, cal, aug, frame)
                     rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
                     dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
+        for cal, aug, frame in ALIGNMENT_CELLS if args.alignment_rows and not SWAP else ():
+            files = calibrated(target, device, cal, virtual)
+            test = export_real(target, device, "test", frame)
+            train = export_real(target, device, "train", frame)
+            v = export_virtual(target, device, files, cal, aug, frame)
+            rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
+            dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
         # acted styles: measured on the real TRAINING split (fixed split only)
         if target == "spsw" and not SWAP and FOLD is None:
             keep = calm_styles(target, device, virtual)
@@ -511,6 +534,8 @@ def main() -> None:
     ap.add_argument("--swap", action="store_true", help="spsw-har with s04-s06 training, s01-s03 tested")
     ap.add_argument("--subject-folds", type=int, default=0, metavar="N",
                     help="spsw-har over N folds of whole subjects (6: leave-one-subject-out; 3: pairs)")
+    ap.add_argument("--alignment-rows", action="store_true",
+                    help="also the cells of calibrate --alignment per-sensor and --heading")
     ap.add_argument("--device", choices=("watch", "phone"), default=None, help="only this device")
     args = ap.parse_args()
     global DEVICE

@@ -200,7 +200,8 @@ def summarise(per_fold: list[dict], counts: list[dict], classes: Sequence[str]) 
     dict
         ``{device: {row: {column: {"pooled", "mean", "sd", "folds", "confusion"[, "chosen"]}}}}``; rows
         ``r2r|sensor``, ``r2r|gravity``, every cell, and the rows chosen fold by fold on the other folds:
-        ``r2r|selected`` (frame), ``selected`` (any cell), ``selected-channel`` (one map per channel).
+        ``r2r|selected`` (frame), ``selected`` (any cell), ``selected-channel`` (one map per channel:
+        the calibrations named ``channel...``, fitted without labels).
     """
     out: dict = {}
     for device, d0 in per_fold[0]["devices"].items():
@@ -228,7 +229,7 @@ def summarise(per_fold: list[dict], counts: list[dict], classes: Sequence[str]) 
         for name, cands, cols in (
             ("r2r|selected", [k for k in keys if k.startswith("r2r|")], ("rf:r2r", "cnn:r2r")),
             ("selected", cells, COLUMNS),
-            ("selected-channel", [k for k in cells if k.startswith("channel|")], COLUMNS),
+            ("selected-channel", [k for k in cells if k.split("|")[0].startswith("channel")], COLUMNS),
         ):
             if not cands:
                 continue
