@@ -48,6 +48,7 @@ from imusynth.calibrate.alignment import (
     GravityEstimate,
     fit_alignment,
     gravity_direction,
+    mean_specific_force,
     quasi_static_mask,
     rotation_between,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "load_profile",
     "load_recordings",
     "lowpass",
+    "mean_specific_force",
     "profile_from_toml",
     "profile_to_toml",
     "quasi_static_mask",

@@ -147,11 +147,25 @@ def rotation_between(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
 
 
 #: How a profile's alignment turns each recording: ``fixed`` applies the fitted rotation to every sensor;
-#: ``per-sensor`` first turns each recording's own gravity direction (estimated from it by
-#: :func:`gravity_direction`) onto the fitted virtual gravity direction, then applies the fitted rotation,
-#: so a sensor mounted differently from the one the profile was fitted on (an augmentation variant) still
-#: has its gravity where the maps expect it.
+#: ``per-sensor`` first turns each recording's own mean specific-force direction
+#: (:func:`mean_specific_force`) onto the virtual fit set's, then applies the fitted rotation, so a sensor
+#: mounted differently from the one the profile was fitted on (an augmentation variant) still has its
+#: gravity where the maps expect it.
 ALIGNMENT_MODES = ("fixed", "per-sensor")
+
+
+def mean_specific_force(series: Sequence[ImuSeries]) -> GravityEstimate:
+    """Mean specific force over every valid sample of ``series`` (:func:`gravity_direction` without the
+    quasi-static spans): the per-sensor alignment's estimator.
+
+    It is linear in acc, so it turns exactly with the sensor whatever the motion, and it does not switch
+    between two estimators with a clip's content: :func:`gravity_direction` uses quasi-static spans when
+    there are 2 s of them and all samples otherwise, and on the gaitmap walk the two differ by 7.5 degrees
+    (one half of the walk has the spans, the other not), while the all-sample means of the two halves agree
+    within 1 degree. Its offset from gravity during motion is common to recordings of the same motion,
+    which is what per-sensor alignment compares.
+    """
+    return gravity_direction(series, min_static_s=math.inf)
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,9 @@ class Alignment:
         The heading about the real gravity direction included in ``rotation`` (degrees) and the margin of
         its fit (:class:`HeadingEstimate`), when the heading was fitted; None otherwise (the rotation
         about gravity is then zero).
+    sensor_reference : ndarray, shape (3,), or None
+        Unit :func:`mean_specific_force` direction of the virtual fit set, virtual sensor frame: what
+        ``per-sensor`` turns each recording's own onto (None: ``virtual_gravity``).
     """
 
     rotation: NDArray[np.float64]
@@ -182,6 +199,7 @@ class Alignment:
     mode: str = "fixed"
     heading_deg: float | None = None
     heading_margin: float | None = None
+    sensor_reference: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ALIGNMENT_MODES:
@@ -192,30 +210,31 @@ class Alignment:
                      ) -> tuple[NDArray[np.float64], bool]:
         """The rotation (3, 3) that this alignment applies to one recording, and whether it is its own.
 
-        ``fixed``: :attr:`rotation`. ``per-sensor``: ``rotation @ rotation_between(g_s, virtual_gravity)``
-        with ``g_s`` the recording's own mean gravity direction (:func:`gravity_direction`, the estimator
-        the fit uses), so the recording's gravity lands on ``real_gravity`` whatever its mounting; a
-        mounting that differs by a rotation about an axis orthogonal to gravity is undone exactly, a turn
-        about gravity is not seen. A recording whose mean specific force is below ``min_gravity`` (m/s^2)
-        gets :attr:`rotation` (second value False).
+        ``fixed``: :attr:`rotation`. ``per-sensor``: ``rotation @ rotation_between(m_s, sensor_reference)``
+        with ``m_s`` the recording's own :func:`mean_specific_force` direction (the estimator the fit used
+        for ``sensor_reference``), so the recording's gravity lands where the fit set's did, whatever its
+        mounting: a mounting that differs by a rotation about an axis orthogonal to the mean specific
+        force is undone exactly, a turn about it is not seen. A recording whose mean specific force is
+        below ``min_gravity`` (m/s^2) gets :attr:`rotation` (second value False).
         """
         if self.mode == "fixed":
             return self.rotation, False
-        g = _own_gravity(series)
+        g = _own_mean(series)
         if g is None or g.magnitude < min_gravity:
             return self.rotation, False
-        return self.rotation @ rotation_between(g.direction, self.virtual_gravity), True
+        ref = self.virtual_gravity if self.sensor_reference is None else self.sensor_reference
+        return self.rotation @ rotation_between(g.direction, ref), True
 
     def apply(self, data: NDArray[np.float64], rotation: ArrayLike | None = None) -> NDArray[np.float64]:
         """Rotate acc and gyro columns of ``data`` (N, 6) by ``rotation`` (default :attr:`rotation`)."""
         return rotate_data(data, self.rotation if rotation is None else rotation)
 
 
-def _own_gravity(series: ImuSeries) -> GravityEstimate | None:
-    """:func:`gravity_direction` of one recording; None when it has fewer than 2 samples or none valid."""
+def _own_mean(series: ImuSeries) -> GravityEstimate | None:
+    """:func:`mean_specific_force` of one recording; None when it has fewer than 2 samples or none valid."""
     if series.n < 2 or not series.valid.any():
         return None
-    return gravity_direction([series])
+    return mean_specific_force([series])
 
 
 def rotate_data(data: NDArray[np.float64], rotation: ArrayLike) -> NDArray[np.float64]:
@@ -230,13 +249,14 @@ def rotate_data(data: NDArray[np.float64], rotation: ArrayLike) -> NDArray[np.fl
 
 def align_each(series: Sequence[ImuSeries], direction: ArrayLike, *, min_gravity: float = 0.5 * G0
                ) -> list[ImuSeries]:
-    """Each recording turned so that its own mean gravity direction meets ``direction`` (unit, (3,)).
+    """Each recording turned so that its own :func:`mean_specific_force` direction meets ``direction``.
 
-    Recordings whose mean specific force is below ``min_gravity`` (m/s^2) are kept as they are.
+    ``direction``: unit vector (3,). Recordings whose mean specific force is below ``min_gravity`` (m/s^2)
+    are kept as they are.
     """
     out = []
     for s in series:
-        g = _own_gravity(s)
+        g = _own_mean(s)
         if g is None or g.magnitude < min_gravity:
             out.append(s)
         else:
@@ -262,9 +282,10 @@ def fit_alignment(
     distributions (:func:`fit_heading`; measured against ``compare``'s paired rotations in docs/har.md).
 
     With ``mode="per-sensor"`` (:data:`ALIGNMENT_MODES`) an alignment is returned whenever there is
-    gravity (it carries the virtual gravity direction that each recording is turned onto), and the
-    virtual recordings are first each turned onto the set's mean gravity direction (:func:`align_each`),
-    as :meth:`Alignment.rotation_for` will turn them, before the rotation (and heading) is fitted.
+    gravity, and the virtual recordings are first each turned so that their own mean specific force meets
+    the set's (:func:`align_each`), as :meth:`Alignment.rotation_for` will turn them, before the rotation
+    (and heading) is fitted. Both modes store that set direction (``sensor_reference``), so a fixed
+    profile can be applied per sensor.
     """
     if mode not in ALIGNMENT_MODES:
         raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, got {mode!r}")
@@ -276,8 +297,9 @@ def fit_alignment(
             f"(real) m/s^2 is below {min_gravity:.2f} m/s^2 (no gravity to align)"
         )
     per_sensor = mode == "per-sensor"
+    ref = mean_specific_force(virtual).direction
     if per_sensor:
-        virtual = align_each(virtual, gv.direction, min_gravity=min_gravity)
+        virtual = align_each(virtual, ref, min_gravity=min_gravity)
         gv = gravity_direction(virtual)
     R = rotation_between(gv.direction, gr.direction)
     angle = math.degrees(math.acos(float(np.clip(np.dot(gv.direction, gr.direction), -1.0, 1.0))))
@@ -288,12 +310,13 @@ def fit_alignment(
         angle = math.degrees(math.acos(float(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
         if angle < min_angle_deg and not per_sensor:
             return None, f"no alignment: gravity and heading rotation {angle:.1f} deg < {min_angle_deg} deg"
-        return Alignment(R, gv.direction, gr.direction, angle, mode, h.angle_deg, h.margin), (
+        return Alignment(R, gv.direction, gr.direction, angle, mode, h.angle_deg, h.margin, ref), (
             f"{how}: rotation of {angle:.1f} deg (heading {h.angle_deg:+.1f} deg about gravity, "
             f"margin {h.margin:.2f})")
     if angle < min_angle_deg and not per_sensor:
         return None, f"no alignment: gravity directions differ by {angle:.1f} deg < {min_angle_deg} deg"
-    return Alignment(R, gv.direction, gr.direction, angle, mode), f"{how}: rotation of {angle:.1f} deg"
+    return Alignment(R, gv.direction, gr.direction, angle, mode, sensor_reference=ref), (
+        f"{how}: rotation of {angle:.1f} deg")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -119,6 +119,9 @@ def profile_to_toml(profile: CalibrationProfile) -> str:
             f"mode = {_toml_str(a.mode)}  # 'fixed': this rotation for every sensor; 'per-sensor': each "
             "sensor's own gravity direction turned onto virtual_gravity first",
         ]
+        if a.sensor_reference is not None:
+            lines.append(f"sensor_reference = {_toml_floats(a.sensor_reference)}  # unit mean specific force "
+                         "of the virtual fit set (all valid samples): per-sensor turns each sensor's onto it")
         if a.heading_deg is not None:
             lines += [
                 f"heading_deg = {_toml_float(a.heading_deg)}  # degrees about real_gravity, included in "
@@ -186,8 +189,8 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
         if mode not in ALIGNMENT_MODES:
             raise CalibrationError(f"{where}: alignment.mode must be one of {list(ALIGNMENT_MODES)}, "
                                    f"got {mode!r}")
-        if mode == "per-sensor" and "virtual_gravity" not in a:
-            raise CalibrationError(f"{where}: alignment.mode 'per-sensor' needs alignment.virtual_gravity")
+        if mode == "per-sensor" and "virtual_gravity" not in a and "sensor_reference" not in a:
+            raise CalibrationError(f"{where}: alignment.mode 'per-sensor' needs alignment.sensor_reference")
         alignment = Alignment(
             R,
             np.asarray(a.get("virtual_gravity", [0, 0, 1]), dtype=np.float64),
@@ -196,6 +199,7 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
             mode,
             float(a["heading_deg"]) if "heading_deg" in a else None,
             float(a["heading_margin"]) if "heading_margin" in a else None,
+            np.asarray(a["sensor_reference"], dtype=np.float64) if "sensor_reference" in a else None,
         )
     mapping = None
     if "mapping" in doc:

@@ -62,6 +62,12 @@ class CalibrationProfile:
     cutoff_ratio: float = 0.8
 
 
+#: Below this margin (:class:`imusynth.calibrate.alignment.HeadingEstimate`) a fitted heading is
+#: reported as ambiguous: the synthetic walks of tests/test_heading_alignment.py give above 1.3, the
+#: gaitmap feet 4.4-5.1, noise without a preferred horizontal direction below 1.5.
+HEADING_MARGIN_NOTE = 1.5
+
+
 def fit_profile(
     virtual: Sequence[ImuSeries],
     real: Sequence[ImuSeries],
@@ -72,7 +78,7 @@ def fit_profile(
     rate_hz: float | None = None,
     per_class: bool = False,
     align: bool = True,
-    alignment_mode: str = "fixed",
+    alignment_mode: str = "per-sensor",
     heading: bool = False,
     min_angle_deg: float = 5.0,
     n_knots: int = 1001,
@@ -100,12 +106,14 @@ def fit_profile(
         Fit one map set per activity class as well.
     align : bool
         Fit the gravity-direction alignment (see :func:`fit_alignment`).
-    alignment_mode : {"fixed", "per-sensor"}
-        Stored in the alignment: one rotation for every sensor, or each recording's own gravity direction
-        turned onto the fitted one first (:data:`imusynth.calibrate.alignment.ALIGNMENT_MODES`).
+    alignment_mode : {"per-sensor", "fixed"}
+        Stored in the alignment: each recording's own gravity direction turned onto the fitted one first
+        (the default: chosen by measurement, docs/calibration.md "Measured"), or one rotation for every
+        sensor (:data:`imusynth.calibrate.alignment.ALIGNMENT_MODES`).
     heading : bool
         Fit the rotation about gravity too, from the horizontal-direction distributions (unpaired,
-        :func:`imusynth.calibrate.alignment.fit_heading`).
+        :func:`imusynth.calibrate.alignment.fit_heading`); a note warns when its margin is below
+        :data:`HEADING_MARGIN_NOTE` (ambiguous).
     min_angle_deg : float
         Smallest misalignment, degrees, that gets a rotation.
     n_knots, tails
@@ -149,6 +157,10 @@ def fit_profile(
         alignment, why = fit_alignment(v_rs, r_rs, min_angle_deg=min_angle_deg, heading=heading,
                                        mode=alignment_mode)
         notes.append(why)
+        margin = alignment.heading_margin if alignment is not None else None
+        if margin is not None and margin < HEADING_MARGIN_NOTE:
+            notes.append(f"warning: the heading is ambiguous (margin {margin:.2f} < {HEADING_MARGIN_NOTE}: "
+                         "the horizontal distributions do not fix it); consider fitting without --heading")
     v_data = [s.data[s.valid] for s in v_rs]
     if alignment is not None:
         v_data = [alignment.apply(d, alignment.rotation_for(s)[0]) for d, s in zip(v_data, v_rs, strict=True)]

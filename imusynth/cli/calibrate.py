@@ -39,7 +39,7 @@ from imusynth.cli._paths import ForceOpt, check_outputs
 _opt = typer.Option
 
 #: ``calibrate fit --alignment`` default (chosen by measurement: docs/calibration.md, "Measured").
-DEFAULT_ALIGNMENT = "fixed"
+DEFAULT_ALIGNMENT = "per-sensor"
 
 
 def fit_files(
@@ -202,8 +202,8 @@ _H = {
     "per_class": "Also fit one mapping per activity class (needs labels on both sides).",
     "rate": "Output rate, Hz (default: the real median rate).",
     "no_align": "Do not rotate the virtual axes onto the real gravity direction.",
-    "alignment": "fixed: the fitted rotation for every sensor; per-sensor: each sensor's own gravity "
-                 "direction (from the clip) turned onto the fitted one first (augmentation variants).",
+    "alignment": "per-sensor: each sensor's own gravity direction (from the clip) turned onto the fitted "
+                 "one first (augmentation variants); fixed: the fitted rotation for every sensor.",
     "heading": "Also fit the rotation about gravity (unpaired, from horizontal acc/gyro directions).",
     "apply_alignment": "Replace the profile's alignment mode: fixed | per-sensor (default: the profile's).",
     "knots": "Quantile knots per channel (>= 2).",
