@@ -303,3 +303,18 @@ def fold_targets(summary: dict, name: str, full: str, channel: str) -> str:
                     f"({sc['pooled'] / rs:.2f} x, {'met' if sc['pooled'] >= 0.7 * rs else 'missed'})"
                 )
     return "\n".join(out)
+
+
+def spread_table(summary: dict, fold_names: Sequence[str], rows: Sequence[tuple[str, str, str]]) -> str:
+    """Per-fold macro-F1 of chosen (row, column) pairs: one line per device, label, classifier:protocol."""
+    lines = [
+        "| device | cells | classifier | " + " | ".join(fold_names) + " | mean ± sd | pooled |",
+        "|---|---|---|" + "---|" * len(fold_names) + "---|---|",
+    ]
+    for device, rowsd in summary.items():
+        for label, key, cp in rows:
+            v = rowsd[key][cp]
+            lines.append(f"| {device} | {label} | {cp.replace(':', ' ').upper()} | "
+                         + " | ".join(f"{x:.2f}" for x in v["folds"])
+                         + f" | {v['mean']:.2f} ± {v['sd']:.2f} | {v['pooled']:.3f} |")
+    return "\n".join(lines)

@@ -141,3 +141,51 @@ def test_script_folds_never_train_on_test_subjects(n: int) -> None:
     # the fixed split is unchanged
     train, _ = ev.real_inputs("spsw", "watch", "train")
     assert {P.subject_of(f) for f in train} == {"s01", "s02", "s03"}
+
+
+def test_summarise_pools_separate_fold_reports() -> None:
+    """Per-fold har-eval-like reports -> pooled macro-F1 equal to scikit-learn's on the concatenation."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(11)
+    classes = ("WALKING", "TURNING")
+    keys = ["raw|none|gravity", "channel|stack|gravity", "per-class|stack|gravity"]
+    acc = {"r2r|gravity": 0.9, "r2r|sensor": 0.8, keys[0]: 0.6, keys[1]: 0.75, keys[2]: 0.7}
+    per_fold, counts, preds = [], [], {}
+    for _ in range(3):
+        n0, n1 = (int(x) for x in rng.integers(20, 60, 2))
+        yt = np.r_[np.zeros(n0, int), np.ones(n1, int)]
+        counts.append({f"watch|{f}": [n0, n1] for f in ("sensor", "gravity")})
+        dev: dict = {"r2r": {"sensor": {}, "gravity": {}}, "cells": {k: {} for k in keys}}
+        for key, p in acc.items():
+            for cp in (("rf:r2r", "cnn:r2r") if key.startswith("r2r|") else P.COLUMNS):
+                yp = np.where(rng.random(n0 + n1) < p, yt, 1 - yt)
+                preds.setdefault((key, cp), []).append((yt, yp))
+                f1 = f1_score(yt, yp, labels=[0, 1], average=None, zero_division=0)
+                rep = {"macro_f1": float(f1.mean()), "n_test": [n0 + n1],
+                       "per_class_f1": {c: float(f) for c, f in zip(classes, f1, strict=True)}}
+                if key.startswith("r2r|"):
+                    dev["r2r"][key.split("|")[1]][cp] = rep
+                else:
+                    dev["cells"][key][cp] = rep
+        per_fold.append({"devices": {"watch": dev}})
+    summ = P.summarise(per_fold, counts, classes)["watch"]
+    for (key, cp), pairs in preds.items():
+        yt = np.concatenate([a for a, _ in pairs])
+        yp = np.concatenate([b for _, b in pairs])
+        assert summ[key][cp]["pooled"] == pytest.approx(f1_score(yt, yp, average="macro"), abs=1e-12)
+        folds = [f1_score(a, b, average="macro") for a, b in pairs]
+        assert summ[key][cp]["folds"] == pytest.approx(folds, abs=1e-12)
+        assert summ[key][cp]["sd"] == pytest.approx(float(np.std(folds)), abs=1e-12)
+    for name, cands in (("selected", keys), ("selected-channel", [keys[1]])):
+        for cp in P.COLUMNS:
+            chosen = summ[name][cp]["chosen"]
+            assert chosen == P.select_on_other_folds({k: summ[k][cp]["folds"] for k in cands})
+            assert summ[name][cp]["folds"] == [summ[k][cp]["folds"][i] for i, k in enumerate(chosen)]
+    full, one = "per-class|stack|gravity", "channel|stack|gravity"
+    text = P.fold_table({"watch": summ}, "spsw-har", full)
+    text += P.fold_targets({"watch": summ}, "spsw-har", full, one)
+    assert "**(full)**" in text and "chosen on the other folds" in text
+    assert "met" in text or "missed" in text
+    spread = P.spread_table({"watch": summ}, ["a", "b", "c"], [("full", full, "rf:v2r")])
+    assert f"{summ[full]['rf:v2r']['pooled']:.3f}" in spread
