@@ -20,7 +20,20 @@ from imusynth.video.pose.adaptive import AdaptivePoseEstimator
 from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
 
 FPS = 30.0
-IMAGE = np.zeros((4, 4, 3), np.uint8)
+#: The frame every test pushes (people at x = 100 + 300 k px, y 100-280 px). Backends given a crop of it or
+#: a subsampled view (the probe) find where in it they look from the view's memory offset and strides.
+IMAGE = np.zeros((720, 1400, 3), np.uint8)
+
+
+def view_of_image(image: np.ndarray) -> tuple[float, float, int, float, float]:
+    """(x0, y0, step, width, height) of ``image`` in :data:`IMAGE` px; the whole frame if not a view of it."""
+    if not np.shares_memory(image, IMAGE):
+        return 0.0, 0.0, 1, np.inf, np.inf
+    off = image.__array_interface__["data"][0] - IMAGE.__array_interface__["data"][0]
+    y0, x0 = divmod(off, IMAGE.strides[0])
+    step = image.strides[1] // IMAGE.strides[1]
+    assert image.strides[0] == step * IMAGE.strides[0]
+    return float(x0 // 3), float(y0), step, image.shape[1] * step, image.shape[0] * step
 
 
 @dataclass
@@ -31,14 +44,18 @@ class Person:
     x: float
     visible: set[int]
     detectable: set[int] | None = None
+    crop_only: set[int] = field(default_factory=set)   # frames where only a detector on a crop finds them
+    dropped: set[int] = field(default_factory=set)     # frames where a runner with no room drops them
 
     def det(self) -> PoseDetection:
         rng = np.random.default_rng(int(self.x))
         xy = np.column_stack([self.x + rng.uniform(-30, 30, N_LANDMARKS), rng.uniform(100, 280, N_LANDMARKS)])
         return PoseDetection.from_arrays(xy)
 
-    def found(self, frame: int, probe: bool = False) -> bool:
-        return frame in self.visible and (probe or self.detectable is None or frame in self.detectable)
+    def found(self, frame: int, probe: bool = False, crop: bool = False) -> bool:
+        if frame not in self.visible or (frame in self.crop_only and not crop):
+            return False
+        return probe or self.detectable is None or frame in self.detectable
 
 
 @dataclass
@@ -46,6 +63,7 @@ class Scene:
     people: list[Person]
     detector_calls: int = 0
     builds: list[tuple[int, str]] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)     # every image given to a backend
 
     def who(self, dets: list[PoseDetection]) -> set[int]:
         return {int(round((float(d.center[0]) - 100) / 300)) for d in dets}
@@ -64,13 +82,24 @@ class StubBackend:
     def detect(self, image: np.ndarray, time_s: float) -> list[PoseDetection]:
         f = int(round(time_s * FPS))
         people = self.scene.people
+        self.scene.images.append(image)
         if self.mode != "video":
             self.scene.detector_calls += 1
-            ids = [i for i, p in enumerate(people) if p.found(f, probe=self.mode == "probe")]
-            return [people[i].det() for i in ids[: self.num_poses]]
+            x0, y0, step, w, h = view_of_image(image)
+            crop = w < IMAGE.shape[1] or h < IMAGE.shape[0]
+            out = []
+            for p in people:
+                d = p.det()
+                cx, cy = d.center
+                inside = x0 <= cx < x0 + w and y0 <= cy < y0 + h
+                if inside and p.found(f, probe=self.mode == "probe", crop=crop):
+                    out.append(PoseDetection.from_arrays((d.image_xy - [x0, y0] + 0.5 * (step - 1)) / step))
+            return out[: self.num_poses]
         assert time_s > self.last_t, "VIDEO mode needs increasing times"
         self.last_t = time_s
-        self.held = [i for i in self.held if f in people[i].visible]     # followed while in view
+        full = len(self.held) >= self.num_poses
+        # followed while in view; a runner with no room drops them in their ``dropped`` frames
+        self.held = [i for i in self.held if f in people[i].visible and not (full and f in people[i].dropped)]
         if len(self.held) < self.num_poses:                               # room: the detector runs
             self.scene.detector_calls += 1
             for i, p in enumerate(people):
@@ -205,3 +234,101 @@ def test_run_stages_takes_frames_back_in_order_newcomer_from_first_frame(tmp_pat
     firsts = sorted(int(run.track(t).frame_index[0]) for t in run.track_ids)
     assert firsts == [0, enter]
     assert sorted(len(run.track(t).frame_index) for t in run.track_ids) == [n - enter, n]
+
+
+def test_person_dropped_near_the_edge_followed_in_a_crop_around_them() -> None:
+    # person 4 (x = 1300 px) walks out of view: from frame 40 the person detector on the whole frame
+    # (normal or probe) no longer finds them (half out of view), only one that looks at a crop around them;
+    # a runner with room (the reference) follows them to their last frame in view (59), the one-pose runner
+    # drops them at 45 (demo4_walking: 3 frames before the reference). The probe in a crop around the pose
+    # lost keeps them
+    n = 70
+    scene = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45})])
+    ref = reference(scene, n)
+    assert max(f for f in range(n) if 4 in ref[f]) == 59
+    got, est = adaptive(scene, n, 8)
+    assert got == ref
+    assert est.stats["redetected"] == 59 - 45 + 1                        # frames 45-59, one crop each
+    # without the crop (the probe sees only whole frames) the person is lost from frame 45
+    scene2 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45})])
+    est2 = AdaptivePoseEstimator(scene2.factory, max_poses=4, detect_every=8)
+    est2._redetect = lambda image, time_s, merged, lost: merged           # type: ignore[method-assign]
+    out: dict[int, set[int]] = {}
+    for f in range(n):
+        out.update((k, scene2.who(d)) for k, d in est2.push(IMAGE, f / FPS, f))
+    out.update((k, scene2.who(d)) for k, d in est2.flush())
+    assert max(f for f in range(n) if 4 in out[f]) == 44
+
+
+def test_crop_box_square_around_the_pose_clipped_to_the_frame() -> None:
+    from imusynth.video.pose.adaptive import _crop_box
+
+    # box 100 x 200 px centred at (300, 400): a square of side 2 x 200 = 400 px
+    assert _crop_box(np.array([250.0, 300.0, 350.0, 500.0]), 1280, 720) == (100, 200, 500, 600)
+    # at the right edge of a 1280 x 720 frame: clipped
+    assert _crop_box(np.array([1200.0, 300.0, 1300.0, 500.0]), 1280, 720) == (1050, 200, 1280, 600)
+    # outside the frame: empty
+    x0, y0, x1, y1 = _crop_box(np.array([1500.0, 300.0, 1600.0, 500.0]), 1280, 720)
+    assert x1 == x0 and y1 - y0 == 400
+
+
+def test_frames_not_copied_probe_sees_every_second_pixel() -> None:
+    # the runners get the very arrays pushed (held for the look-back without a copy, replayed as they are);
+    # the probe for newcomers a subsampled view of them (no copy either), its poses scaled back to the frame
+    n, every = 40, 8
+    scene = Scene([person(0, range(n)), person(1, range(13, n))])
+    frames = [IMAGE[:, :] for _ in range(n)]                              # distinct array objects
+    out: dict[int, set[int]] = {}
+    with AdaptivePoseEstimator(scene.factory, max_poses=4, detect_every=every) as est:
+        for f in range(n):
+            out.update((k, scene.who(d)) for k, d in est.push(frames[f], f / FPS, f))
+        out.update((k, scene.who(d)) for k, d in est.flush())
+    assert min(f for f in range(n) if 1 in out[f]) == 13                  # replayed from their first frame
+    ids = {id(a) for a in frames}
+    whole = [a for a in scene.images if a.shape == IMAGE.shape]
+    sub = [a for a in scene.images if a.shape != IMAGE.shape]
+    assert whole and all(id(a) in ids for a in whole)                     # the pushed arrays themselves
+    assert len(sub) == est.stats["probe_calls"]
+    assert all(a.shape == (360, 700, 3) and np.shares_memory(a, IMAGE) for a in sub)
+
+
+def test_probe_built_with_the_lite_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from imusynth.video.pose.adaptive import probe_model
+
+    def bundle(path: Path) -> Path:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("pose_detector.tflite", b"x")
+        return path
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("IMUSYNTH_MODEL_DIR", str(models))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("IMUSYNTH_MODEL_URL", (tmp_path / "nowhere").as_uri())   # never downloads
+    full = bundle(models / "pose_landmarker_full.task")
+    assert probe_model("full") == full                                    # no lite at hand: the runners' own
+    lite = bundle(models / "pose_landmarker_lite.task")
+    heavy = bundle(models / "pose_landmarker_heavy.task")
+    assert probe_model("full") == lite and probe_model("heavy") == lite and probe_model("lite") == lite
+    custom = bundle(tmp_path / "mine.task")
+    assert probe_model(custom) == custom                                  # a bundle by path: used as is
+    assert heavy.exists()
+
+
+def test_malloc_arenas_limited_once_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    import imusynth.video.pose.mediapipe_backend as mb
+
+    monkeypatch.setattr(mb, "_arenas_limited", False)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert mb.limit_malloc_arenas() is False                              # the user's setting wins
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setenv("IMUSYNTH_MALLOC_TUNING", "0")
+    assert mb.limit_malloc_arenas() is False                              # opted out
+    monkeypatch.delenv("IMUSYNTH_MALLOC_TUNING")
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert mb.limit_malloc_arenas() is glibc
+    assert mb.limit_malloc_arenas() is False                              # once per process

@@ -13,8 +13,13 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
   output lags ``detect_every - 1`` frames behind its input), so the newcomer's detections are recovered
   from the frame a landmarker with room for them finds them, as a run with the detector in every frame
   would;
-* on a frame where a runner *loses a pose*, the probe's poses where it was are added (a landmarker with
-  room for more people would have run its detector on that frame);
+* on a frame where a runner *loses a pose* (a pose of the previous frame's output that no runner gives
+  now), the probe looks for it **in a crop around where it was** (:func:`_crop_box`: a square of
+  :data:`REDETECT_CROP` times its box, clipped to the frame) and its pose there that continues the lost
+  one is added; the next frame does the same while the pose is found this way. A landmarker with room
+  for more people keeps a person near the view's edge a few frames longer than one that follows only
+  them (``demo4_walking``: 3 frames), and the person detector, which sees the whole frame shrunk to
+  224 x 224, no longer finds a person half out of view; in the crop it sees them 2-3 times larger;
 * a *shrink*: a runner that followed fewer people than its ``num_poses`` for :data:`SHRINK_AFTER` probe
   intervals in a row (someone left) is replaced by one with as many poses as it followed;
 
@@ -32,9 +37,11 @@ scene (``tests/test_adaptive_detection.py``), :func:`mediapipe_adaptive` builds 
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -44,7 +51,7 @@ from numpy.typing import NDArray
 from imusynth.errors import InputError
 from imusynth.video.pose.detection import PoseDetection
 
-__all__ = ["AdaptivePoseEstimator", "Backend", "BackendFactory", "mediapipe_adaptive"]
+__all__ = ["AdaptivePoseEstimator", "Backend", "BackendFactory", "mediapipe_adaptive", "probe_model"]
 
 
 class Backend(Protocol):
@@ -74,6 +81,13 @@ NEW_MAX_INSIDE = 0.5
 #: A runner that followed fewer people than its ``num_poses`` for this many probe intervals in a row is
 #: replaced by a smaller one (until then it runs its detector on every frame, as MediaPipe does).
 SHRINK_AFTER = 4
+#: The probe for newcomers sees every ``probe_step``-th pixel of the frame (its person detector sees the
+#: frame shrunk to 224 x 224 anyway; its poses only decide who is new, the replayed runner gives the
+#: output), when the subsampled frame's shorter side is still at least this (px).
+PROBE_STEP = 2
+PROBE_MIN_SIDE = 256
+#: Side of the square the probe looks in for a lost pose, in units of the pose's larger box side.
+REDETECT_CROP = 2.0
 
 
 def _box_overlap(a: NDArray[np.floating], b: NDArray[np.floating]) -> tuple[float, float]:
@@ -108,6 +122,34 @@ def _is_new(det: PoseDetection, seen: list[PoseDetection]) -> bool:
 def _near(det: PoseDetection, others: list[PoseDetection]) -> bool:
     """``det`` is one of ``others`` or continues one (boxes overlapping by :data:`NEW_MAX_IOU`)."""
     return any(_same(det, o) or _box_overlap(det.bbox, o.bbox)[0] >= NEW_MAX_IOU for o in others)
+
+
+def _crop_box(bbox: NDArray[np.floating], width: int, height: int, scale: float = REDETECT_CROP
+              ) -> tuple[int, int, int, int]:
+    """Pixel bounds ``(x0, y0, x1, y1)`` of the square of side ``scale`` times the larger side of ``bbox``
+    (x0, y0, x1, y1, px) around its centre, clipped to a ``width`` x ``height`` frame (empty when the box
+    lies outside it)."""
+    cx, cy = 0.5 * (float(bbox[0]) + float(bbox[2])), 0.5 * (float(bbox[1]) + float(bbox[3]))
+    half = 0.5 * scale * max(float(bbox[2] - bbox[0]), float(bbox[3] - bbox[1]), 1.0)
+    x0, y0 = max(0, int(np.floor(cx - half))), max(0, int(np.floor(cy - half)))
+    x1, y1 = min(width, int(np.ceil(cx + half))), min(height, int(np.ceil(cy + half)))
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def _shifted(det: PoseDetection, dx: float, dy: float) -> PoseDetection:
+    """``det`` found in a crop whose top-left pixel is (dx, dy) of the frame, in frame pixels (the crop is
+    not resized, so depth and world landmarks are unchanged)."""
+    return PoseDetection.from_arrays(det.image_xy + np.array([dx, dy], np.float32), image_z=det.image_z,
+                                     visibility=det.visibility, presence=det.presence,
+                                     world_xyz=det.world_xyz)
+
+
+def _scaled(det: PoseDetection, step: int) -> PoseDetection:
+    """``det`` found in a frame subsampled by ``step`` (pixels ``0, step, 2 step...``), in frame pixels
+    (from the top-left pixel corner: subsampled pixel centre ``j + 0.5`` is the frame's ``step j + 0.5``)."""
+    return PoseDetection.from_arrays(det.image_xy * step - 0.5 * (step - 1), image_z=det.image_z * step,
+                                     visibility=det.visibility, presence=det.presence,
+                                     world_xyz=det.world_xyz)
 
 
 def _union(base: list[PoseDetection], extra: list[PoseDetection]) -> list[PoseDetection]:
@@ -165,7 +207,9 @@ class AdaptivePoseEstimator:
         self.detect_every = detect_every
         self._runners: list[_Runner] = [_Runner(factory(1, "video"), 1)]
         self._probe: Backend | None = None
+        self.probe_step = PROBE_STEP
         self._held: deque[_Held] = deque()
+        self._previous: list[PoseDetection] = []  # the last frame's output
         self._since_probe: int | None = None     # frames processed since the last probe (None: none yet)
         self._shrink_after = SHRINK_AFTER * detect_every
         self._lag: int | None = None             # frames held back: detect_every - 1 (push) or 0 (detect)
@@ -246,11 +290,9 @@ class AdaptivePoseEstimator:
             raise RuntimeError("AdaptivePoseEstimator is closed")
         self.stats["frames"] += 1
         merged: list[PoseDetection] = []
-        previous: list[PoseDetection] = []
         for r in self._runners:
-            previous += r.last
             merged = _union(merged, self._run(r, image, time_s))
-        lost = [d for d in previous if not _near(d, merged)]
+        lost = [d for d in self._previous if not _near(d, merged)]
         if lost:
             merged = self._redetect(image, time_s, merged, lost)
         self._held.append(_Held(key, image, float(time_s), merged))
@@ -258,19 +300,29 @@ class AdaptivePoseEstimator:
         self._since_probe = None if self._since_probe is None else self._since_probe + 1
         if self._since_probe is None or self._since_probe >= self.detect_every:
             self._look_for_newcomers(image, time_s)
+        self._previous = self._held[-1].dets          # this frame's output (a replay may have added to it)
         self._retire()
         self._maybe_shrink()
         self.stats["max_runners"] = max(self.stats["max_runners"], len(self._runners))
 
     def _redetect(self, image: NDArray[np.uint8], time_s: float, merged: list[PoseDetection],
                   lost: list[PoseDetection]) -> list[PoseDetection]:
-        """A runner lost a pose in this frame: the probe's detector on this frame (as MediaPipe with room
-        for more people runs its detector on every frame); its poses where a lost pose was and that no
-        runner gives are added. From the next frame on, the runner with room runs its own detector."""
-        found = [d for d in self._probe_detect(image, time_s)
-                 if not _matches(d, merged) and _near(d, lost)]
-        self.stats["redetected"] += len(found)
-        return merged + found
+        """Poses of the previous frame that no runner gives in this one: the probe on a crop around each
+        (:func:`_crop_box`); its pose there that continues the lost one (the one whose box overlaps it
+        most) and that no runner gives is added. A runner with room runs its own detector from the next
+        frame on; a pose added here is looked for in the same way in the next frame."""
+        height, width = image.shape[:2]
+        out = list(merged)
+        for gone in lost:
+            x0, y0, x1, y1 = _crop_box(gone.bbox, width, height)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            found = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
+            found = [d for d in found if _near(d, [gone]) and not _matches(d, out)]
+            if found:
+                out.append(max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]))
+                self.stats["redetected"] += 1
+        return out
 
     def _probe_detect(self, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
         if self._probe is None:
@@ -281,7 +333,11 @@ class AdaptivePoseEstimator:
     def _look_for_newcomers(self, image: NDArray[np.uint8], time_s: float) -> None:
         replay = len(self._held) if self._since_probe is None else min(self._since_probe, len(self._held))
         self._since_probe = 0
-        probe = self._probe_detect(image, time_s)
+        step = self.probe_step
+        if step > 1 and min(image.shape[:2]) >= step * PROBE_MIN_SIDE:
+            probe = [_scaled(d, step) for d in self._probe_detect(image[::step, ::step], time_s)]
+        else:
+            probe = self._probe_detect(image, time_s)
         seen = self._held[-1].dets
         new = [d for d in probe if _is_new(d, seen)]
         if not new:
@@ -333,20 +389,47 @@ class AdaptivePoseEstimator:
             self.stats["shrunk"] += 1
 
 
+#: Bundle the probe is built with when the runners use a variant: the person detector (the part the probe
+#: is for) is the same network in the lite, full and heavy bundles, and lite's landmark network is the
+#: smallest (a landmarker of the lite bundle: ~10 MiB less memory than full, and less CPU per probe).
+PROBE_VARIANT = "lite"
+
+
+def probe_model(model: str | os.PathLike[str]) -> Path:
+    """The bundle the probe of :func:`mediapipe_adaptive` uses for runners of ``model``.
+
+    :data:`PROBE_VARIANT` (found where :func:`~imusynth.video.pose.models.resolve_model` looks, without a
+    download) when ``model`` is a variant name; otherwise, or when that bundle is not at hand, the runners'
+    own bundle. Poses the probe re-detects after a loss (:meth:`AdaptivePoseEstimator._redetect`) carry
+    this bundle's landmarks.
+    """
+    from imusynth.errors import ModelNotFoundError
+    from imusynth.video.pose.models import VARIANTS, resolve_model
+
+    if os.fspath(model) in VARIANTS:
+        try:
+            return resolve_model(PROBE_VARIANT, download=False)
+        except ModelNotFoundError:
+            pass
+    return resolve_model(model)
+
+
 def mediapipe_adaptive(model: str = "lite", *, max_poses: int = 4, detect_every: int = 8,
                        min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
                        min_tracking_confidence: float = 0.5) -> AdaptivePoseEstimator:
     """:class:`AdaptivePoseEstimator` over MediaPipe PoseLandmarkers of ``model`` (lite, full, heavy or a
-    path) with the given thresholds in [0, 1]."""
+    path) with the given thresholds in [0, 1]; the probe uses :func:`probe_model`."""
     from imusynth.video.pose.mediapipe_backend import PoseEstimator
     from imusynth.video.pose.models import resolve_model
 
     path = resolve_model(model)
+    probe_path = probe_model(model)
 
     def factory(num_poses: int, running_mode: str) -> Backend:
         low = PROBE_CONFIDENCE if running_mode == "probe" else 1.0
         mode = "video" if running_mode == "video" else "image"
-        return PoseEstimator(path, num_poses=num_poses, running_mode=mode,
+        return PoseEstimator(probe_path if running_mode == "probe" else path, num_poses=num_poses,
+                             running_mode=mode,
                              min_detection_confidence=min(min_detection_confidence, low),
                              min_presence_confidence=min(min_presence_confidence, low),
                              min_tracking_confidence=min_tracking_confidence)
