@@ -22,8 +22,9 @@ Two further measurements choose ``calibrate``'s alignment defaults (issue 13, do
 * ``--mountings``: gaitmap feet again, each foot simulated with ``N`` random mountings (augmentation
   variants: the placement's distributions, and a phone-in-pocket one with half-turn flips); the alignment
   fitted on the base sensor (unpaired, as ``calibrate fit``), then each variant's rotation, ``fixed`` (the
-  base's) or ``per-sensor`` (its own gravity direction), compared with the rotation ``compare`` fits on
-  that variant and the real foot IMU (paired), degrees;
+  base's) or ``per-sensor`` (the base's after the variant's mounting relative to the base, from their mean
+  specific forces: :func:`imusynth.calibrate.alignment.relative_rotation`), compared with the rotation
+  ``compare`` fits on that variant and the real foot IMU (paired), degrees;
 * ``--spsw``: spsw-har watch and phone, real training subjects s01-s03 only (never the test subjects), the
   cached virtual files of ``eval_v2r_crossdataset.py`` (read only): profiles (one map per channel) fitted
   on the base sensors with each alignment configuration, applied to the base sensors and their variants;
@@ -55,7 +56,12 @@ from imusynth.calibrate import (  # noqa: E402
     resample_series,
     series_from_signals,
 )
-from imusynth.calibrate.alignment import fit_alignment, fit_heading, gravity_direction  # noqa: E402
+from imusynth.calibrate.alignment import (  # noqa: E402
+    fit_alignment,
+    fit_heading,
+    gravity_direction,
+    relative_rotation,
+)
 from imusynth.compare import compare_signals  # noqa: E402
 from imusynth.core.conventions import matrix_from_quat  # noqa: E402
 from imusynth.core.imu_series import ImuSeries  # noqa: E402
@@ -210,10 +216,9 @@ def gaitmap_mountings(n: int) -> list[dict]:
             v = ImuSeries(base.time, base.acc, base.gyro, base.valid)
             al = {}
             for heading in (False, True):
-                for mode in ("fixed", "per-sensor"):
-                    a, _ = fit_alignment([v], [real], heading=heading, mode=mode, min_angle_deg=0.0)
-                    assert a is not None
-                    al[(mode, heading)] = a
+                a, _ = fit_alignment([v], [real], heading=heading, min_angle_deg=0.0)
+                assert a is not None
+                al[heading] = a.rotation
             R_c = paired_rotation(base, r)
             for k in range(0, n + 1):
                 s = base if k == 0 else sig[variant_name(name, k)]
@@ -224,9 +229,11 @@ def gaitmap_mountings(n: int) -> list[dict]:
                        "compare_vs_mounting_deg": angle_deg(R_ck, R_c @ R_m),
                        "flip": "none" if k == 0 else str(s.attrs["mounting_flip"])}
                 g = gravity_direction([ser]).direction
-                for (mode, heading), a in al.items():
+                Q = relative_rotation(ser, v) if k else np.eye(3)   # per-sensor: the variant vs its base
+                assert Q is not None
+                for (mode, heading) in CONFIGS:
                     key = f"{mode}{'+heading' if heading else ''}_deg"
-                    R_s = a.rotation_for(ser)[0]
+                    R_s = al[heading] @ Q if mode == "per-sensor" else al[heading]
                     row[key] = angle_deg(R_s, R_ck)
                     # the part gravity can see: where the variant's own gravity direction lands
                     cos = np.clip(np.dot(R_s @ g, R_ck @ g), -1.0, 1.0)
@@ -272,17 +279,19 @@ TRAIN_SUBJECTS = ("s01", "s02", "s03")
 CONFIGS = (("fixed", False), ("per-sensor", False), ("fixed", True), ("per-sensor", True))
 
 
-def _virtual_series(placement: str) -> tuple[list[ImuSeries], list[ImuSeries]]:
-    """Base sensors and augmentation variants of the cached virtual files (read only)."""
+def _virtual_series(placement: str) -> tuple[list[ImuSeries], list[tuple[ImuSeries, ImuSeries]]]:
+    """Base sensors, and (variant, its base) pairs, of the cached virtual files (read only)."""
     base, variants = [], []
     for f in sorted(V2R_VIRTUAL.glob("*.h5")):
         for c in read_clips(f):
+            own = {}
             for name, sig in c.sensors.items():
                 b, k = split_variant(name)
-                if b != placement:
-                    continue
-                s = series_from_signals(sig, label=c.label, group=c.group or "", name=f"{c.clip_id}/{name}")
-                (variants if k else base).append(s)
+                if b == placement:
+                    own[k] = series_from_signals(sig, label=c.label, group=c.group or "",
+                                                 name=f"{c.clip_id}/{name}")
+            base.append(own[0])
+            variants += [(own[k], own[0]) for k in sorted(own) if k]
     return base, variants
 
 
@@ -312,13 +321,13 @@ def spsw_distances(device: str) -> dict:
             if mode == "raw":
                 rate = round(float(np.median([s.rate_hz for s in real_fit])), 2)
                 cal_b = [resample_series(s, rate_hz=rate) for s in base]
-                cal_v = [resample_series(s, rate_hz=rate) for s in variants]
+                cal_v = [resample_series(s, rate_hz=rate) for s, _ in variants]
                 note = ""
             else:
                 prof, notes = fit_profile(base, real_fit, name="m", alignment_mode=mode, heading=heading)
                 rate = float(prof.rate_hz or 0)
                 cal_b = [apply_profile(s, prof) for s in base]
-                cal_v = [apply_profile(s, prof) for s in variants]
+                cal_v = [apply_profile(s, prof, reference=b) for s, b in variants]   # as calibrate apply
                 note = "; ".join(n for n in notes if "align" in n)
             ref_s = [resample_series(s, rate_hz=rate) for s in real_test]
             ref = np.concatenate([s.data[s.valid] for s in ref_s])

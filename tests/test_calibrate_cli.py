@@ -88,7 +88,8 @@ def test_fit_and_apply_files(tmp_path, rng) -> None:  # noqa: ANN001
     assert prof.rate_hz == pytest.approx(100.0)
     assert prof.alignment is not None and prof.alignment.angle_deg == pytest.approx(30.0, abs=1.0)
     assert prof.source["placement"] == "left_wrist"
-    assert any("alignment: rotation of" in n for n in notes)   # per-sensor by default
+    assert any("aligned" in n for n in notes)
+    assert prof.alignment_mode == "per-sensor"      # the default
 
     held = _virtual_file(tmp_path / "held.h5", rng, n_clips=1)
     out, n = apply_file(prof_path, held, tmp_path / "cal.h5")

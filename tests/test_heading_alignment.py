@@ -126,23 +126,24 @@ def test_profile_heading_recovers_a_turn_about_gravity(walk, mode):
 
 
 def test_heading_combines_with_per_sensor_alignment(walk):
-    """Per-sensor + heading: a variant tilted by a rotation orthogonal to gravity calibrates to the base's
-    output (the heading stays the profile's, the tilt is the sensor's own), to 1e-9."""
+    """Per-sensor + heading: a variant tilted by a rotation orthogonal to gravity calibrates to its base's
+    output (the heading is the profile's, the tilt relative to the base the variant's own), to 1e-9."""
+    from imusynth.calibrate import mean_specific_force
     from imusynth.calibrate.profiles import apply_profile_rotation, fit_profile
 
     s = walk["wrist"]
     R = _turn_about_gravity(s, -40.0)
-    prof, _ = fit_profile([_series(s, 0.0, 0.5)], [_series(s, 0.5, 1.0, R)], name="h", heading=True,
-                          alignment_mode="per-sensor")
-    assert prof.alignment is not None and prof.alignment.heading_deg is not None
-    g = prof.alignment.virtual_gravity
-    axis = np.cross(g, [0.0, 0.0, 1.0])
-    Q = Rotation.from_rotvec(np.radians(35.0) * axis / np.linalg.norm(axis)).as_matrix()
     base = _series(s, 0.0, 0.5)
+    prof, _ = fit_profile([base], [_series(s, 0.5, 1.0, R)], name="h", heading=True)
+    assert prof.alignment is not None and prof.alignment.heading_deg is not None
+    assert prof.alignment_mode == "per-sensor"
+    axis = np.cross(mean_specific_force([base]).direction, [0.0, 0.0, 1.0])
+    Q = Rotation.from_rotvec(np.radians(35.0) * axis / np.linalg.norm(axis)).as_matrix()
     variant = ImuSeries(base.time, base.acc @ Q, base.gyro @ Q, base.valid)     # x_variant = Q^T x_base
     out_b, R_b = apply_profile_rotation(base, prof)
-    out_v, R_v = apply_profile_rotation(variant, prof)
+    out_v, R_v = apply_profile_rotation(variant, prof, reference=base)
     assert R_b is not None and R_v is not None
+    np.testing.assert_allclose(R_b, prof.alignment.rotation, atol=0)
     np.testing.assert_allclose(R_v, R_b @ Q, atol=1e-12)
     np.testing.assert_allclose(out_v.data[out_b.valid], out_b.data[out_b.valid], rtol=0, atol=1e-9)
 

@@ -3,9 +3,9 @@
 Holds :func:`quasi_static_mask` (spans where acc ~ gravity), :class:`GravityEstimate` and
 :func:`gravity_direction` (mean specific-force direction, sensor frame), :func:`rotation_between`
 (smallest rotation between two vectors), :class:`Alignment` (a 3x3 rotation applied to acc and gyro)
-and :func:`fit_alignment`; :meth:`Alignment.rotation_for` gives the rotation of one recording, fixed or
-from its own gravity direction (:data:`ALIGNMENT_MODES`). acc in m/s^2, gyro in rad/s, angles in degrees
-where named ``_deg``.
+and :func:`fit_alignment`; :func:`relative_rotation` (a sensor's mounting relative to a reference sensor
+in the same motion, for per-sensor alignment: :data:`ALIGNMENT_MODES`). acc in m/s^2, gyro in rad/s,
+angles in degrees where named ``_deg``.
 """
 
 from __future__ import annotations
@@ -146,26 +146,50 @@ def rotation_between(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
     return np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)
 
 
-#: How a profile's alignment turns each recording: ``fixed`` applies the fitted rotation to every sensor;
-#: ``per-sensor`` first turns each recording's own mean specific-force direction
-#: (:func:`mean_specific_force`) onto the virtual fit set's, then applies the fitted rotation, so a sensor
-#: mounted differently from the one the profile was fitted on (an augmentation variant) still has its
-#: gravity where the maps expect it.
+#: How a profile's alignment turns each sensor it calibrates (``CalibrationProfile.alignment_mode``):
+#: ``fixed`` applies the fitted rotation to every sensor; ``per-sensor`` turns a sensor that has a
+#: reference recording of the same motion (an augmentation variant ``wrist~aug3``: its base sensor
+#: ``wrist`` in the same clip) by its own mounting relative to it first (:func:`relative_rotation`), so
+#: each variant is aligned like its base whatever its mounting; a sensor without one (the base itself)
+#: gets the fitted rotation.
 ALIGNMENT_MODES = ("fixed", "per-sensor")
 
 
 def mean_specific_force(series: Sequence[ImuSeries]) -> GravityEstimate:
     """Mean specific force over every valid sample of ``series`` (:func:`gravity_direction` without the
-    quasi-static spans): the per-sensor alignment's estimator.
+    quasi-static spans): the estimator of :func:`relative_rotation`.
 
     It is linear in acc, so it turns exactly with the sensor whatever the motion, and it does not switch
-    between two estimators with a clip's content: :func:`gravity_direction` uses quasi-static spans when
-    there are 2 s of them and all samples otherwise, and on the gaitmap walk the two differ by 7.5 degrees
-    (one half of the walk has the spans, the other not), while the all-sample means of the two halves agree
-    within 1 degree. Its offset from gravity during motion is common to recordings of the same motion,
-    which is what per-sensor alignment compares.
+    between two estimators with a recording's content (:func:`gravity_direction` uses quasi-static spans
+    when there are 2 s of them and all samples otherwise; on the gaitmap walk the two differ by 7.5 degrees).
     """
     return gravity_direction(series, min_static_s=math.inf)
+
+
+def relative_rotation(series: ImuSeries, reference: ImuSeries, *, min_gravity: float = 0.5 * G0
+                      ) -> NDArray[np.float64] | None:
+    """The rotation ``Q`` (3, 3) that turns ``series``' mean specific force onto ``reference``'s.
+
+    For a sensor mounted at a rotation ``M`` from the reference sensor on the same body segment in the same
+    motion (``x = M^T x_ref``), ``Q = M`` exactly when ``M`` turns about an axis orthogonal to the mean
+    specific force (a tilt that gravity sees), and ``Q x`` then reads like the reference; a turn about it is
+    not seen (the part of ``M`` about gravity stays). The means (:func:`mean_specific_force`) are taken over
+    the samples valid in both when the two share their time grid (a clip's sensors), else over each one's
+    own valid samples. None when either mean is below ``min_gravity`` m/s^2 (no gravity to compare).
+    """
+    if series.n < 2 or reference.n < 2:
+        return None
+    if series.n == reference.n and np.array_equal(series.time, reference.time):
+        both = series.valid & reference.valid
+        series = ImuSeries(series.time, series.acc, series.gyro, both)
+        reference = ImuSeries(reference.time, reference.acc, reference.gyro, both)
+    if not series.valid.any() or not reference.valid.any():
+        return None
+    m = mean_specific_force([series])
+    m_ref = mean_specific_force([reference])
+    if m.magnitude < min_gravity or m_ref.magnitude < min_gravity:
+        return None
+    return rotation_between(m.direction, m_ref.direction)
 
 
 @dataclass(frozen=True)
@@ -181,60 +205,22 @@ class Alignment:
         Unit mean gravity directions the rotation was fitted from (sensor frames).
     angle_deg : float
         Rotation angle, degrees.
-    mode : {"fixed", "per-sensor"}
-        See :data:`ALIGNMENT_MODES` and :meth:`rotation_for`.
     heading_deg, heading_margin : float or None
         The heading about the real gravity direction included in ``rotation`` (degrees) and the margin of
         its fit (:class:`HeadingEstimate`), when the heading was fitted; None otherwise (the rotation
         about gravity is then zero).
-    sensor_reference : ndarray, shape (3,), or None
-        Unit :func:`mean_specific_force` direction of the virtual fit set, virtual sensor frame: what
-        ``per-sensor`` turns each recording's own onto (None: ``virtual_gravity``).
     """
 
     rotation: NDArray[np.float64]
     virtual_gravity: NDArray[np.float64]
     real_gravity: NDArray[np.float64]
     angle_deg: float
-    mode: str = "fixed"
     heading_deg: float | None = None
     heading_margin: float | None = None
-    sensor_reference: NDArray[np.float64] | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in ALIGNMENT_MODES:
-            raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, "
-                                   f"got {self.mode!r}")
-
-    def rotation_for(self, series: ImuSeries, *, min_gravity: float = 0.5 * G0
-                     ) -> tuple[NDArray[np.float64], bool]:
-        """The rotation (3, 3) that this alignment applies to one recording, and whether it is its own.
-
-        ``fixed``: :attr:`rotation`. ``per-sensor``: ``rotation @ rotation_between(m_s, sensor_reference)``
-        with ``m_s`` the recording's own :func:`mean_specific_force` direction (the estimator the fit used
-        for ``sensor_reference``), so the recording's gravity lands where the fit set's did, whatever its
-        mounting: a mounting that differs by a rotation about an axis orthogonal to the mean specific
-        force is undone exactly, a turn about it is not seen. A recording whose mean specific force is
-        below ``min_gravity`` (m/s^2) gets :attr:`rotation` (second value False).
-        """
-        if self.mode == "fixed":
-            return self.rotation, False
-        g = _own_mean(series)
-        if g is None or g.magnitude < min_gravity:
-            return self.rotation, False
-        ref = self.virtual_gravity if self.sensor_reference is None else self.sensor_reference
-        return self.rotation @ rotation_between(g.direction, ref), True
 
     def apply(self, data: NDArray[np.float64], rotation: ArrayLike | None = None) -> NDArray[np.float64]:
         """Rotate acc and gyro columns of ``data`` (N, 6) by ``rotation`` (default :attr:`rotation`)."""
         return rotate_data(data, self.rotation if rotation is None else rotation)
-
-
-def _own_mean(series: ImuSeries) -> GravityEstimate | None:
-    """:func:`mean_specific_force` of one recording; None when it has fewer than 2 samples or none valid."""
-    if series.n < 2 or not series.valid.any():
-        return None
-    return mean_specific_force([series])
 
 
 def rotate_data(data: NDArray[np.float64], rotation: ArrayLike) -> NDArray[np.float64]:
@@ -247,23 +233,6 @@ def rotate_data(data: NDArray[np.float64], rotation: ArrayLike) -> NDArray[np.fl
     return out
 
 
-def align_each(series: Sequence[ImuSeries], direction: ArrayLike, *, min_gravity: float = 0.5 * G0
-               ) -> list[ImuSeries]:
-    """Each recording turned so that its own :func:`mean_specific_force` direction meets ``direction``.
-
-    ``direction``: unit vector (3,). Recordings whose mean specific force is below ``min_gravity`` (m/s^2)
-    are kept as they are.
-    """
-    out = []
-    for s in series:
-        g = _own_mean(s)
-        if g is None or g.magnitude < min_gravity:
-            out.append(s)
-        else:
-            out.append(s.with_data(rotate_data(s.data, rotation_between(g.direction, direction))))
-    return out
-
-
 def fit_alignment(
     virtual: Sequence[ImuSeries],
     real: Sequence[ImuSeries],
@@ -271,24 +240,15 @@ def fit_alignment(
     min_angle_deg: float = 5.0,
     min_gravity: float = 0.5 * G0,
     heading: bool = False,
-    mode: str = "fixed",
 ) -> tuple[Alignment | None, str]:
     """Fit the axis alignment between virtual and real sensor frames from their mean gravity directions.
 
-    Returns ``(None, reason)`` when no rotation is needed (angle below ``min_angle_deg``; ``fixed`` mode
-    only) or possible (either set's mean specific force is below ``min_gravity`` m/s^2, e.g.
-    gravity-removed data). The rotation about the gravity direction itself is unobservable this way and
-    left at zero, unless ``heading`` is true: then it is fitted from the horizontal-direction
-    distributions (:func:`fit_heading`; measured against ``compare``'s paired rotations in docs/har.md).
-
-    With ``mode="per-sensor"`` (:data:`ALIGNMENT_MODES`) an alignment is returned whenever there is
-    gravity, and the virtual recordings are first each turned so that their own mean specific force meets
-    the set's (:func:`align_each`), as :meth:`Alignment.rotation_for` will turn them, before the rotation
-    (and heading) is fitted. Both modes store that set direction (``sensor_reference``), so a fixed
-    profile can be applied per sensor.
+    Returns ``(None, reason)`` when no rotation is needed (angle below ``min_angle_deg``) or possible
+    (either set's mean specific force is below ``min_gravity`` m/s^2, e.g. gravity-removed data).
+    The rotation about the gravity direction itself is unobservable this way and left at zero, unless
+    ``heading`` is true: then it is fitted from the horizontal-direction distributions
+    (:func:`fit_heading`; measured against ``compare``'s paired rotations in docs/har.md).
     """
-    if mode not in ALIGNMENT_MODES:
-        raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, got {mode!r}")
     gv = gravity_direction(virtual)
     gr = gravity_direction(real)
     if gv.magnitude < min_gravity or gr.magnitude < min_gravity:
@@ -296,27 +256,20 @@ def fit_alignment(
             f"no alignment: mean specific force {gv.magnitude:.2f} (virtual) / {gr.magnitude:.2f} "
             f"(real) m/s^2 is below {min_gravity:.2f} m/s^2 (no gravity to align)"
         )
-    per_sensor = mode == "per-sensor"
-    ref = mean_specific_force(virtual).direction
-    if per_sensor:
-        virtual = align_each(virtual, ref, min_gravity=min_gravity)
-        gv = gravity_direction(virtual)
     R = rotation_between(gv.direction, gr.direction)
     angle = math.degrees(math.acos(float(np.clip(np.dot(gv.direction, gr.direction), -1.0, 1.0))))
-    how = "per-sensor alignment" if per_sensor else "aligned"
     if heading:
         h = fit_heading(virtual, real)
         R = h.rotation
         angle = math.degrees(math.acos(float(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0))))
-        if angle < min_angle_deg and not per_sensor:
+        if angle < min_angle_deg:
             return None, f"no alignment: gravity and heading rotation {angle:.1f} deg < {min_angle_deg} deg"
-        return Alignment(R, gv.direction, gr.direction, angle, mode, h.angle_deg, h.margin, ref), (
-            f"{how}: rotation of {angle:.1f} deg (heading {h.angle_deg:+.1f} deg about gravity, "
+        return Alignment(R, gv.direction, gr.direction, angle, h.angle_deg, h.margin), (
+            f"aligned: rotation of {angle:.1f} deg (heading {h.angle_deg:+.1f} deg about gravity, "
             f"margin {h.margin:.2f})")
-    if angle < min_angle_deg and not per_sensor:
+    if angle < min_angle_deg:
         return None, f"no alignment: gravity directions differ by {angle:.1f} deg < {min_angle_deg} deg"
-    return Alignment(R, gv.direction, gr.direction, angle, mode, sensor_reference=ref), (
-        f"{how}: rotation of {angle:.1f} deg")
+    return Alignment(R, gv.direction, gr.direction, angle), f"aligned: rotation of {angle:.1f} deg"
 
 
 # --------------------------------------------------------------------------------------------------

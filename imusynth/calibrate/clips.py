@@ -44,8 +44,8 @@ def calibrate_clip(clip: Clip, profile: CalibrationProfile, text: str, *,
     """Apply ``profile`` to sensors of ``clip``; the calibrated sensors replace the originals.
 
     Other sensors are copied unchanged; augmentation variants (``wrist~aug1`` ...) follow their base sensor
-    (with a ``per-sensor`` alignment each is turned by its own gravity direction, see
-    :meth:`imusynth.calibrate.alignment.Alignment.rotation_for`).
+    (with ``profile.alignment_mode == "per-sensor"`` each variant is first turned by its mounting relative to
+    its base, :func:`imusynth.calibrate.alignment.relative_rotation`, so it is aligned like the base).
     The clip gets the attributes ``calibration_profile`` (name), ``calibration_profile_toml`` (``text``),
     ``calibration_seed``, ``calibration_placements`` (JSON list) and ``calibration_applied_at``.
 
@@ -87,7 +87,13 @@ def calibrate_clip(clip: Clip, profile: CalibrationProfile, text: str, *,
         sig = sensors[n]
         series = series_from_signals(sig, label=clip.label, group=clip.group or "",
                                      name=f"{clip.clip_id}/{n}")
-        cal, R = apply_profile_rotation(series, profile, seed=used_seed)
+        base = split_variant(n)[0]
+        ref = None
+        if base != n and base in clip.sensors:   # a variant: aligned like its base (per-sensor mode)
+            b = clip.sensors[base]
+            ref = series_from_signals(b, label=clip.label, group=clip.group or "",
+                                      name=f"{clip.clip_id}/{base}")
+        cal, R = apply_profile_rotation(series, profile, seed=used_seed, reference=ref)
         rate = profile.rate_hz or sig.rate_hz
         if cal.n != sig.time.shape[0] or not np.array_equal(cal.time, sig.time):
             q = resample_orientation(sig.time, sig.orientation, sig.valid, rate_hz=rate,

@@ -89,6 +89,8 @@ def profile_to_toml(profile: CalibrationProfile) -> str:
         f"name = {_toml_str(p.name)}",
         f"description = {_toml_str(p.description)}",
         f"seed = {int(p.seed)}  # noise seed; each clip uses (seed, crc32(clip id))",
+        f"alignment_mode = {_toml_str(p.alignment_mode)}  # 'per-sensor': an augmentation variant is first "
+        "turned by its mounting relative to its base sensor (same clip); 'fixed': never",
         "",
         "[units]",
         f"acc = {_toml_str(ACC_UNIT)}",
@@ -116,12 +118,7 @@ def profile_to_toml(profile: CalibrationProfile) -> str:
             f"virtual_gravity = {_toml_floats(a.virtual_gravity)}  # unit vector, virtual sensor frame",
             f"real_gravity = {_toml_floats(a.real_gravity)}  # unit vector, real sensor frame",
             f"angle_deg = {_toml_float(a.angle_deg)}  # degrees",
-            f"mode = {_toml_str(a.mode)}  # 'fixed': this rotation for every sensor; 'per-sensor': each "
-            "sensor's own gravity direction turned onto virtual_gravity first",
         ]
-        if a.sensor_reference is not None:
-            lines.append(f"sensor_reference = {_toml_floats(a.sensor_reference)}  # unit mean specific force "
-                         "of the virtual fit set (all valid samples): per-sensor turns each sensor's onto it")
         if a.heading_deg is not None:
             lines += [
                 f"heading_deg = {_toml_float(a.heading_deg)}  # degrees about real_gravity, included in "
@@ -185,21 +182,13 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
         R = np.asarray(a["rotation"], dtype=np.float64)
         if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
             raise CalibrationError(f"{where}: alignment.rotation must be a 3x3 proper rotation matrix")
-        mode = str(a.get("mode", "fixed"))
-        if mode not in ALIGNMENT_MODES:
-            raise CalibrationError(f"{where}: alignment.mode must be one of {list(ALIGNMENT_MODES)}, "
-                                   f"got {mode!r}")
-        if mode == "per-sensor" and "virtual_gravity" not in a and "sensor_reference" not in a:
-            raise CalibrationError(f"{where}: alignment.mode 'per-sensor' needs alignment.sensor_reference")
         alignment = Alignment(
             R,
             np.asarray(a.get("virtual_gravity", [0, 0, 1]), dtype=np.float64),
             np.asarray(a.get("real_gravity", [0, 0, 1]), dtype=np.float64),
             float(a.get("angle_deg", 0.0)),
-            mode,
             float(a["heading_deg"]) if "heading_deg" in a else None,
             float(a["heading_margin"]) if "heading_margin" in a else None,
-            np.asarray(a["sensor_reference"], dtype=np.float64) if "sensor_reference" in a else None,
         )
     mapping = None
     if "mapping" in doc:
@@ -234,12 +223,17 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
             n_knots=int(m.get("n_knots", 0)),
             tails=tails,
         )
+    mode = str(doc.get("alignment_mode", "fixed"))
+    if mode not in ALIGNMENT_MODES:
+        raise CalibrationError(f"{where}: alignment_mode must be one of {list(ALIGNMENT_MODES)}, "
+                               f"got {mode!r}")
     return CalibrationProfile(
         name=str(doc.get("name", "")),
         description=str(doc.get("description", "")),
         source={str(k): str(v) for k, v in doc.get("source", {}).items()},
         rate_hz=rate if rate > 0 else None,
         alignment=alignment,
+        alignment_mode=mode,
         mapping=mapping,
         device=device,
         seed=int(doc.get("seed", 0)),

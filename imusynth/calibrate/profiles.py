@@ -17,7 +17,13 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from imusynth.calibrate.alignment import ALIGNMENT_MODES, Alignment, fit_alignment
+from imusynth.calibrate.alignment import (
+    ALIGNMENT_MODES,
+    Alignment,
+    fit_alignment,
+    relative_rotation,
+    rotate_data,
+)
 from imusynth.calibrate.device import DeviceModel
 from imusynth.calibrate.mapping import DistributionMapping, fit_mapping
 from imusynth.calibrate.resampling import resample_series
@@ -39,8 +45,11 @@ class CalibrationProfile:
     rate_hz : float or None
         Output rate, Hz (the real device's); None keeps the input rate.
     alignment : Alignment or None
-        Axis rotation applied before the mapping (fixed, or from each recording's own gravity direction:
-        :attr:`Alignment.mode`).
+        Axis rotation applied before the mapping.
+    alignment_mode : {"fixed", "per-sensor"}
+        ``per-sensor``: a sensor calibrated with a reference recording of the same motion (an augmentation
+        variant and its base sensor) is first turned by its mounting relative to the reference
+        (:data:`imusynth.calibrate.alignment.ALIGNMENT_MODES`); ``fixed``: never.
     mapping : DistributionMapping or None
         Per-channel quantile maps (SI on both sides).
     device : DeviceModel
@@ -56,6 +65,7 @@ class CalibrationProfile:
     source: dict[str, str] = field(default_factory=dict)
     rate_hz: float | None = None
     alignment: Alignment | None = None
+    alignment_mode: str = "fixed"
     mapping: DistributionMapping | None = None
     device: DeviceModel = field(default_factory=DeviceModel)
     seed: int = 0
@@ -90,9 +100,8 @@ def fit_profile(
     """Fit a profile that maps ``virtual`` recordings onto the distribution of ``real`` ones.
 
     Steps: both sides resampled to ``rate_hz`` (default: the real set's median rate, rounded to 0.01 Hz),
-    the alignment fitted on the resampled data and applied to the virtual side (each virtual recording
-    turned by :meth:`Alignment.rotation_for`, as :func:`apply_profile` will turn it), then the quantile
-    maps fitted on the valid samples.
+    the alignment fitted on the resampled data and applied to the virtual side, then the quantile maps
+    fitted on the valid samples.
 
     Parameters
     ----------
@@ -107,9 +116,8 @@ def fit_profile(
     align : bool
         Fit the gravity-direction alignment (see :func:`fit_alignment`).
     alignment_mode : {"per-sensor", "fixed"}
-        Stored in the alignment: each recording's own gravity direction turned onto the fitted one first
-        (the default: chosen by measurement, docs/calibration.md "Measured"), or one rotation for every
-        sensor (:data:`imusynth.calibrate.alignment.ALIGNMENT_MODES`).
+        Stored in the profile (see :class:`CalibrationProfile`; the default, ``per-sensor``, was chosen by
+        measurement: docs/calibration.md, "Measured"). It does not change the fit.
     heading : bool
         Fit the rotation about gravity too, from the horizontal-direction distributions (unpaired,
         :func:`imusynth.calibrate.alignment.fit_heading`); a note warns when its margin is below
@@ -154,8 +162,7 @@ def fit_profile(
     )
     alignment = None
     if align:
-        alignment, why = fit_alignment(v_rs, r_rs, min_angle_deg=min_angle_deg, heading=heading,
-                                       mode=alignment_mode)
+        alignment, why = fit_alignment(v_rs, r_rs, min_angle_deg=min_angle_deg, heading=heading)
         notes.append(why)
         margin = alignment.heading_margin if alignment is not None else None
         if margin is not None and margin < HEADING_MARGIN_NOTE:
@@ -163,7 +170,7 @@ def fit_profile(
                          "the horizontal distributions do not fix it); consider fitting without --heading")
     v_data = [s.data[s.valid] for s in v_rs]
     if alignment is not None:
-        v_data = [alignment.apply(d, alignment.rotation_for(s)[0]) for d, s in zip(v_data, v_rs, strict=True)]
+        v_data = [alignment.apply(d) for d in v_data]
     r_data = [s.data[s.valid] for s in r_rs]
     v_lab = r_lab = None
     if per_class:
@@ -192,6 +199,7 @@ def fit_profile(
         source=src,
         rate_hz=rate_hz,
         alignment=alignment,
+        alignment_mode=alignment_mode,
         mapping=mapping,
         device=device or DeviceModel(),
         seed=seed,
@@ -214,20 +222,10 @@ def clip_seed(seed: int, key: str) -> np.random.SeedSequence:
 
 
 def with_alignment_mode(profile: CalibrationProfile, mode: str) -> CalibrationProfile:
-    """``profile`` with its alignment's :attr:`~Alignment.mode` replaced by ``mode`` (fixed | per-sensor).
-
-    Raises CalibrationError for an unknown mode, or for ``per-sensor`` on a profile without an alignment
-    (nothing says which gravity direction to turn the recordings onto: fit with ``alignment_mode``).
-    """
+    """``profile`` with its :attr:`~CalibrationProfile.alignment_mode` replaced by ``mode``."""
     if mode not in ALIGNMENT_MODES:
         raise CalibrationError(f"alignment mode must be one of {', '.join(ALIGNMENT_MODES)}, got {mode!r}")
-    if profile.alignment is None:
-        if mode == "fixed":
-            return profile
-        raise CalibrationError(
-            f"profile {profile.name!r} has no [alignment] (none was fitted or needed), so there is no "
-            "gravity direction to align each sensor to; fit it with --alignment per-sensor")
-    return replace(profile, alignment=replace(profile.alignment, mode=mode))
+    return replace(profile, alignment_mode=mode)
 
 
 def apply_profile(
@@ -236,12 +234,13 @@ def apply_profile(
     *,
     seed: int | None = None,
     labels: ArrayLike | None = None,
+    reference: ImuSeries | None = None,
 ) -> ImuSeries:
     """Apply ``profile`` to one recording: resample, align, map, device model.
 
     The calibrated recording of :func:`apply_profile_rotation` (see there).
     """
-    return apply_profile_rotation(series, profile, seed=seed, labels=labels)[0]
+    return apply_profile_rotation(series, profile, seed=seed, labels=labels, reference=reference)[0]
 
 
 def apply_profile_rotation(
@@ -250,11 +249,14 @@ def apply_profile_rotation(
     *,
     seed: int | None = None,
     labels: ArrayLike | None = None,
+    reference: ImuSeries | None = None,
 ) -> tuple[ImuSeries, NDArray[np.float64] | None]:
     """Apply ``profile`` to one recording: resample, align, map, device model; and say how it was turned.
 
-    The alignment turns the resampled recording by :meth:`Alignment.rotation_for` (the fitted rotation,
-    or, in ``per-sensor`` mode, one from the recording's own gravity direction).
+    The alignment turns the recording by the fitted rotation ``R``; in ``per-sensor`` mode, with a
+    ``reference``, by ``R @ Q`` with ``Q`` the recording's mounting relative to the reference
+    (:func:`imusynth.calibrate.alignment.relative_rotation`, from the recordings as given, before
+    resampling), so that it is aligned like the reference (a rotation orthogonal to gravity exactly).
 
     Parameters
     ----------
@@ -266,22 +268,28 @@ def apply_profile_rotation(
         Noise seed (default: the profile's); the generator is seeded with it and ``series.name``.
     labels : array_like, shape (N_out,), optional
         Labels used to pick per-class maps (default: the series' own labels after resampling).
+    reference : ImuSeries, optional
+        A recording of the same motion by the sensor the profile is meant for (e.g. the base sensor of an
+        augmentation variant, same clip); used only in ``per-sensor`` mode.
 
     Returns
     -------
     calibrated : ImuSeries
         The calibrated recording (invalid samples NaN).
     rotation : ndarray, shape (3, 3), or None
-        The rotation applied (``x' = R x``), None without an alignment.
+        The rotation applied (``x' = R x``), None when none was.
     """
     out = series
     if profile.rate_hz is not None and not _is_regular_at(series, profile.rate_hz):
         out = resample_series(series, rate_hz=profile.rate_hz, cutoff_ratio=profile.cutoff_ratio)
     data = np.where(out.valid[:, None], out.data, np.nan)
-    R = None
-    if profile.alignment is not None:
-        R = profile.alignment.rotation_for(out)[0]
-        data = profile.alignment.apply(data, R)
+    R = None if profile.alignment is None else profile.alignment.rotation
+    if profile.alignment_mode == "per-sensor" and reference is not None:
+        Q = relative_rotation(series, reference)
+        if Q is not None:
+            R = Q if R is None else R @ Q
+    if R is not None:
+        data = rotate_data(data, R)
     if profile.mapping is not None:
         lab = out.labels if labels is None else np.asarray(labels).astype(str)
         data = profile.mapping.apply(data, lab)

@@ -175,10 +175,9 @@ def load_for_apply(profile_path: Path, alignment_mode: str | None) -> tuple[Cali
     """The profile and its TOML text; with ``alignment_mode``, the alignment's mode replaced and the text
     rewritten to say so (it is what the calibrated file stores)."""
     profile, text = load_profile(profile_path)
-    if alignment_mode is not None and (profile.alignment is None or profile.alignment.mode != alignment_mode):
+    if alignment_mode is not None and profile.alignment_mode != alignment_mode:
         profile = with_alignment_mode(profile, alignment_mode)
-        if profile.alignment is not None:
-            text = profile_to_toml(profile)
+        text = profile_to_toml(profile)
     return profile, text
 
 
@@ -202,8 +201,8 @@ _H = {
     "per_class": "Also fit one mapping per activity class (needs labels on both sides).",
     "rate": "Output rate, Hz (default: the real median rate).",
     "no_align": "Do not rotate the virtual axes onto the real gravity direction.",
-    "alignment": "per-sensor: each sensor's own gravity direction (from the clip) turned onto the fitted "
-                 "one first (augmentation variants); fixed: the fitted rotation for every sensor.",
+    "alignment": "per-sensor: augmentation variants are first turned by their mounting relative to their "
+                 "base sensor (gravity), so they align like it; fixed: the fitted rotation for every sensor.",
     "heading": "Also fit the rotation about gravity (unpaired, from horizontal acc/gyro directions).",
     "apply_alignment": "Replace the profile's alignment mode: fixed | per-sensor (default: the profile's).",
     "knots": "Quantile knots per channel (>= 2).",
