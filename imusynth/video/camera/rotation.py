@@ -183,5 +183,8 @@ def estimate_rotation(
         if np.count_nonzero(inliers) < 2:
             break
         R = kabsch_rotation(b1[inliers], b2[inliers])
-        inliers = _reprojection_sq_errors(R, b1_t, d2, f) < thr2
+        refined = _reprojection_sq_errors(R, b1_t, d2, f) < thr2
+        if np.array_equal(refined, inliers):  # the same set again: the same rotation again
+            break
+        inliers = refined
     return R, inliers
