@@ -14,6 +14,7 @@ Algorithm (per frame, bounded memory: the previous working grey image, its featu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -27,6 +28,7 @@ from imusynth.video.camera.trajectory import CameraStep
 __all__ = ["CameraMotionEstimator"]
 
 _LK_EPS = 0.01  # px: Lucas-Kanade stops refining a track once an update is smaller
+_STILL_PX = 2.0  # working px: predicted motions below this are searched for from no motion
 
 
 def _orthonormalise(R: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -364,15 +366,16 @@ class CameraMotionEstimator:
                     f"person regions must be boxes (N, 4) [x0, y0, x1, y1] px or masks of shape "
                     f"{tuple(input_shape[:2])}, got an array of shape {arr.shape}"
                 )
-            for x0, y0, x1, y1 in arr.reshape(-1, 4).astype(np.float64):
-                if not np.all(np.isfinite([x0, y0, x1, y1])):
+            # Python floats: a handful of NumPy scalar calls per box would cost more than the rest
+            for x0, y0, x1, y1 in arr.reshape(-1, 4).astype(np.float64).tolist():
+                if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
                     continue
                 mx = self.person_margin * abs(x1 - x0)
                 my = self.person_margin * abs(y1 - y0)
-                c0 = int(np.floor((min(x0, x1) - mx) * ax + bx))
-                c1 = int(np.ceil((max(x0, x1) + mx) * ax + bx)) + 1
-                r0 = int(np.floor((min(y0, y1) - my) * ay + by))
-                r1 = int(np.ceil((max(y0, y1) + my) * ay + by)) + 1
+                c0 = math.floor((min(x0, x1) - mx) * ax + bx)
+                c1 = math.ceil((max(x0, x1) + mx) * ax + bx) + 1
+                r0 = math.floor((min(y0, y1) - my) * ay + by)
+                r1 = math.ceil((max(y0, y1) + my) * ay + by) + 1
                 mask[max(r0, 0) : max(min(r1, h), 0), max(c0, 0) : max(min(c1, w), 0)] = 0
         return mask
 
@@ -465,8 +468,15 @@ class CameraMotionEstimator:
         guess: NDArray[np.float32] | None = None
         if R_pred is not None:
             assert self.lk_predicted_levels is not None
-            levels, flags = self.lk_predicted_levels, cv2.OPTFLOW_USE_INITIAL_FLOW
+            levels = self.lk_predicted_levels
             guess = self._warp(p0, R_pred.T)
+            if float(np.abs(guess.reshape(-1, 2) - p0).max(initial=0.0)) < _STILL_PX:
+                # a (nearly) still camera: search from the points themselves. Lucas-Kanade stops within
+                # ~0.01 px of where it starts, so a start at the last motion would let a still camera
+                # keep turning by that much a frame; a start at no motion leans to no motion instead.
+                guess, R_pred = None, None
+            else:
+                flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         out, st1, _ = cv2.calcOpticalFlowPyrLK(
             self._prev_grey, grey, p0.reshape(-1, 1, 2), guess, winSize=win, maxLevel=levels, criteria=crit,
             flags=flags,
