@@ -332,12 +332,12 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
     res: dict = {"virtual_files": len(virtual), "virtual_s": t_virtual, "devices": {}}
     for device in devices(target):
         dev: dict = {"r2r": {}, "cells": {}}
-        for frame in ("sensor", "gravity"):
+        for frame in () if args.alignment_only else ("sensor", "gravity"):
             test = export_real(target, device, "test", frame)
             train = export_real(target, device, "train", frame)
             rep = har_eval(target, test, train, None, f"{device}_r2r_{frame}", args, frame)
             dev["r2r"][frame] = scores(rep)
-        for cal in CALIBRATIONS:
+        for cal in () if args.alignment_only else CALIBRATIONS:
             files = calibrated(target, device, cal, virtual)
             for aug in ("none", "stack"):
                 for frame in ("sensor", "gravity"):
@@ -348,7 +348,8 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
                     v = export_virtual(target, device, files, cal, aug, frame)
                     rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
                     dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
-        for cal, aug, frame in ALIGNMENT_CELLS if args.alignment_rows and not SWAP else ():
+        new_rows = (args.alignment_rows or args.alignment_only) and not SWAP
+        for cal, aug, frame in ALIGNMENT_CELLS if new_rows else ():
             files = calibrated(target, device, cal, virtual)
             test = export_real(target, device, "test", frame)
             train = export_real(target, device, "train", frame)
@@ -356,7 +357,7 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
             rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
             dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
         # acted styles: measured on the real TRAINING split (fixed split only)
-        if target == "spsw" and not SWAP and FOLD is None:
+        if target == "spsw" and not SWAP and FOLD is None and not args.alignment_only:
             keep = calm_styles(target, device, virtual)
             dev["calm_styles"] = sorted(keep)
             sub = [f for f in virtual if style_of(f) in keep]
@@ -539,6 +540,8 @@ def main() -> None:
                     help="spsw-har over N folds of whole subjects (6: leave-one-subject-out; 3: pairs)")
     ap.add_argument("--alignment-rows", action="store_true",
                     help="also the cells of calibrate --alignment per-sensor and --heading")
+    ap.add_argument("--alignment-only", action="store_true",
+                    help="only the --alignment-rows cells, no tables (to fill the cache beside another run)")
     ap.add_argument("--device", choices=("watch", "phone"), default=None, help="only this device")
     args = ap.parse_args()
     global DEVICE
@@ -547,6 +550,8 @@ def main() -> None:
     if args.subject_folds:
         t0, c0 = time.perf_counter(), time.process_time()
         res = run_folds(args)
+        if args.alignment_only:
+            return
         res["wall_s"], res["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         name, full = TARGETS["spsw"]["name"], "|".join(FULL["spsw"])
         spread = spread_table(res["summary"], ["-".join(f["test"]) for f in res["folds"]], (

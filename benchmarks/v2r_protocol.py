@@ -175,7 +175,7 @@ def select_on_other_folds(scores: Mapping[str, Sequence[float]]) -> list[str]:
 COLUMNS = ("rf:v2r", "rf:mix2r", "cnn:v2r", "cnn:mix2r")
 
 
-def _pool(per_fold: list[dict], cms: list[np.ndarray]) -> dict:
+def _pool(per_fold: Sequence[float], cms: list[np.ndarray]) -> dict:
     f1s = [float(x) for x in per_fold]
     mean, sd = fold_summary(f1s)
     return {"pooled": pooled_macro_f1(cms), "mean": mean, "sd": sd, "folds": f1s,
