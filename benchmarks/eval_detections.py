@@ -11,7 +11,10 @@ For each video, MediaPipe PoseLandmarker runs twice over every frame:
 Both outputs go through the pipeline's :class:`~imusynth.video.pose.tracking.Tracker` (people of at
 least 1 s after identity linking). Reported per reference person: frames with a detection in each
 run, and **lost** frames: frames where the reference person is detected but no adaptive pose of that
-frame is that person (boxes overlapping by IoU >= 0.5 or holding each other's centre). Also: the
+frame is that person (boxes overlapping by IoU >= 0.5 or holding each other's centre), and among them
+those where the reference pose's box holds the centres of two adaptive poses (a reference skeleton across
+two people, whom the adaptive run outputs apart), and those where the adaptive person linked to the
+reference person by the tracker has a pose placed otherwise (boxes not matching). Also: the
 number of people per run, CPU time of the pose stage per frame (process time, ms; wall-clock too) and
 the adaptive estimator's counters.
 
@@ -69,6 +72,14 @@ def _found(box: np.ndarray, dets: list[PoseDetection]) -> bool:
     return False
 
 
+def _straddles(box: np.ndarray, dets: list[PoseDetection]) -> bool:
+    """``box`` holds the centres of two or more poses of ``dets``: a skeleton across two people (the
+    reference's phantom), not a person the adaptive run lost."""
+    inside = [d for d in dets if np.all((d.bbox[:2] + d.bbox[2:]) / 2 >= box[:2])
+              and np.all((d.bbox[:2] + d.bbox[2:]) / 2 <= box[2:])]
+    return len(inside) >= 2
+
+
 def run(video: Path, kind: str, model: str, detect_every: int) -> dict[str, Any]:
     """Per-frame poses of one run, its people (tracker) and its pose-stage times."""
     frames: dict[int, list[PoseDetection]] = {}
@@ -122,7 +133,13 @@ def compare(video: Path, model: str, detect_every: int) -> dict[str, Any]:
                         "reference_frames": len(tr.frame_index),
                         "adaptive_id": best,
                         "adaptive_frames": 0 if best is None else len(ada["people"][best].frame_index),
-                        "lost_frames": len(lost), "lost": lost[:20]})
+                        "lost_frames": len(lost), "lost": lost[:20],
+                        "lost_straddling": [fi for fi in lost if _straddles(
+                            tr.bbox[int(np.searchsorted(tr.frame_index, fi))], ada["frames"].get(fi, []))],
+                        # frames where the adaptive person linked to this one (the tracker's identity)
+                        # has a pose, placed otherwise than the reference's (boxes not matching)
+                        "lost_placed_otherwise": [] if best is None else [
+                            fi for fi in lost if fi in set(ada["people"][best].frame_index.tolist())]})
     return {"video": str(video.relative_to(ROOT.parent)) if video.is_relative_to(ROOT.parent) else str(video),
             "frames": ref["n_frames"], "model": model, "detect_every": detect_every,
             "people_reference": len(ref["people"]), "people_adaptive": len(ada["people"]),
@@ -155,7 +172,8 @@ def main() -> None:
         for p in r["persons"]:
             print(f"   person {p['reference_id']} frames {p['span']}: {p['reference_frames']} detected, "
                   f"adaptive person {p['adaptive_id']}: {p['adaptive_frames']}, lost {p['lost_frames']} "
-                  f"{p['lost']}", flush=True)
+                  f"{p['lost']} (a reference skeleton across two adaptive poses: {p['lost_straddling']}, "
+                  f"the adaptive person's pose placed otherwise: {p['lost_placed_otherwise']})", flush=True)
     payload = {"rows": rows, "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -332,3 +332,38 @@ def test_malloc_arenas_limited_once_unless_the_user_chose(monkeypatch: pytest.Mo
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert mb.limit_malloc_arenas() is glibc
     assert mb.limit_malloc_arenas() is False                              # once per process
+
+
+def test_free_memory_released_after_the_landmarkers_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import platform
+
+    import cv2
+
+    import imusynth.video.pose.mediapipe_backend as mb
+    from imusynth.config import load_pipeline_config, with_overrides
+    from imusynth.video.stream import run_stages
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert mb.release_free_memory() is glibc
+    monkeypatch.setenv("IMUSYNTH_MALLOC_TUNING", "0")
+    assert mb.release_free_memory() is False
+    monkeypatch.delenv("IMUSYNTH_MALLOC_TUNING")
+
+    events: list[str] = []
+    monkeypatch.setattr(mb, "release_free_memory", lambda: events.append("trim") or True)
+    video = tmp_path / "noise.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (64, 48))
+    for _ in range(10):
+        writer.write(np.full((48, 64, 3), 128, np.uint8))
+    writer.release()
+    scene = Scene([person(0, range(10))])
+
+    class Closing(AdaptivePoseEstimator):
+        def close(self) -> None:
+            events.append("close")
+            super().close()
+
+    cfg = with_overrides(load_pipeline_config(), {"camera.static": True, "tracking.min_track_s": 0.1})
+    run_stages(video, cfg, detector_factory=lambda c: Closing(scene.factory, detect_every=4))
+    assert events == ["close", "trim"]

@@ -279,6 +279,9 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
                 after_pose(done, dets)
         if pending is not None:
             record(*pending)
+    from imusynth.video.pose.mediapipe_backend import release_free_memory
+
+    release_free_memory()               # the closed landmarkers' memory back to the system (glibc)
     if bar is not None:
         bar.close()
     n_frames = store.n_rows("frames")
