@@ -30,7 +30,9 @@ Algorithm (per frame, bounded memory: the previous working grey image, its featu
 1. Grey image downscaled to ``work_width`` pixels (pyramid halving, then a linear resize), the
    intrinsics mapped exactly to the working image.
 2. Background features: Shi-Tomasi corners outside the (dilated) person boxes or masks, tracked by
-   pyramidal Lucas-Kanade with a forward-backward check; new corners are added when too few remain.
+   pyramidal Lucas-Kanade with a forward-backward check, from where the last measured rotation
+   moves them (1 pyramid level; the full pyramid when nothing is known or that fails); new corners
+   are added when too few remain.
 3. Rotation by RANSAC over minimal 2-point hypotheses on unit bearing vectors, scored by a truncated
    (MSAC) reprojection error in pixels, then refined by weighted Kabsch (SVD) on the inliers.
 4. Shot cuts from the colour-histogram distance between consecutive frames together with the

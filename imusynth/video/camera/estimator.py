@@ -5,7 +5,9 @@ Algorithm (per frame, bounded memory: the previous working grey image, its featu
 1. Grey image downscaled to ``work_width`` pixels (pyramid halving, then a linear resize), the
    intrinsics mapped exactly to the working image.
 2. Background features: Shi-Tomasi corners outside the (dilated) person boxes or masks, tracked by
-   pyramidal Lucas-Kanade with a forward-backward check; new corners are added when too few remain.
+   pyramidal Lucas-Kanade with a forward-backward check, from where the last measured rotation
+   moves them (1 pyramid level; the full pyramid when nothing is known or that fails); new corners
+   are added when too few remain.
 3. Rotation by RANSAC over minimal 2-point hypotheses on unit bearing vectors, scored by a truncated
    (MSAC) reprojection error in pixels, then refined by weighted Kabsch (SVD) on the inliers.
 4. Shot cuts from the colour-histogram distance between consecutive frames together with the
@@ -98,8 +100,8 @@ class CameraMotionEstimator:
         moves them, which needs 1 level (~20 working-image px, ~2.5 deg, of error in the prediction)
         instead of ``lk_levels`` (half the Lucas-Kanade cost). When that gives no reliable step, the
         frame is tracked again from scratch with ``lk_levels`` (``retracked_frames`` counts these).
-        None: always from scratch. (0 levels costs less again but raised the noise on a tripod video
-        from 0.033 to 0.054 deg/s median in ``bench_camera_stage.py``.)
+        None: always from scratch. (0 levels, tried in ``bench_camera_stage.py``: ~0.4 ms less per
+        frame, but 50 % more rate noise on a still camera and 8 % more error under a 4 Hz shake.)
     lk_backward_levels : int or None, default None
         Extra pyramid levels of the backward (forward-backward check) pass of a predicted track, which
         starts from the forward end moved back by the predicted rotation. None: as many as the forward
@@ -183,7 +185,6 @@ class CameraMotionEstimator:
         self.lk_iterations = int(lk_iterations)
         self.lk_window_px = int(lk_window_px)
         self.lk_levels = int(lk_levels)
-        self._lk_eps = float(_LK_EPS)
         self.lk_predicted_levels = None if lk_predicted_levels is None else int(lk_predicted_levels)
         self.lk_backward_levels = None if lk_backward_levels is None else int(lk_backward_levels)
         self.ransac_iterations = int(ransac_iterations)
@@ -456,14 +457,16 @@ class CameraMotionEstimator:
     ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
         """Lucas-Kanade tracks of ``p0`` into ``grey`` and which of them pass the checks (status, F-B).
 
-        With ``R_pred`` (a predicted ``R_rel``) the forward search starts at the predicted positions
-        and the backward search at the forward ends moved back by the same rotation (so the backward
-        pass never sees ``p0``), both with ``lk_predicted_levels``; without it both start where the
-        points are, with ``lk_levels``.
+        With ``R_pred`` (a predicted ``R_rel``) both passes use ``lk_predicted_levels`` (the backward
+        one ``lk_backward_levels`` when set); the forward search starts at the predicted positions and
+        the backward search at the forward ends moved back by the same rotation (so the backward pass
+        never sees ``p0``), unless the prediction moves no point by ``_STILL_PX`` or more: then both
+        start where the points are. Without ``R_pred`` both start where the points are, with
+        ``lk_levels``.
         """
         assert self._prev_grey is not None
         win = (self.lk_window_px, self.lk_window_px)
-        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, self.lk_iterations, self._lk_eps)
+        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, self.lk_iterations, _LK_EPS)
         levels, flags = self.lk_levels, 0
         guess: NDArray[np.float32] | None = None
         if R_pred is not None:
