@@ -8,13 +8,13 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
   least 1), so its detector runs only while it has lost someone (then it is MediaPipe's own behaviour);
 * a *probe* every ``detect_every`` frames: an IMAGE-mode landmarker (detector on the whole frame) with
   ``max_poses`` and lower scores (:data:`PROBE_CONFIDENCE`), built by :func:`mediapipe_adaptive` with the
-  lite bundle (:func:`probe_model`) and shown every :data:`PROBE_STEP`-th pixel of the frame (its
-  detector sees 224 x 224 anyway; no copy: a strided view). A probe pose that overlaps no pose of the
-  frame is a newcomer: a new runner with one more pose per newcomer is started and **replayed over the
-  frames since the previous probe** with the usual scores; the estimator still holds those frames (its
-  output lags ``detect_every - 1`` frames behind its input), so the newcomer's detections are recovered
-  from the frame a landmarker with room for them finds them, as a run with the detector in every frame
-  would;
+  lite bundle (:func:`probe_model`) and shown every :data:`PROBE_STEP`-th pixel of the frame (its detector
+  sees 224 x 224 anyway; a strided view, copied at a quarter of the size for MediaPipe). A probe pose that
+  overlaps no pose of the frame is a newcomer: a new runner with one more pose per newcomer is started and
+  **replayed over the frames since the previous probe** with the usual scores; the estimator still holds
+  those frames (its output lags ``detect_every - 1`` frames behind its input), so the newcomer's
+  detections are recovered from the frame a landmarker with room for them finds them, as a run with the
+  detector in every frame would;
 * on a frame where a runner *loses a pose* (a pose of the previous frame's output that no runner gives
   now), the probe looks for it **in a crop around where it was** (:func:`_crop_box`: a square of
   :data:`REDETECT_CROP` times its box, clipped to the frame) and its pose there that continues the lost
