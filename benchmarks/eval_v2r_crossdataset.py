@@ -509,6 +509,8 @@ def run_folds(args) -> dict:  # noqa: ANN001
     classes = TARGETS["spsw"]["classes"]
     per_fold, counts, cost = [], [], []
     for train_s, test_s in folds:
+        if args.fold and "-".join(test_s) not in args.fold:
+            continue
         FOLD = test_s
         t0, c0 = time.perf_counter(), time.process_time()
         cnt = {}
@@ -542,6 +544,8 @@ def main() -> None:
                     help="also the cells of calibrate --alignment per-sensor and --heading")
     ap.add_argument("--alignment-only", action="store_true",
                     help="only the --alignment-rows cells, no tables (to fill the cache beside another run)")
+    ap.add_argument("--fold", action="append", default=[], metavar="TEST",
+                    help="only this fold (test subjects joined by '-', e.g. s06): fills the cache, no tables")
     ap.add_argument("--device", choices=("watch", "phone"), default=None, help="only this device")
     args = ap.parse_args()
     global DEVICE
@@ -550,7 +554,7 @@ def main() -> None:
     if args.subject_folds:
         t0, c0 = time.perf_counter(), time.process_time()
         res = run_folds(args)
-        if args.alignment_only:
+        if args.alignment_only or args.fold:
             return
         res["wall_s"], res["cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         name, full = TARGETS["spsw"]["name"], "|".join(FULL["spsw"])
