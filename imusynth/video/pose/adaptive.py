@@ -18,10 +18,11 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
 * on a frame where a runner *loses a pose* (a pose of the previous frame's output that no runner gives
   now), the probe looks for it **in a crop around where it was** (:func:`_crop_box`: a square of
   :data:`REDETECT_CROP` times its box, clipped to the frame) and its pose there that continues the lost
-  one is added; the next frame does the same while the pose is found this way. A landmarker with room
-  for more people keeps a person near the view's edge a few frames longer than one that follows only
-  them (``demo4_walking``: 3 frames), and the person detector, which sees the whole frame shrunk to
-  224 x 224, no longer finds a person half out of view; in the crop it sees them 2-3 times larger;
+  one (:func:`_same`: another skeleton of them would make a jump) is added; the next frame does the same
+  while the pose is found this way. A landmarker with room for more people keeps a person near the view's
+  edge a few frames longer than one that follows only them (``demo4_walking``: 3 frames), and the person
+  detector, which sees the whole frame shrunk to 224 x 224, no longer finds a person half out of view; in
+  the crop it sees them 2-3 times larger;
 * a *shrink*: a runner that followed fewer people than its ``num_poses`` for :data:`SHRINK_AFTER` probe
   intervals in a row (someone left) is replaced by one with as many poses as it followed;
 
@@ -310,9 +311,10 @@ class AdaptivePoseEstimator:
     def _redetect(self, image: NDArray[np.uint8], time_s: float, merged: list[PoseDetection],
                   lost: list[PoseDetection]) -> list[PoseDetection]:
         """Poses of the previous frame that no runner gives in this one: the probe on a crop around each
-        (:func:`_crop_box`); its pose there that continues the lost one (the one whose box overlaps it
-        most) and that no runner gives is added. A runner with room runs its own detector from the next
-        frame on; a pose added here is looked for in the same way in the next frame."""
+        (:func:`_crop_box`); its pose there that continues the lost one (the same person by box IoU >=
+        :data:`SAME_IOU` or landmarks, as MediaPipe's tracking asks of consecutive frames; of several, the
+        one whose box overlaps it most) and that no runner gives is added. A runner with room runs its own
+        detector from the next frame on; a pose added here is looked for in the same way in the next frame."""
         height, width = image.shape[:2]
         out = list(merged)
         for gone in lost:
@@ -320,7 +322,7 @@ class AdaptivePoseEstimator:
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
             found = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
-            found = [d for d in found if _near(d, [gone]) and not _matches(d, out)]
+            found = [d for d in found if _same(d, gone) and not _matches(d, out)]
             if found:
                 out.append(max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]))
                 self.stats["redetected"] += 1
