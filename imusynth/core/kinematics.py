@@ -38,7 +38,6 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 from scipy.interpolate import BSpline, CubicSpline, make_interp_spline
-from scipy.signal import butter, filtfilt, lfilter, sosfiltfilt
 from scipy.sparse import csr_matrix
 
 #: Fraction of a sampling rate used as the highest cut-off (0.25 x rate = half the Nyquist frequency):
@@ -173,12 +172,15 @@ def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: flo
 
 @lru_cache(maxsize=32)
 def _butter_ba(order: int, cutoff_hz: float, rate_hz: float) -> tuple[Array, Array]:
+    from scipy.signal import butter  # imported where used: scipy.signal holds ~25 MiB
+
     b, a = butter(order, cutoff_hz, btype="low", fs=rate_hz, output="ba")
     return np.asarray(b), np.asarray(a)
 
 
 @lru_cache(maxsize=32)
 def _butter_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
+    from scipy.signal import butter
     return np.asarray(butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos"))
 
 
@@ -218,6 +220,8 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
     """
     if cutoff_hz >= 0.5 * rate_hz:
         return np.asarray(x, dtype=np.float64)
+    from scipy.signal import filtfilt, sosfiltfilt
+
     padlen = min(x.shape[axis] - 1, int(3 * rate_hz / cutoff_hz) if padlen is None else int(padlen))
     if order <= 2:
         # one second-order section: the transfer-function form runs the same recursion, faster
@@ -293,6 +297,8 @@ def _solve_uniform(y: Array) -> Array:
     ndarray, shape (n, C)
         B-spline coefficients (the knots are :func:`_not_a_knot` of the sites).
     """
+    from scipy.signal import lfilter
+
     head, tail, inv_head, inv_tail, z1, z2 = _uniform_system()
     den = [1.0, -(z1 + z2), z1 * z2]
     # interior rows: Toeplitz (1, 26, 66, 26, 1) / 120 = K (1 - z1/q)(1 - z2/q)(1 - z1 q)(1 - z2 q)

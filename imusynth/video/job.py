@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,14 +21,17 @@ from numpy.typing import NDArray
 from imusynth.config import PipelineConfig, to_toml
 from imusynth.core.placements import resolve_placements
 from imusynth.errors import InputError, NoPersonError
-from imusynth.io.hdf5 import Clip, sha256_file, write_clips
-from imusynth.io.motion_job import augment_mountings, sensors_for_motion
 from imusynth.video.detectors import flip_averaged_detector
 from imusynth.video.framestore import FrameStore
 from imusynth.video.lift.lifters import Lifter, lifter_from_spec
 from imusynth.video.pose.tracking import main_track_id, track_summary
 from imusynth.video.segments import PersonSegment, longest_run_s, motion_from_pose, person_segments
 from imusynth.video.stream import Detector, VideoRun, mediapipe_detector, run_stages
+
+# The HDF5 writer and the sensor physics (h5py, scipy.signal, scipy.stats: ~40 MiB resident) are imported
+# after the streaming pass, so that they are not held beside the pose models (issue 14's peak memory).
+if TYPE_CHECKING:
+    from imusynth.io.hdf5 import Clip
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ def _smpl_sensors(ps: PersonSegment, body: _BodyModel, K: NDArray[np.float64], c
                   clip_id: str = "") -> tuple[dict[str, Any], Any]:
     """Fit SMPL (or Anny) to one person segment and compute its mesh sensors (docs/smpl.md, docs/anny.md)."""
     from imusynth.core.sensors import simulate
+    from imusynth.io.motion_job import augment_mountings
 
     s = cfg.smpl
     weights = ps.motion.confidence
@@ -179,10 +183,13 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
                                               lifter=lifter)]
         if not segments:
             raise NoPersonError(f"{video}: no person could be placed in 3-D (too few visible landmarks)")
+        from imusynth.io.hdf5 import Clip, sha256_file, write_clips
+        from imusynth.io.motion_job import sensors_for_motion
+
         n_shots = run.n_shots
         sha = sha256_file(video)
         config_text = to_toml(cfg)
-        clips = []
+        clips: list[Clip] = []
         for ps in segments:
             if ps.motion.n_frames < 12:
                 continue
