@@ -7,10 +7,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from imusynth.io.valid_share import SensorShare, sensor_shares, share_warnings
+if TYPE_CHECKING:  # h5py is imported only to read the written file, not beside the pose models
+    from imusynth.io.valid_share import SensorShare
 
 #: environment read by MediaPipe / TFLite / glog / absl when they load: errors only
 _QUIET_ENV = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "2"}
@@ -64,6 +66,8 @@ def quiet_native_logs(verbose: bool) -> Iterator[None]:
 
 def warn_empty_sensors(path: Path) -> list[SensorShare]:
     """Warn on stderr about every sensor of ``path`` with no valid sample; return every sensor's share."""
+    from imusynth.io.valid_share import sensor_shares, share_warnings
+
     shares = sensor_shares(path)
     for line in share_warnings(shares):
         typer.echo(line, err=True)
