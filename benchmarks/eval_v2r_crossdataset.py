@@ -33,9 +33,20 @@ was fixed before the table was run; every other cell is an ablation. Nothing is 
 ``--swap`` reruns spsw-har with the subjects' roles swapped (s04-s06 train and calibrate, s01-s03 tested)
 for R2R and three cells (:data:`SWAP_CELLS`), to show how much a cell moves with the choice of people.
 
+``--subject-folds N`` runs spsw-har over N folds of whole subjects (6: leave-one-subject-out; helpers in
+``benchmarks/v2r_protocol.py``): per fold the calibrations are fitted and R2R/Mix2R trained on the other
+subjects only (asserted on the files and the window groups), every cell is scored on the held-out
+subjects, and the folds are pooled (macro-F1 of all test predictions, from each fold's exact confusion
+matrix) with the mean +- sd over folds and rows chosen per fold on the *other* folds.
+``--alignment-rows`` adds the cells of ``calibrate fit --alignment per-sensor --heading``
+(:data:`ALIGNMENT_CELLS`). ``--device``, ``--fold`` and ``--alignment-only`` split the work between
+processes that fill the same cache; a last run without them assembles the tables.
+
 Usage: python benchmarks/eval_v2r_crossdataset.py [--cnn-epochs 30] [--trees 300] [--only bm|spsw] [--swap]
+       [--subject-folds 6 [--alignment-rows]] [--device watch|phone] [--fold s06] [--alignment-only]
 Prints the Markdown tables; writes benchmarks/results/v2r_crossdataset/results.json and table.md
-(results_swap.json and table_swap.md with --swap).
+(results_swap.json and table_swap.md with --swap, results_folds6.json and table_folds6.md with
+--subject-folds 6).
 """
 
 from __future__ import annotations
