@@ -113,8 +113,9 @@ CAL_FIT_FLAGS: dict[str, list[str]] = {
 }
 #: --alignment-rows: the cells of the newer calibration options, with augmentation (whose variants the
 #: per-sensor alignment turns each by its own gravity): the full method's calibration in both frames, the
-#: label-free one in the gravity frame (CPU: these three only).
+#: label-free one in the gravity frame, and per-sensor alone in the full method's cell (CPU: these four).
 ALIGNMENT_CELLS = (
+    ("per-class+own-g", "stack", "gravity"),
     ("per-class+own-g+heading", "stack", "sensor"),
     ("per-class+own-g+heading", "stack", "gravity"),
     ("channel+own-g+heading", "stack", "gravity"),
