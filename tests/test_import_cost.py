@@ -1,8 +1,9 @@
 """The video job keeps its post-processing libraries out of the pose stage (issue 14: peak memory).
 
-h5py, scipy.signal and scipy.stats (about 40 MiB resident together) are needed only after the streaming
-pass; importing the job (what ``imusynth video`` and the benchmark do before the pose models load) must
-not load them, so they are never held beside the landmarkers.
+h5py and SciPy (about 75 MiB resident together) are needed only after the streaming pass (the tracker's
+small assignments are solved without SciPy: tests/test_assignment.py); importing the job (what
+``imusynth video`` and the benchmark do before the pose models load) must not load them, so they are
+never held beside the landmarkers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY_AFTER_STAGES = ("h5py", "scipy.signal", "scipy.stats")
+HEAVY_AFTER_STAGES = ("h5py", "scipy", "scipy.signal", "scipy.stats")
 
 
 def _loaded_after(statement: str) -> set[str]:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.ndimage import median_filter
 
 from imusynth.core.conventions import G0
 from imusynth.core.motion import Motion
@@ -88,6 +87,8 @@ def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float 
     # Blocks of _HAMPEL_BLOCK samples, each read with 2 * (window // 2) samples of context on each side
     # (the median of the deviations needs the medians of its whole window): the flags are those of one
     # pass over the whole array, while the float64 temporaries stay those of one block.
+    from scipy.ndimage import median_filter  # imported where used (SciPy stays out of the pose stage)
+
     h = 2 * (window // 2)
     out = np.zeros(a.shape, dtype=bool)
     for s in range(0, a.shape[0], _HAMPEL_BLOCK):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial.transform import Rotation
 
 #: Standard gravity, m/s^2 (CGPM 1901).
 G0: float = 9.80665
@@ -150,6 +149,8 @@ def quat_from_matrix(R: ArrayLike) -> NDArray[np.float64]:
 def matrix_from_quat(q: ArrayLike) -> NDArray[np.float64]:
     """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)`` ``(w, x, y, z)``."""
     q = np.asarray(q, dtype=np.float64)
+    from scipy.spatial.transform import Rotation  # imported where used (SciPy stays out of the pose stage)
+
     flat = q.reshape(-1, 4)
     R = Rotation.from_quat(flat, scalar_first=True).as_matrix()
     return R.reshape(q.shape[:-1] + (3, 3))

@@ -25,17 +25,17 @@ from imusynth.video.detectors import flip_averaged_detector
 from imusynth.video.framestore import FrameStore
 from imusynth.video.lift.lifters import Lifter, lifter_from_spec
 from imusynth.video.pose.tracking import main_track_id, track_summary
-from imusynth.video.segments import PersonSegment, longest_run_s, motion_from_pose, person_segments
 from imusynth.video.stream import Detector, VideoRun, mediapipe_detector, run_stages
 
-# The HDF5 writer and the sensor physics (h5py, scipy.signal, scipy.stats: ~40 MiB resident) are imported
-# after the streaming pass, so that they are not held beside the pose models (issue 14's peak memory).
+# The HDF5 writer, the segments and the sensor physics (h5py and SciPy: ~75 MiB resident) are imported after
+# the streaming pass, so that they are not held beside the pose models (issue 14's peak memory).
 if TYPE_CHECKING:
     from imusynth.io.hdf5 import Clip
+    from imusynth.video.segments import PersonSegment
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoRun", "mediapipe_detector", "motion_from_pose", "person_segments", "process_video",
+__all__ = ["VideoRun", "mediapipe_detector", "process_video",
            "resolve_video_input", "run_stages"]
 
 
@@ -163,6 +163,8 @@ def process_video(video_path: Path, out_path: Path, *, config: PipelineConfig, l
     # the per-frame rows spill to an unnamed temporary file beside the output, gone when the block ends
     with FrameStore(out_dir if out_dir.is_dir() else None) as store:
         run = run_stages(video, cfg, progress=progress, detector_factory=detector_factory, store=store)
+        from imusynth.video.segments import longest_run_s, person_segments  # SciPy: after the pose stage
+
         summaries = []                                  # one track in memory at a time
         for track_id in run.track_ids:
             tr = run.track(track_id)

@@ -13,25 +13,55 @@ The public names of the former module ``imusynth.video.lift`` are re-exported he
 
 from __future__ import annotations
 
-from imusynth.video.lift.base import (
-    DEFAULT_DEPTH_CUTOFF_HZ,
-    DEFAULT_LEG_LENGTH_TOLERANCE,
-    MIN_LANDMARKS,
-    N_LANDMARKS,
-    LiftError,
-    standing_pose,
-)
-from imusynth.video.lift.lifters import (
-    LearnedLifter,
-    Lifter,
-    LifterInput,
-    MediaPipeLifter,
-    OracleLifter,
-    fill_landmarks,
-    lifter_from_spec,
-)
-from imusynth.video.lift.pnp import LiftedFrame, lift_frame
-from imusynth.video.lift.trajectory import body_trajectory, leg_length_outliers, smooth_depth, stack_frames
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imusynth.video.lift.base import (
+        DEFAULT_DEPTH_CUTOFF_HZ,
+        DEFAULT_LEG_LENGTH_TOLERANCE,
+        MIN_LANDMARKS,
+        N_LANDMARKS,
+        LiftError,
+        standing_pose,
+    )
+    from imusynth.video.lift.lifters import (
+        LearnedLifter,
+        Lifter,
+        LifterInput,
+        MediaPipeLifter,
+        OracleLifter,
+        fill_landmarks,
+        lifter_from_spec,
+    )
+    from imusynth.video.lift.pnp import LiftedFrame, lift_frame
+    from imusynth.video.lift.trajectory import (
+        body_trajectory,
+        leg_length_outliers,
+        smooth_depth,
+        stack_frames,
+    )
+
+# Loaded on first use (PEP 562): importing one submodule (the job needs ``lifters`` before the video is
+# read) does not load ``trajectory`` and its SciPy splines beside the pose models (issue 14's peak memory).
+_WHERE = {
+    **dict.fromkeys(["DEFAULT_DEPTH_CUTOFF_HZ", "DEFAULT_LEG_LENGTH_TOLERANCE", "MIN_LANDMARKS",
+                     "N_LANDMARKS", "LiftError", "standing_pose"], "base"),
+    **dict.fromkeys(["LearnedLifter", "Lifter", "LifterInput", "MediaPipeLifter", "OracleLifter",
+                     "fill_landmarks", "lifter_from_spec"], "lifters"),
+    **dict.fromkeys(["LiftedFrame", "lift_frame"], "pnp"),
+    **dict.fromkeys(["body_trajectory", "leg_length_outliers", "smooth_depth", "stack_frames"], "trajectory"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_DEPTH_CUTOFF_HZ",

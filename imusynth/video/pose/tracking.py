@@ -19,10 +19,11 @@ Algorithm (:class:`Tracker`), run once per frame:
    mean of the box width and height; the track's exponentially smoothed: a large phantom skeleton gets
    no wider gate), and IoU is the overlap of the predicted and detected boxes. Pairs with
    ``d_kp > max_distance`` or ``cost > max_cost`` are not allowed.
-4. *Assignment*: the Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`) picks
-   the pairs of least total cost, leaving a track unmatched costing ``max_cost`` (so no track takes a
-   poor match just to free a detection for another), first between *confirmed* tracks (at least
-   ``confirm_frames`` detections) and the detections, then between the younger tracks and the
+4. *Assignment*: an exact minimum-cost assignment (:mod:`imusynth.video.pose.assignment`: enumeration
+   for the usual few people, :func:`scipy.optimize.linear_sum_assignment` for crowds) picks the pairs
+   of least total cost, leaving a track unmatched costing ``max_cost`` (so no track takes a poor match
+   just to free a detection for another), first between *confirmed* tracks (at least ``confirm_frames``
+   detections) and the detections, then between the younger tracks and the
    detections left (a matching cascade: a track born from a spurious detection cannot take over an
    established person). A detection left over starts a new track; a track left over counts a miss and
    ends after more than ``max_missed`` consecutive misses.
@@ -49,10 +50,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
 from imusynth.errors import InputError, NoPersonError
 from imusynth.video.framestore import FrameStore
+from imusynth.video.pose.assignment import min_cost_assignment
 from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
 from imusynth.video.pose.linking import Piece, TrackBoxes, link_tracks
 
@@ -395,7 +396,7 @@ class Tracker:
             # matches: a phantom track stealing a person from a track left with a partial skeleton)
             unmatched = np.full((len(group), len(group)), _INFEASIBLE)
             np.fill_diagonal(unmatched, self.max_cost)
-            rows, cols = linear_sum_assignment(np.hstack([cost, unmatched]))
+            rows, cols = min_cost_assignment(np.hstack([cost, unmatched]))
             for r, c in zip(rows, cols, strict=True):
                 if c < len(free) and cost[r, c] < _INFEASIBLE:
                     assignment[free[int(c)]] = group[int(r)]
