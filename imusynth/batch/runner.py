@@ -25,6 +25,7 @@ from typing import Any
 
 from imusynth.batch.executors import DaskExecutor, Executor, LocalExecutor
 from imusynth.batch.ingest import Item, LabelRow, expand_sources
+from imusynth.batch.interrupt import SigintLatch, sigint_latch
 from imusynth.batch.manifest import EMPTY_PREFIX, MANIFEST_NAME, Manifest, Record, Status
 from imusynth.batch.tasks import FetchTask, ProcessFn, ProcessTask, TaskResult, run_fetch, run_process
 from imusynth.errors import InputError
@@ -454,8 +455,10 @@ def _run_tasks(
     bar = _Progress(len(fetch_queue) + len(process_queue), enabled=progress)
     finished = False
     try:
-        _drive(manifest, pool, bar, fetch_queue, process_queue, summary=summary, outdir=outdir, config=config,
-               config_hash=config_hash, process_fn=process_fn, download=download)
+        with sigint_latch() as latch:
+            _drive(manifest, pool, bar, fetch_queue, process_queue, summary=summary, outdir=outdir,
+                   config=config, config_hash=config_hash, process_fn=process_fn, download=download,
+                   latch=latch)
         finished = True
     except KeyboardInterrupt:
         summary.interrupted = True
@@ -499,6 +502,7 @@ def _drive(
     config_hash: str,
     process_fn: ProcessFn,
     download: DownloadOptions,
+    latch: SigintLatch | None = None,
 ) -> None:
     """Keep at most ``pool.capacity`` tasks in flight (processing first) until both queues are empty."""
     in_flight: dict[int, tuple[str, str]] = {}
@@ -519,6 +523,8 @@ def _drive(
                 in_flight[pool.submit(run_fetch, FetchTask(key, record.url, download))] = (key, "fetch")
             bar.running = len(in_flight)
             bar.show()
+        if latch is not None:
+            latch.check()
         for outcome in pool.wait(timeout=1.0):
             key, stage = in_flight.pop(outcome.handle)
             result: TaskResult | None = outcome.value
