@@ -485,7 +485,10 @@ def test_dask_executor_same_manifest_semantics(site: LocalSite, tmp_path: Path, 
 
 def test_ctrl_c_stops_cleanly_and_loses_no_record(folder: Path, tmp_path: Path, cfg):
     out = tmp_path / "out"
+    # a terminal delivers Ctrl-C to a process that handles it; a test run started in the background
+    # (nohup, `&` in a script) inherits SIGINT ignored, so the child restores Python's handler first
     code = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "import sys; from pathlib import Path; from tests.batch_support import fake_process_video; "
         "from imusynth.batch.runner import run_batch; from imusynth.config import load_pipeline_config; "
         "run_batch([sys.argv[1]], Path(sys.argv[2]), config=load_pipeline_config(None), "

@@ -9,6 +9,14 @@ import pytest
 from imusynth.batch.interrupt import sigint_latch
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own SIGINT handler, as in a terminal (a run started in the background inherits SIG_IGN)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_swallowed_interrupt_is_raised_again_by_check():
     with sigint_latch() as latch:
         assert signal.getsignal(signal.SIGINT) == latch.handler
