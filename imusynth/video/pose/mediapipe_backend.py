@@ -47,15 +47,8 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     if _arenas_limited or "MALLOC_ARENA_MAX" in os.environ or os.environ.get("IMUSYNTH_MALLOC_TUNING") == "0":
         return False
     _arenas_limited = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        if not hasattr(libc, "gnu_get_libc_version"):
-            return False
-        return bool(libc.mallopt(_M_ARENA_MAX, int(arenas)))
-    except (OSError, AttributeError):
-        return False
+    mallopt = _glibc_function("mallopt")
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, int(arenas)))
 
 
 def release_free_memory() -> bool:
@@ -67,16 +60,24 @@ def release_free_memory() -> bool:
     """
     if os.environ.get("IMUSYNTH_MALLOC_TUNING") == "0":
         return False
+    malloc_trim = _glibc_function("malloc_trim")
+    if malloc_trim is None:
+        return False
+    malloc_trim(0)
+    return True
+
+
+def _glibc_function(name: str) -> Any | None:
+    """The C function ``name`` of this process's C library when that library is glibc, else None."""
     try:
         import ctypes
 
         libc = ctypes.CDLL(None)
-        if not hasattr(libc, "malloc_trim"):
-            return False
-        libc.malloc_trim(0)
-        return True
-    except (OSError, AttributeError):
-        return False
+    except OSError:
+        return None
+    if not hasattr(libc, "gnu_get_libc_version"):
+        return None
+    return getattr(libc, name, None)
 
 
 def _check_unit(name: str, value: float) -> float:
