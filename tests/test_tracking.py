@@ -320,3 +320,13 @@ def test_phantom_spanning_another_body_is_joined_to_nothing() -> None:
     assert [[p.track_id for p in g] for g in link_tracks([walker, phantom, newcomer])] == [[0], [1], [2]]
     # the control: without the walker inside it, the phantom's box continues into the newcomer's
     assert [[p.track_id for p in g] for g in link_tracks([phantom, newcomer])] == [[1, 2]]
+
+
+def test_box_overlap_closed_form():
+    from imusynth.video.pose.detection import box_intersection, box_iou
+
+    a, b = np.array([0.0, 0.0, 2.0, 2.0]), np.array([1.0, 1.0, 3.0, 3.0])
+    assert box_intersection(a, b) == 1.0 and box_iou(a, b) == pytest.approx(1.0 / 7.0, abs=1e-15)
+    assert box_iou(a, a) == 1.0
+    assert box_iou(a, np.array([5.0, 5.0, 6.0, 6.0])) == 0.0  # disjoint
+    assert box_iou(np.zeros(4), np.zeros(4)) == 0.0  # empty union

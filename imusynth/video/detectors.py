@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from imusynth.config import PipelineConfig
 from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.video.pose.cleaning import LIMB_GROUPS, apply_swaps
-from imusynth.video.pose.detection import PoseDetection
+from imusynth.video.pose.detection import PoseDetection, box_iou
 from imusynth.video.stream import Detector, mediapipe_detector
 
 __all__ = ["MIRROR", "flip_averaged_detector", "mirror_detection", "recording_detector", "replay_detector"]
@@ -133,14 +133,6 @@ def mirror_detection(det: PoseDetection, width: int) -> PoseDetection:
                                      presence=det.presence[m], world_xyz=world)
 
 
-def _iou(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
-    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
-    inter = ix * iy
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _match_labels(det: PoseDetection, other: PoseDetection) -> NDArray[np.float32]:
     """``other``'s world landmarks with its left/right labels matched to ``det``'s, group by group.
 
@@ -180,7 +172,7 @@ class _FlipAveraged:
                 for d in self.flipped.detect(np.ascontiguousarray(image_rgb[:, ::-1]), time_s)]
         out, used = [], set()
         for d in dets:
-            scores = [(_iou(d.bbox, b.bbox), k) for k, b in enumerate(back) if k not in used]
+            scores = [(box_iou(d.bbox, b.bbox), k) for k, b in enumerate(back) if k not in used]
             best = max(scores, default=(0.0, -1))
             if best[0] < self.min_iou:
                 out.append(d)

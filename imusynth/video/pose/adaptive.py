@@ -52,7 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from imusynth.errors import InputError
-from imusynth.video.pose.detection import PoseDetection
+from imusynth.video.pose.detection import PoseDetection, box_intersection
 
 __all__ = ["AdaptivePoseEstimator", "Backend", "BackendFactory", "mediapipe_adaptive", "probe_model"]
 
@@ -95,9 +95,7 @@ REDETECT_CROP = 2.0
 
 def _box_overlap(a: NDArray[np.floating], b: NDArray[np.floating]) -> tuple[float, float]:
     """(IoU of boxes ``a`` and ``b``, share of ``a``'s area inside ``b``); boxes (x0, y0, x1, y1)."""
-    iw = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    ih = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
-    inter = iw * ih
+    inter = box_intersection(a, b)
     area_a = max(float((a[2] - a[0]) * (a[3] - a[1])), 1e-9)
     area_b = max(float((b[2] - b[0]) * (b[3] - b[1])), 1e-9)
     return inter / (area_a + area_b - inter), inter / area_a

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from imusynth.core.skeletons import MEDIAPIPE_33
 
-__all__ = ["N_LANDMARKS", "PoseDetection"]
+__all__ = ["N_LANDMARKS", "PoseDetection", "box_intersection", "box_iou"]
 
 #: Number of landmarks of a detection (MediaPipe's 33, in :data:`imusynth.core.skeletons.MEDIAPIPE_33` order).
 N_LANDMARKS: int = len(MEDIAPIPE_33)
@@ -102,3 +102,17 @@ class PoseDetection:
         """Body size: the geometric mean of the bbox width and height, px (at least 1)."""
         w, h = self.bbox[2:] - self.bbox[:2]
         return float(max(np.sqrt(max(float(w), 1.0) * max(float(h), 1.0)), 1.0))
+
+
+def box_intersection(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
+    """Area of the overlap of two boxes ``(x0, y0, x1, y1)`` (px^2; 0 when they do not overlap)."""
+    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    return ix * iy
+
+
+def box_iou(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
+    """Intersection over union of two boxes ``(x0, y0, x1, y1)``, in [0, 1] (0 for an empty union)."""
+    inter = box_intersection(a, b)
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0

@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 from imusynth.errors import InputError, NoPersonError
 from imusynth.video.framestore import FrameStore
 from imusynth.video.pose.assignment import min_cost_assignment
-from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
+from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection, box_iou
 from imusynth.video.pose.linking import Piece, TrackBoxes, link_tracks
 
 __all__ = ["TRACK_SCHEMA", "Track", "TrackSummary", "Tracker", "main_track_id", "select_main_track",
@@ -220,13 +220,6 @@ def _torso_center(det: PoseDetection) -> NDArray[np.float64]:
     return det.image_xy[_TORSO].astype(np.float64).mean(axis=0)
 
 
-def _iou(a: NDArray, b: NDArray) -> float:
-    iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    inter = float(iw * ih) if iw > 0 and ih > 0 else 0.0
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
 class Tracker:
     """Frame-by-frame multi-person tracker (see the module notes for the algorithm).
 
@@ -327,7 +320,7 @@ class Tracker:
         self._last_time = -math.inf
 
     def _is_duplicate(self, a: PoseDetection, b: PoseDetection) -> bool:
-        if _iou(a.bbox, b.bbox) > self.duplicate_iou:
+        if box_iou(a.bbox, b.bbox) > self.duplicate_iou:
             return True
         dist = np.linalg.norm(a.image_xy - b.image_xy, axis=1) / min(a.size, b.size)
         return float(np.mean(dist < _SAME_LANDMARK_DISTANCE)) >= self.duplicate_fraction
@@ -350,7 +343,7 @@ class Tracker:
         d_kp = float(np.linalg.norm(xy_pred[sel] - det.image_xy[sel], axis=1).mean()) / size_t
         if d_kp > self.max_distance:
             return _INFEASIBLE
-        cost = (d_kp + self.w_iou * (1.0 - _iou(box_pred, det.bbox))
+        cost = (d_kp + self.w_iou * (1.0 - box_iou(box_pred, det.bbox))
                 + self.w_size * abs(math.log(det.size / size_t)))
         return cost if cost <= self.max_cost else _INFEASIBLE
 
