@@ -39,3 +39,12 @@ def rng() -> np.random.Generator:
 def model_dir() -> Path:
     """Folder with the MediaPipe pose models in ../shared/models."""
     return shared_path("models")
+
+
+@pytest.fixture
+def markers(tmp_path: Path) -> Path:
+    """A placements file with one sensor ``body`` on the three markers O, PX, PY (``spin_trc``'s)."""
+    f = tmp_path / "markers.toml"
+    f.write_text('[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\n'
+                 'axes = ["+x", "+y", "+z"]\n')
+    return f

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 
 from imusynth import __version__
@@ -24,7 +23,7 @@ from imusynth.cli import main
 from imusynth.config import KinematicsConfig, LiftConfig, OutputConfig, load_pipeline_config
 from tests.batch_support import fake_process_video, synthetic_video
 from tests.conftest import REPO
-from tests.test_cli_motion import write_trc
+from tests.test_many_inputs import spin_trc
 
 
 def run_sub(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -46,21 +45,7 @@ def exit_code(argv: list[str]) -> int:
 @pytest.fixture
 def trc(tmp_path: Path) -> Path:
     """Three markers spinning at 1 rad/s about the file's y (up) axis, mm, 100 Hz, 2 s."""
-    t = np.arange(0, 2, 0.01)
-    o = np.stack([0 * t, 1000 + 0 * t, 0 * t], -1)
-    px = o + 300 * np.stack([np.cos(t), 0 * t, -np.sin(t)], -1)
-    py = o + 300 * np.stack([np.sin(t), 0 * t, np.cos(t)], -1)
-    path = tmp_path / "spin.trc"
-    write_trc(path, t, ["O", "PX", "PY"], np.stack([o, px, py], 1))
-    return path
-
-
-@pytest.fixture
-def markers(tmp_path: Path) -> Path:
-    f = tmp_path / "markers.toml"
-    f.write_text('[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\n'
-                 'axes = ["+x", "+y", "+z"]\n')
-    return f
+    return spin_trc(tmp_path / "spin.trc")
 
 
 def motion_args(trc: Path, markers: Path, out: Path | str) -> list[str]:

@@ -32,14 +32,6 @@ def spin_trc(path: Path, *, rate_rad_s: float = 1.0, seconds: float = 2.0) -> Pa
 
 
 @pytest.fixture
-def markers(tmp_path: Path) -> Path:
-    f = tmp_path / "markers.toml"
-    f.write_text('[placements.body]\norigin = "O"\nprimary = "PX"\nsecondary = "PY"\n'
-                 'axes = ["+x", "+y", "+z"]\n')
-    return f
-
-
-@pytest.fixture
 def trials(tmp_path: Path) -> Path:
     """s01/walk.trc (1 rad/s), s02/walk.trc (2 rad/s), s02/run.trc (3 rad/s) and s02/bad.trc (junk)."""
     root = tmp_path / "trials"
