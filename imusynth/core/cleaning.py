@@ -60,6 +60,37 @@ CANONICAL_BONES: tuple[tuple[str, str], ...] = (
 )
 
 
+def running_median(x: ArrayLike, size: int) -> NDArray[np.float64]:
+    """Running median along axis 0 over ``size`` samples, the ends extended by their edge value.
+
+    The same values as ``scipy.ndimage.median_filter(x, size=(size, 1, ...), mode="nearest")`` (its
+    window and rank conventions: the window of sample ``i`` is ``[i - size // 2, i + (size - 1) // 2]``,
+    and for an even ``size`` the upper of the two middle values), in NumPy only: SciPy's ``ndimage`` stays
+    off the video job's path (~0.07 s of import).
+
+    Parameters
+    ----------
+    x : array_like, shape (T, ...)
+        Samples (any unit), time along axis 0; no NaN (NaNs sort last, as in a sort).
+    size : int
+        Window length, samples (>= 1).
+
+    Returns
+    -------
+    ndarray, shape (T, ...), float64
+    """
+    a = np.asarray(x, dtype=np.float64)
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"running_median: size must be >= 1, got {size}")
+    if a.shape[0] == 0 or size == 1:
+        return a.copy()
+    before, after = size // 2, (size - 1) // 2
+    padded = np.concatenate([np.repeat(a[:1], before, axis=0), a, np.repeat(a[-1:], after, axis=0)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0)   # (T, ..., size), a view
+    return np.partition(windows, before, axis=-1)[..., before]
+
+
 def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float = 4.0,
                     min_scale: float = 0.0) -> NDArray[np.bool_]:
     """Samples further than ``n_sigma`` robust standard deviations from their running median.
@@ -80,15 +111,12 @@ def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float 
     ndarray, shape (T, ...), bool
     """
     a = np.asarray(x)
-    size = (window,) + (1,) * (a.ndim - 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)          # all-NaN columns: their fill is NaN
         fill = np.nanmedian(np.asarray(a, dtype=np.float64), axis=0, keepdims=True)   # no copy if float64
     # Blocks of _HAMPEL_BLOCK samples, each read with 2 * (window // 2) samples of context on each side
     # (the median of the deviations needs the medians of its whole window): the flags are those of one
     # pass over the whole array, while the float64 temporaries stay those of one block.
-    from scipy.ndimage import median_filter  # imported where used (SciPy stays out of the pose stage)
-
     h = 2 * (window // 2)
     out = np.zeros(a.shape, dtype=bool)
     for s in range(0, a.shape[0], _HAMPEL_BLOCK):
@@ -96,8 +124,8 @@ def hampel_outliers(x: NDArray[np.floating], *, window: int = 7, n_sigma: float 
         lo, hi = max(0, s - h), min(a.shape[0], e + h)
         blk = a[lo:hi].astype(np.float64)
         filled = np.where(np.isfinite(blk), blk, fill)
-        med = median_filter(filled, size=size, mode="nearest")
-        mad = median_filter(np.abs(filled - med), size=size, mode="nearest")
+        med = running_median(filled, window)
+        mad = running_median(np.abs(filled - med), window)
         scale = np.maximum(1.4826 * mad, min_scale)
         with np.errstate(invalid="ignore"):
             flags = np.isfinite(blk) & (np.abs(blk - med) > n_sigma * scale)

@@ -147,12 +147,22 @@ def quat_from_matrix(R: ArrayLike) -> NDArray[np.float64]:
 
 
 def matrix_from_quat(q: ArrayLike) -> NDArray[np.float64]:
-    """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)`` ``(w, x, y, z)``."""
-    q = np.asarray(q, dtype=np.float64)
-    from scipy.spatial.transform import Rotation  # imported where used (SciPy stays out of the pose stage)
+    """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)`` ``(w, x, y, z)``.
 
-    flat = q.reshape(-1, 4)
-    R = Rotation.from_quat(flat, scalar_first=True).as_matrix()
+    The quaternions are normalised first (any non-zero length); closed form
+    ``R = I + 2 w [v]x + 2 [v]x^2`` with ``v = (x, y, z)``, the same matrices as SciPy's
+    ``Rotation.from_quat(q, scalar_first=True).as_matrix()`` to rounding (tests/test_conventions.py).
+    """
+    q = np.asarray(q, dtype=np.float64)
+    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q / n, -1, 0)
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz, wx, wy, wz = x * y, x * z, y * z, w * x, w * y, w * z
+    R = np.stack([
+        1.0 - 2.0 * (yy + zz), 2.0 * (xy - wz), 2.0 * (xz + wy),
+        2.0 * (xy + wz), 1.0 - 2.0 * (xx + zz), 2.0 * (yz - wx),
+        2.0 * (xz - wy), 2.0 * (yz + wx), 1.0 - 2.0 * (xx + yy),
+    ], axis=-1)
     return R.reshape(q.shape[:-1] + (3, 3))
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import median_filter
 
+from imusynth.core.cleaning import running_median
 from imusynth.core.conventions import matrix_from_quat, quat_continuous, quat_from_matrix
 from imusynth.core.kinematics import lowpass, runs
 from imusynth.core.motion import Motion
@@ -53,7 +53,7 @@ class PersonSegment:
 def track_scale_px(track: Track) -> NDArray[np.float64]:
     """The person's size in the image per detection: the box height, running median over 15 detections, px."""
     h = (track.bbox[:, 3] - track.bbox[:, 1]).astype(np.float64)
-    return np.asarray(median_filter(h, size=min(15, max(1, len(h))), mode="nearest"), dtype=np.float64)
+    return running_median(h, min(15, max(1, len(h))))
 
 
 @dataclass
