@@ -148,7 +148,8 @@ def _realise(b: Array, a: Array) -> tuple[Array, Array, Array, Array]:
     b, a = _normalise(b, a)
     m = b.size - 1
     A = np.eye(m, k=1, dtype=b.dtype)
-    A[:, 0] -= a[1:]
+    if m:
+        A[:, 0] -= a[1:]
     C = np.zeros(m, dtype=b.dtype)
     C[:1] = 1.0
     return A, b[1:] - a[1:] * b[0], C, b[:1].copy()
@@ -180,11 +181,17 @@ def _cascade(sos: Array) -> tuple[Array, Array, Array, Array]:
 
 
 def _blocks(A: Array, B: Array, C: Array, D: Array, L: int) -> tuple[Array, Array, Array, Array]:
-    """[H^T; G^T] (L + m, L), F^T (L, m), A^k for k = 0..L (L + 1, m, m), C A^i (L, m); cached."""
+    """[H^T; G^T] (L + m, L), F^T (L, m), A^k for k = 0..L (L + 1, m, m), A^(L 2^j) (48, m, m); cached.
+
+    Computed in extended precision (``np.longdouble``) and rounded once: powers of a realisation with
+    poles near z = 1 would otherwise gain ~100x the rounding of the plain recursion.
+    """
     key = (A.tobytes(), B.tobytes(), C.tobytes(), D.tobytes(), A.dtype.char.encode(), L.to_bytes(4, "little"))
     if key not in _CACHE:
+        lo, hi = A.dtype, (np.clongdouble if A.dtype.kind == "c" else np.longdouble)
+        A, B, C, D = (np.asarray(v, dtype=hi) for v in (A, B, C, D))  # type: ignore[assignment]
         m = A.shape[0]
-        P = np.empty((L + 1, m, m), dtype=A.dtype)
+        P = np.empty((L + 1, m, m), dtype=hi)
         P[0], k, Ak = np.eye(m), 1, A
         while k <= L:                                   # A^(j + k) = A^j A^k, k doubling
             n = min(k, L + 1 - k)
@@ -194,9 +201,15 @@ def _blocks(A: Array, B: Array, C: Array, D: Array, L: int) -> tuple[Array, Arra
         h = np.r_[D, G[:L - 1] @ B]                     # impulse response
         lag = np.subtract.outer(np.arange(L), np.arange(L))
         H = np.where(lag >= 0, h[np.maximum(lag, 0)], 0)
+        scan = np.empty((48, m, m), dtype=hi)
+        scan[0] = P[L]
+        with np.errstate(over="ignore", invalid="ignore"):   # unstable filters: powers never reached
+            for j in range(1, len(scan)):
+                scan[j] = scan[j - 1] @ scan[j - 1]
         if len(_CACHE) > 64:
             _CACHE.clear()
-        _CACHE[key] = (np.vstack([H.T, G.T]), np.ascontiguousarray(K[::-1]), P, G)
+        _CACHE[key] = tuple(np.ascontiguousarray(v, dtype=lo)   # type: ignore[assignment]
+                            for v in (np.vstack([H.T, G.T]), K[::-1], P, scan))
     return _CACHE[key]
 
 
@@ -223,7 +236,7 @@ def _blocked(ss: tuple[Array, Array, Array, Array], x: Array, s0: Array | None,
     R, n = x.shape
     m = ss[0].shape[0]
     L = BLOCK
-    M, Krev, P, G = _blocks(*ss, L)
+    M, Krev, P, scan = _blocks(*ss, L)
     nb, r = divmod(n, L)
     nt = nb + (r > 0)                                   # the last block zero-padded
     Z = np.zeros((R, nt, L + m), dtype)
@@ -234,13 +247,10 @@ def _blocked(ss: tuple[Array, Array, Array, Array], x: Array, s0: Array | None,
     W = np.empty((nt + 1, R, m), dtype)                 # W[k]: state at the start of block k
     W[0] = 0 if s0 is None else s0
     W[1:] = (Z2[:, :L] @ Krev).reshape(R, nt, m).transpose(1, 0, 2)
-    d, Pd = 1, P[L]
-    while True:                                         # inclusive scan: W[k] += A^(L d) W[k - d]
-        W[d:] += (W[:-d].reshape(-1, m) @ Pd.T).reshape(-1, R, m)
-        d *= 2
-        if d > nt:
-            break
-        Pd = Pd @ Pd
+    d, j = 1, 0
+    while d <= nt:                                      # inclusive scan: W[k] += A^(L d) W[k - d]
+        W[d:] += (W[:-d].reshape(-1, m) @ scan[j].T).reshape(-1, R, m)
+        d, j = 2 * d, j + 1
     Z[:, :, L:] = W[:nt].transpose(1, 0, 2)
     y = (Z2 @ M).reshape(R, nt * L)[:, :n]
     s = W[nt] if r == 0 else W[nb] @ P[r].T + x[:, nb * L:] @ Krev[L - r:]
