@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import operator
+from contextlib import nullcontext
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,9 +34,9 @@ BLOCK = 32
 #: Inputs at least this large (samples x channels) run with one BLAS thread: OpenBLAS's threads cost
 #: 10x on these thin matrix products when the cores are busy.
 ONE_THREAD_FROM = 1 << 16
-_CACHE: dict[tuple[bytes, ...], tuple[Array, Array, Array, Array]] = {}
-_SYSTEMS: dict[tuple[bytes, ...], tuple[Array, Array, Array, Array]] = {}
-_BLAS: list[object] = []
+_CACHE: dict[tuple[object, ...], tuple[Array, Array, Array, Array]] = {}
+_SYSTEMS: dict[tuple[object, ...], tuple[Array, Array, Array, Array]] = {}
+_BLAS: list = []  # type: ignore[type-arg]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -121,63 +122,46 @@ def butter_lowpass_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
 # State-space realisations and the blocked recursion
 # --------------------------------------------------------------------------------------------------
 
-def _normalise(b: ArrayLike, a: ArrayLike) -> tuple[Array, Array]:
-    b, a = np.atleast_1d(np.asarray(b)), np.atleast_1d(np.asarray(a))
-    if b.ndim != 1 or a.ndim != 1 or b.size == 0 or a.size == 0:
-        raise ValueError("b and a must be non-empty 1-D coefficient arrays")
-    if a[0] == 0:
-        raise ValueError("a[0] must be nonzero")
-    dtype = np.result_type(b, a, np.float64)
-    n = max(a.size, b.size)
-    return (np.r_[b / a[0], np.zeros(n - b.size)].astype(dtype),
-            np.r_[a / a[0], np.zeros(n - a.size)].astype(dtype))
+def _cached(cache: dict, key: tuple, make):  # type: ignore[type-arg, no-untyped-def]
+    if key not in cache:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = make()
+    return cache[key]
 
 
 def _ss_ba(b: ArrayLike, a: ArrayLike) -> tuple[Array, Array, Array, Array]:
     """(A, B, C, D) of the direct form II transposed recursion of ``b / a`` (SciPy's state); cached."""
-    b, a = np.asarray(b), np.asarray(a)
-    key = (b"ba", b.tobytes(), a.tobytes(), b.dtype.str.encode(), a.dtype.str.encode(), bytes(b.ndim))
-    if key not in _SYSTEMS:
-        if len(_SYSTEMS) > 64:
-            _SYSTEMS.clear()
-        _SYSTEMS[key] = _realise(b, a)
-    return _SYSTEMS[key]
+    b, a = np.atleast_1d(np.asarray(b)), np.atleast_1d(np.asarray(a))
 
-
-def _realise(b: Array, a: Array) -> tuple[Array, Array, Array, Array]:
-    b, a = _normalise(b, a)
-    m = b.size - 1
-    A = np.eye(m, k=1, dtype=b.dtype)
-    if m:
-        A[:, 0] -= a[1:]
-    C = np.zeros(m, dtype=b.dtype)
-    C[:1] = 1.0
-    return A, b[1:] - a[1:] * b[0], C, b[:1].copy()
+    def make() -> tuple[Array, Array, Array, Array]:
+        if b.ndim != 1 or a.ndim != 1 or b.size == 0 or a.size == 0 or a[0] == 0:
+            raise ValueError("b and a must be non-empty 1-D coefficient arrays with a[0] != 0")
+        dtype, m = np.result_type(b, a, np.float64), max(a.size, b.size) - 1
+        bn, an = (np.r_[v / a[0], np.zeros(m + 1 - v.size)].astype(dtype) for v in (b, a))
+        A = np.eye(m, k=1, dtype=dtype)
+        A[:, :1] -= an[1:, None]
+        return A, bn[1:] - an[1:] * bn[0], np.eye(1, m, dtype=dtype)[0], bn[:1]
+    key = ("ba", b.tobytes(), a.tobytes(), b.dtype.char, a.dtype.char, b.ndim, a.ndim)
+    return _cached(_SYSTEMS, key, make)
 
 
 def _ss_sos(sos: ArrayLike) -> tuple[Array, Array, Array, Array]:
     """(A, B, C, D) of the cascade of sections; the state is the sections' states stacked; cached."""
     sos = np.asarray(sos)
-    key = (b"sos", sos.tobytes(), sos.dtype.str.encode(), repr(sos.shape).encode())
-    if key not in _SYSTEMS:
-        if len(_SYSTEMS) > 64:
-            _SYSTEMS.clear()
-        _SYSTEMS[key] = _cascade(sos)
-    return _SYSTEMS[key]
 
-
-def _cascade(sos: Array) -> tuple[Array, Array, Array, Array]:
-    if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
-        raise ValueError("sos must be shape (n_sections, 6)")
-    if not np.all(sos[:, 3] == 1):
-        raise ValueError("sos[:, 3] should be all ones")
-    A, B, C, D = _ss_ba(sos[0, :3], sos[0, 3:])
-    for row in sos[1:]:
-        A2, B2, C2, D2 = _ss_ba(row[:3], row[3:])
-        m1 = A.shape[0]
-        A = np.block([[A, np.zeros((m1, 2))], [np.outer(B2, C), A2]])
-        B, C, D = np.r_[B, B2 * D], np.r_[D2 * C, C2], D2 * D
-    return A, B, C, D
+    def make() -> tuple[Array, Array, Array, Array]:
+        if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
+            raise ValueError("sos must be shape (n_sections, 6)")
+        if not np.all(sos[:, 3] == 1):
+            raise ValueError("sos[:, 3] should be all ones")
+        A, B, C, D = _ss_ba(sos[0, :3], sos[0, 3:])
+        for row in sos[1:]:                             # next section fed by the output so far
+            A2, B2, C2, D2 = _ss_ba(row[:3], row[3:])
+            A = np.block([[A, np.zeros((A.shape[0], 2))], [np.outer(B2, C), A2]])
+            B, C, D = np.r_[B, B2 * D], np.r_[D2 * C, C2], D2 * D
+        return A, B, C, D
+    return _cached(_SYSTEMS, ("sos", sos.tobytes(), sos.dtype.char, sos.shape), make)
 
 
 def _blocks(A: Array, B: Array, C: Array, D: Array, L: int) -> tuple[Array, Array, Array, Array]:
@@ -186,19 +170,18 @@ def _blocks(A: Array, B: Array, C: Array, D: Array, L: int) -> tuple[Array, Arra
     Computed in extended precision (``np.longdouble``) and rounded once: powers of a realisation with
     poles near z = 1 would otherwise gain ~100x the rounding of the plain recursion.
     """
-    key = (A.tobytes(), B.tobytes(), C.tobytes(), D.tobytes(), A.dtype.char.encode(), L.to_bytes(4, "little"))
-    if key not in _CACHE:
-        lo, hi = A.dtype, (np.clongdouble if A.dtype.kind == "c" else np.longdouble)
-        A, B, C, D = (np.asarray(v, dtype=hi) for v in (A, B, C, D))  # type: ignore[assignment]
+    def make() -> tuple[Array, ...]:
+        hi = np.clongdouble if A.dtype.kind == "c" else np.longdouble
+        Ah, Bh, Ch, Dh = (np.asarray(v, dtype=hi) for v in (A, B, C, D))
         m = A.shape[0]
         P = np.empty((L + 1, m, m), dtype=hi)
-        P[0], k, Ak = np.eye(m), 1, A
+        P[0], k, Ak = np.eye(m), 1, Ah
         while k <= L:                                   # A^(j + k) = A^j A^k, k doubling
             n = min(k, L + 1 - k)
             P[k:k + n] = P[:n] @ Ak
             k, Ak = 2 * k, Ak @ Ak
-        G, K = C @ P[:L], P[:L] @ B                     # C A^i, A^j B
-        h = np.r_[D, G[:L - 1] @ B]                     # impulse response
+        G, K = Ch @ P[:L], P[:L] @ Bh                   # C A^i, A^j B
+        h = np.r_[Dh, G[:L - 1] @ Bh]                   # impulse response
         lag = np.subtract.outer(np.arange(L), np.arange(L))
         H = np.where(lag >= 0, h[np.maximum(lag, 0)], 0)
         scan = np.empty((48, m, m), dtype=hi)
@@ -206,54 +189,41 @@ def _blocks(A: Array, B: Array, C: Array, D: Array, L: int) -> tuple[Array, Arra
         with np.errstate(over="ignore", invalid="ignore"):   # unstable filters: powers never reached
             for j in range(1, len(scan)):
                 scan[j] = scan[j - 1] @ scan[j - 1]
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        _CACHE[key] = tuple(np.ascontiguousarray(v, dtype=lo)   # type: ignore[assignment]
-                            for v in (np.vstack([H.T, G.T]), K[::-1], P, scan))
-    return _CACHE[key]
+        out = (np.vstack([H.T, G.T]), K[::-1], P, scan)
+        return tuple(np.ascontiguousarray(v, dtype=A.dtype) for v in out)
+    key = (A.tobytes(), B.tobytes(), C.tobytes(), D.tobytes(), A.dtype.char, L)
+    return _cached(_CACHE, key, make)
 
 
 def _run(ss: tuple[Array, Array, Array, Array], x: Array, s0: Array | None) -> tuple[Array, Array]:
     """Filter the rows of ``x`` (R, n) from states ``s0`` (R, m) (zero if None) -> y (R, n), final states."""
-    A = ss[0]
     R, n = x.shape
-    m = A.shape[0]
-    dtype = np.result_type(x, A, np.float64)
+    m, L = ss[0].shape[0], BLOCK
+    dtype = np.result_type(x, ss[0], np.float64)
     if m == 0 or n == 0:
-        s = np.zeros((R, m), dtype) if s0 is None else np.asarray(s0, dtype)
-        return (ss[3][0] * x).astype(dtype), s.copy()
-    if R * n >= ONE_THREAD_FROM:
-        if not _BLAS:
-            from threadpoolctl import ThreadpoolController
-            _BLAS.append(ThreadpoolController())
-        with _BLAS[0].limit(limits=1, user_api="blas"):  # type: ignore[attr-defined]
-            return _blocked(ss, x, s0, dtype)
-    return _blocked(ss, x, s0, dtype)
-
-
-def _blocked(ss: tuple[Array, Array, Array, Array], x: Array, s0: Array | None,
-             dtype: np.dtype) -> tuple[Array, Array]:
-    R, n = x.shape
-    m = ss[0].shape[0]
-    L = BLOCK
-    M, Krev, P, scan = _blocks(*ss, L)
-    nb, r = divmod(n, L)
-    nt = nb + (r > 0)                                   # the last block zero-padded
-    Z = np.zeros((R, nt, L + m), dtype)
-    Z[:, :nb, :L] = x[:, :nb * L].reshape(R, nb, L)
-    if r:
-        Z[:, nb, :r] = x[:, nb * L:]
-    Z2 = Z.reshape(R * nt, L + m)
-    W = np.empty((nt + 1, R, m), dtype)                 # W[k]: state at the start of block k
-    W[0] = 0 if s0 is None else s0
-    W[1:] = (Z2[:, :L] @ Krev).reshape(R, nt, m).transpose(1, 0, 2)
-    d, j = 1, 0
-    while d <= nt:                                      # inclusive scan: W[k] += A^(L d) W[k - d]
-        W[d:] += (W[:-d].reshape(-1, m) @ scan[j].T).reshape(-1, R, m)
-        d, j = 2 * d, j + 1
-    Z[:, :, L:] = W[:nt].transpose(1, 0, 2)
-    y = (Z2 @ M).reshape(R, nt * L)[:, :n]
-    s = W[nt] if r == 0 else W[nb] @ P[r].T + x[:, nb * L:] @ Krev[L - r:]
+        return (ss[3][0] * x).astype(dtype), np.zeros((R, m), dtype) + (0 if s0 is None else s0)
+    if R * n >= ONE_THREAD_FROM and not _BLAS:
+        from threadpoolctl import ThreadpoolController
+        _BLAS.append(ThreadpoolController())
+    with _BLAS[0].limit(limits=1, user_api="blas") if R * n >= ONE_THREAD_FROM else nullcontext():
+        M, Krev, P, scan = _blocks(*ss, L)
+        nb, r = divmod(n, L)
+        nt = nb + (r > 0)                               # the last block zero-padded
+        Z = np.zeros((R, nt, L + m), dtype)             # per block: its samples, then its start state
+        Z[:, :nb, :L] = x[:, :nb * L].reshape(R, nb, L)
+        if r:
+            Z[:, nb, :r] = x[:, nb * L:]
+        Z2 = Z.reshape(R * nt, L + m)
+        W = np.empty((nt + 1, R, m), dtype)             # W[k]: state at the start of block k
+        W[0] = 0 if s0 is None else s0
+        W[1:] = (Z2[:, :L] @ Krev).reshape(R, nt, m).transpose(1, 0, 2)
+        d, j = 1, 0
+        while d <= nt:                                  # inclusive scan: W[k] += A^(L d) W[k - d]
+            W[d:] += (W[:-d].reshape(-1, m) @ scan[j].T).reshape(-1, R, m)
+            d, j = 2 * d, j + 1
+        Z[:, :, L:] = W[:nt].transpose(1, 0, 2)
+        y = (Z2 @ M).reshape(R, nt * L)[:, :n]
+        s = W[nt] if r == 0 else W[nb] @ P[r].T + x[:, nb * L:] @ Krev[L - r:]
     return y, s
 
 
