@@ -24,8 +24,10 @@ Implementation notes (speed; the results are those of the plain method to roundi
 * On a uniform time grid the quintic interpolating spline (the same not-a-knot spline as
   :func:`scipy.interpolate.make_interp_spline` with ``k=5``) is fitted by the exact recursive B-spline
   prefilter (two first-order poles, forwards and backwards) plus a dense correction of the first and last
-  :data:`_EDGE` coefficients, and evaluated through the fixed quintic B-spline weights; non-uniform grids
-  use SciPy directly.
+  :data:`_EDGE` coefficients, and evaluated through the fixed quintic B-spline weights; shorter or
+  non-uniform runs are solved densely (:func:`imusynth.core.bspline.make_interp`), and only long
+  non-uniform ones load SciPy's banded solver. The splines are NumPy code (:mod:`imusynth.core.bspline`):
+  ``scipy.interpolate`` takes ~0.3 s to import.
 * :func:`imusynth.core.sensors.simulate` evaluates each distinct run grid once and shares it, and shares the
   segment frame between placements built on the same two vectors over the same valid samples.
 """
@@ -37,8 +39,19 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.interpolate import BSpline, CubicSpline, make_interp_spline
-from scipy.sparse import csr_matrix
+
+from imusynth.core.bspline import (
+    Spline,
+    basis,
+    combine,
+    combine_cm,
+    cubic_not_a_knot,
+    design_matrix,
+    grid_period,
+    make_interp,
+    not_a_knot_knots,
+    quintic_uniform_weights,
+)
 
 #: Fraction of a sampling rate used as the highest cut-off (0.25 x rate = half the Nyquist frequency):
 #: content between it and Nyquist is attenuated before the quintic spline, whose imperfect
@@ -98,7 +111,7 @@ def bridge_gaps_cm(t: Array, x: Array, valid: NDArray[np.bool_], *, max_gap_s: f
     np.add.at(near, np.minimum(after + BRIDGE_WINDOW, idx.size), -1)
     win = idx[np.cumsum(near[:-1]) > 0]
     fill = np.concatenate([np.arange(a, b) for a, b in to_fill])
-    x[:, fill] = CubicSpline(t[win], x[:, win], axis=1)(t[fill])
+    x[:, fill] = cubic_not_a_knot(t[win], x[:, win], axis=1)(t[fill])
     valid[fill] = True
     return x, valid
 
@@ -146,7 +159,7 @@ def regular_grid_cm(t: Array, x: Array, *, rate_hz: float) -> tuple[Array, Array
     """:func:`regular_grid` on component-major samples ``x`` of shape (D, T)."""
     n = int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1
     tg = t[0] + np.arange(n) / rate_hz
-    return tg, CubicSpline(t, x, axis=1)(tg)
+    return tg, cubic_not_a_knot(t, x, axis=1)(tg)
 
 
 def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: float
@@ -167,7 +180,7 @@ def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: flo
     """
     n = int(np.floor((t[-1] - t[0]) * rate_hz + 1e-9)) + 1
     tg = t[0] + np.arange(n) / rate_hz
-    return tg, CubicSpline(t, x, axis=0)(tg)
+    return tg, cubic_not_a_knot(t, x, axis=0)(tg)
 
 
 @lru_cache(maxsize=32)
@@ -239,21 +252,6 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
 _EDGE = 64
 #: Relative tolerance on the time steps of a run treated as uniform.
 _UNIFORM_RTOL = 1e-9
-#: Quintic B-spline weights on a uniform grid: in data interval i (u in [0, 1)), coefficient c[i - 2 + j]
-#: has weight sum_p _QUINTIC[j, p] u**p / 120.
-_QUINTIC = np.array([
-    [1.0, -5.0, 10.0, -10.0, 5.0, -1.0],
-    [26.0, -50.0, 20.0, 20.0, -20.0, 5.0],
-    [66.0, 0.0, -60.0, 0.0, 30.0, -10.0],
-    [26.0, 50.0, 20.0, -20.0, -20.0, 10.0],
-    [1.0, 5.0, 10.0, 10.0, 5.0, -5.0],
-    [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-]) / 120.0
-
-
-def _not_a_knot(t: Array) -> Array:
-    """Knots of the degree-5 not-a-knot interpolating spline through the data sites ``t`` (n+6,)."""
-    return np.concatenate([np.full(6, t[0]), t[3:-3], np.full(6, t[-1])])
 
 
 @lru_cache(maxsize=1)
@@ -266,11 +264,11 @@ def _uniform_system() -> tuple[Array, Array, Array, Array, float, float]:
     """
     m = 2 * _EDGE + 8
     x = np.arange(m, dtype=np.float64)
-    A = BSpline.design_matrix(x, _not_a_knot(x), 5).toarray()
+    A = design_matrix(x, not_a_knot_knots(x, 5), 5)
     head = A[:_EDGE, :_EDGE + 2]
     tail = A[m - _EDGE:, m - _EDGE - 2:]
-    inv_head = np.linalg.inv(A[:_EDGE, :_EDGE])
-    inv_tail = np.linalg.inv(A[m - _EDGE:, m - _EDGE:])
+    inv_head = np.asarray(np.linalg.inv(A[:_EDGE, :_EDGE]), dtype=np.float64)
+    inv_tail = np.asarray(np.linalg.inv(A[m - _EDGE:, m - _EDGE:]), dtype=np.float64)
     roots = np.roots([1.0, 26.0, 66.0, 26.0, 1.0]).real
     z1, z2 = np.sort(roots[np.abs(roots) < 1.0])
     return head, tail, inv_head, inv_tail, float(z1), float(z2)
@@ -314,48 +312,23 @@ def _solve_uniform(y: Array) -> Array:
     return np.ascontiguousarray(c.T)
 
 
-def _weights(u: Array, nu: int, h: float) -> Array:
-    """Weights (6, M) of the coefficients ``c[i - 2 + j]`` for derivative ``nu`` at ``u`` (M,) in [0, 1)."""
-    poly = _QUINTIC
-    for _ in range(nu):                          # d/du of the weight polynomials
-        poly = poly[:, 1:] * np.arange(1, poly.shape[1])
-    poly = poly * h ** -nu
-    w = np.empty((6, u.size))
-    for j in range(6):                           # Horner
-        acc = np.full(u.size, poly[j, -1])
-        for p in range(poly.shape[1] - 2, -1, -1):
-            acc *= u
-            acc += poly[j, p]
-        w[j] = acc
-    return w
-
-
-def _grid_period(s: Array, max_period: int = 64) -> int:
-    """Period of the fractional parts of a regular grid of knot positions ``s``, or 0 when not periodic."""
-    m = s.size
-    if m < 4 * max_period:
-        return 0
-    step = (s[-1] - s[0]) / (m - 1)
-    if np.max(np.abs(np.diff(s) - step)) > 1e-9 * max(step, 1.0):
-        return 0
-    from fractions import Fraction
-
-    frac = Fraction(float(step)).limit_denominator(max_period)
-    if abs(float(frac) - step) * m > 1e-9:     # the phase drift over the grid must stay at rounding level
-        return 0
-    return int(frac.denominator)
-
-
 @dataclass
 class _Grid:
-    """Output times among uniform knots: interior rows, fractional positions, CSR structure, matrices."""
+    """Output times among uniform knots, shared by every derivative and every fit on the same sites.
+
+    ``inner`` (a slice of the times) lies where the knots are uniform: time ``i`` there uses coefficients
+    ``first[i] .. first[i] + 5`` with weights from its fractional position ``u``; with ``stride > 0`` the
+    inner times are a periodic grid (``u`` holds one period; ``first`` advances by ``stride`` per period).
+    The times at the run's ends (``edges``) take the general B-spline basis. ``weights`` caches, per
+    derivative, the inner weights and the edges' first coefficients and weights.
+    """
 
     inner: slice
-    m: int
     u: Array
-    cols: NDArray[np.int32]
-    indptr: NDArray[np.int32]
-    matrices: dict[int, csr_matrix] = field(default_factory=dict)
+    first: NDArray[np.intp]
+    stride: int
+    edges: NDArray[np.intp]
+    weights: dict[int, tuple[Array, NDArray[np.intp], Array]] = field(default_factory=dict)
 
 
 #: Cache of evaluation grids shared between fits on the same knots: see :meth:`QuinticFit.evaluate`.
@@ -387,43 +360,56 @@ class QuinticFit:
     def fit(cls, t: Array, y: Array) -> QuinticFit:
         """Fit the not-a-knot quintic spline through ``y`` of shape (C, n) at sites ``t`` (n,) s (n >= 6)."""
         t = np.asarray(t, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
         if _is_uniform(t):
-            coef = _solve_uniform(np.asarray(y, dtype=np.float64))
+            coef = _solve_uniform(y)
             h = float((t[-1] - t[0]) / (t.size - 1))
-            return cls(_not_a_knot(t), coef, float(t[0]), h, int(t.size))
-        spline = make_interp_spline(t, np.asarray(y).T, k=5, axis=0)
-        return cls(spline.t, np.ascontiguousarray(spline.c), float(t[0]), 0.0, int(t.size))
+            return cls(not_a_knot_knots(t, 5), coef, float(t[0]), h, int(t.size))
+        if t.size < 2 * _EDGE + 8:
+            spline = make_interp(t, y.T, 5)
+            return cls(spline.knots, np.ascontiguousarray(spline.coef), float(t[0]), 0.0, int(t.size))
+        from scipy.interpolate import make_interp_spline  # long irregular runs only: a banded solve
 
-    def spline(self) -> BSpline:
-        """The same spline as a :class:`scipy.interpolate.BSpline` (axis 0 = time)."""
-        return BSpline.construct_fast(self.knots, self.coef, 5, axis=0)
+        fitted = make_interp_spline(t, y.T, k=5, axis=0)
+        return cls(fitted.t, np.ascontiguousarray(fitted.c), float(t[0]), 0.0, int(t.size))
+
+    def spline(self) -> Spline:
+        """The same spline as a callable :class:`imusynth.core.bspline.Spline` (axis 0 = time)."""
+        return Spline(self.knots, self.coef, 5)
 
     def _grid(self, ts: Array) -> _Grid:
         """Where the sorted times ``ts`` fall among the uniform knots (shared by every derivative)."""
         s = (ts - self.t0) / self.h
-        lo, hi = np.searchsorted(s, [8.0, self.n - 9.0])
-        inner = slice(int(lo), int(hi))
-        m = max(inner.stop - inner.start, 0)
+        lo, hi = (int(v) for v in np.searchsorted(s, [8.0, self.n - 9.0]))
+        inner = slice(lo, max(lo, hi))
+        m = inner.stop - inner.start
         si = s[inner]
-        period = _grid_period(si)
+        period = grid_period(si)
+        stride = 0
         if period:
             # a regular grid commensurate with the knots: the fractional positions repeat every `period`
             u = si[:period] - np.floor(si[:period])
             reps = -(-m // period)
-            i = np.rint(si - np.broadcast_to(u, (reps, period)).ravel()[:m])
+            first = np.rint(si - np.tile(u, reps)[:m]).astype(np.intp) - 2
+            step = int(first[period] - first[0])
+            if np.array_equal(first[period:], first[:-period] + step):
+                stride = step
         else:
             i = np.floor(si)
             u = si - i
-        first = np.asarray(i, dtype=np.int32) - np.int32(2)
-        cols = np.add.outer(first, np.arange(6, dtype=np.int32)).ravel().astype(np.int32)
-        return _Grid(inner, m, u, cols, np.arange(0, 6 * m + 1, 6, dtype=np.int32))
+            first = i.astype(np.intp) - 2
+        return _Grid(inner, u, first, stride, np.r_[0:inner.start, inner.stop:ts.size])
 
-    def _matrix(self, grid: _Grid, nu: int) -> csr_matrix:
-        """The sparse (M, n) evaluation matrix of derivative ``nu`` on ``grid``."""
-        w = _weights(grid.u, nu, self.h).T
-        if w.shape[0] != grid.m:
-            w = np.broadcast_to(w, (-(-grid.m // w.shape[0]),) + w.shape).reshape(-1, 6)[:grid.m]
-        return csr_matrix((w.ravel(), grid.cols, grid.indptr), shape=(grid.m, self.n))
+    def _weights(self, grid: _Grid, ts: Array, nu: int) -> tuple[Array, NDArray[np.intp], Array]:
+        """Inner weights (6, period or M), edge first coefficients (E,) and edge weights (E, 6) for ``nu``."""
+        got = grid.weights.get(nu)
+        if got is None:
+            w = quintic_uniform_weights(grid.u, nu, self.h)
+            m = grid.inner.stop - grid.inner.start
+            if not grid.stride and w.shape[1] != m:
+                w = np.tile(w, (1, -(-m // w.shape[1])))[:, :m]
+            got = grid.weights[nu] = (w, *basis(self.knots, 5, ts[grid.edges], nu))
+        return got
 
     def evaluate(self, ts: Array, nu: int, channels: slice = slice(None), *,
                  cache: EvalCache | None = None) -> Array:
@@ -437,7 +423,7 @@ class QuinticFit:
         channels : slice
             Columns of :attr:`coef` to evaluate.
         cache : dict, optional
-            Evaluation matrices by grid: fits on the same uniform sites, evaluated at the same times,
+            Evaluation weights by grid: fits on the same uniform sites, evaluated at the same times,
             share them.
 
         Returns
@@ -447,25 +433,23 @@ class QuinticFit:
         """
         coef = self.coef[:, channels]
         if self.h == 0.0:
-            return np.ascontiguousarray(BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts, nu).T)
+            if self.n >= 2 * _EDGE + 8:              # fitted by SciPy (see fit), already loaded
+                from scipy.interpolate import BSpline
+
+                return np.ascontiguousarray(BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts, nu).T)
+            return np.ascontiguousarray(combine(*basis(self.knots, 5, ts, nu), coef).T)
         key = (self.t0, self.h, self.n, float(ts[0]), float(ts[-1]), int(ts.size))
         if cache is None:
             cache = {}
         grid = cache.get(key)
         if grid is None:
             grid = cache[key] = self._grid(ts)
-        inner = grid.inner
+        w, edge_first, edge_w = self._weights(grid, ts, nu)
         out = np.empty((coef.shape[1], ts.size))
-        if grid.m > 0:
-            A = grid.matrices.get(nu)
-            if A is None:
-                A = grid.matrices[nu] = self._matrix(grid, nu)
-            out[:, inner] = (A @ np.ascontiguousarray(coef)).T
-        else:
-            inner = slice(0, 0)
-        edges = np.r_[0:inner.start, inner.stop:ts.size]
-        if edges.size:
-            out[:, edges] = BSpline.construct_fast(self.knots, coef, 5, axis=0)(ts[edges], nu).T
+        if grid.inner.stop > grid.inner.start:
+            combine_cm(np.ascontiguousarray(coef.T), grid.first, w, out[:, grid.inner], stride=grid.stride)
+        if grid.edges.size:
+            out[:, grid.edges] = combine(edge_first, edge_w, coef).T
         return out
 
 
@@ -475,13 +459,14 @@ class Trajectory:
 
     Attributes
     ----------
-    spline : scipy.interpolate.BSpline
-        Degree-5 spline of the values (any trailing shape) over time in seconds.
+    spline : imusynth.core.bspline.Spline
+        Degree-5 spline of the values (any trailing shape) over time in seconds (degree ``T - 1`` for
+        ``T < 6`` samples), callable as ``spline(t, nu)``.
     t_start, t_end : float, s
         Time span covered (evaluation outside is invalid).
     """
 
-    spline: BSpline
+    spline: Spline
     t_start: float
     t_end: float
 
@@ -491,10 +476,8 @@ class Trajectory:
         x = np.asarray(x, dtype=np.float64)
         if t.size >= 6:
             q = QuinticFit.fit(t, x.reshape(x.shape[0], -1).T)
-            spline = BSpline.construct_fast(q.knots, q.coef.reshape((q.n,) + x.shape[1:]), 5, axis=0)
-            return cls(spline, float(t[0]), float(t[-1]))
-        k = max(1, t.size - 1)
-        return cls(make_interp_spline(t, x, k=k, axis=0), float(t[0]), float(t[-1]))
+            return cls(Spline(q.knots, q.coef.reshape((q.n,) + x.shape[1:]), 5), float(t[0]), float(t[-1]))
+        return cls(make_interp(t, x, max(1, t.size - 1)), float(t[0]), float(t[-1]))
 
     def __call__(self, t: NDArray[np.float64], nu: int = 0) -> NDArray[np.float64]:
         """Value (``nu=0``) or ``nu``-th time derivative (units per s^nu) at times ``t``."""
