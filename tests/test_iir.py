@@ -114,6 +114,24 @@ def test_lfilter_integer_input_and_bad_state_shape():
         iir.lfilter([1.0], [0.0, 1.0], np.ones(10))
 
 
+def test_lfilter_edge_cases_match_scipy():
+    """Empty signals, no channels, one sample, no state, complex and float32 samples."""
+    b, a = sig.butter(3, 0.2)
+    rng = np.random.default_rng(2)
+    noise = rng.standard_normal((3, 300))
+    for x in (np.zeros((2, 0)), np.zeros((0, 5)), np.ones(1), noise.astype(np.float32),
+              noise[:2] + 1j * noise[1:]):
+        got, want = iir.lfilter(b, a, x), sig.lfilter(b, a, x)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.allclose(got, want, rtol=1e-13, atol=1e-13)
+    y, zf = iir.lfilter(b, a, np.zeros((2, 0)), zi=np.ones((2, 3)))
+    assert y.shape == (2, 0) and np.array_equal(zf, np.ones((2, 3)))
+    y, zf = iir.lfilter([2.0], [1.0], np.ones((2, 3)), zi=np.ones((2, 0)))
+    assert np.array_equal(y, np.full((2, 3), 2.0)) and zf.shape == (2, 0)
+    x = rng.standard_normal((2, 300)) + 1j * rng.standard_normal((2, 300))
+    assert rel_err(iir.filtfilt(b, a, x), sig.filtfilt(b, a, x)) < 1e-13
+
+
 @pytest.mark.parametrize("shape,axis", [((400,), 0), ((3, 401), -1), ((401, 3), 0), ((2, 300, 3), 1)])
 def test_sosfilt_and_initial_states_match_scipy(shape, axis):
     rng = np.random.default_rng(3)

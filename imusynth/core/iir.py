@@ -200,7 +200,7 @@ def _run(ss: tuple[Array, Array, Array, Array], x: Array, s0: Array | None) -> t
     R, n = x.shape
     m, L = ss[0].shape[0], BLOCK
     dtype = np.result_type(x, ss[0], np.float64)
-    if m == 0 or n == 0:
+    if m == 0 or n == 0 or R == 0:
         return (ss[3][0] * x).astype(dtype), np.zeros((R, m), dtype) + (0 if s0 is None else s0)
     if R * n >= ONE_THREAD_FROM and not _BLAS:
         from threadpoolctl import ThreadpoolController
@@ -230,7 +230,7 @@ def _run(ss: tuple[Array, Array, Array, Array], x: Array, s0: Array | None) -> t
 def _rows(x: Array, axis: int) -> tuple[Array, tuple[int, ...]]:
     """``x`` with ``axis`` last, as rows (R, n), and the shape to restore."""
     xm = x if axis == x.ndim - 1 else np.moveaxis(x, axis, -1)
-    return xm.reshape(-1, xm.shape[-1]), xm.shape
+    return xm.reshape(math.prod(xm.shape[:-1]), xm.shape[-1]), xm.shape
 
 
 def _filter(ss: tuple[Array, Array, Array, Array], x: ArrayLike, axis: int,
@@ -241,10 +241,10 @@ def _filter(ss: tuple[Array, Array, Array, Array], x: ArrayLike, axis: int,
         x = x.astype(np.float64)
     axis = axis % max(x.ndim, 1)
     rows, shape = _rows(x, axis)
-    s0 = None if zi is None else np.broadcast_to(zi, (*shape[:-1], zi.shape[-1])).reshape(rows.shape[0], -1)
+    s0 = None if zi is None else np.broadcast_to(zi, (*shape[:-1], zi.shape[-1])).reshape(len(rows), -1)
     y, s = _run(ss, rows, s0)
     y = y.reshape(shape)
-    return (y if axis == x.ndim - 1 else np.moveaxis(y, -1, axis)), s.reshape(*shape[:-1], -1)
+    return (y if axis == x.ndim - 1 else np.moveaxis(y, -1, axis)), s.reshape(*shape[:-1], s.shape[-1])
 
 
 def lfilter(b: ArrayLike, a: ArrayLike, x: ArrayLike, axis: int = -1,
