@@ -9,6 +9,9 @@ amplified by the condition of the spline problems (1/h**nu for the nu-th derivat
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.interpolate import CubicSpline, make_interp_spline
@@ -16,7 +19,14 @@ from scipy.spatial.transform import Rotation
 
 from imusynth.core import sensors
 from imusynth.core.conventions import quat_from_columns, quat_from_matrix
-from imusynth.core.kinematics import QuinticFit, Trajectory, bridge_gaps, segment_frames
+from imusynth.core.kinematics import (
+    QuinticFit,
+    Trajectory,
+    bridge_gaps,
+    regular_grid,
+    regular_grid_cm,
+    segment_frames,
+)
 from imusynth.core.motion import Motion
 from imusynth.core.placements import resolve_placements
 from imusynth.core.sensors import simulate
@@ -134,3 +144,73 @@ def test_placements_sharing_a_segment_get_the_same_results_as_alone(monkeypatch)
         for field in ("acc", "gyro", "orientation"):
             assert np.array_equal(getattr(together[name], field), getattr(alone, field), equal_nan=True)
         assert np.array_equal(together[name].valid, alone.valid)
+
+
+# --- issue 14: the splines are NumPy code (imusynth.core.bspline); SciPy is only the reference here ---
+
+
+@pytest.mark.parametrize("irregular", [False, True])
+def test_short_runs_are_the_make_interp_spline_quintic(rng, irregular):
+    """Runs under 2 * _EDGE + 8 samples (and irregular ones) take the dense NumPy solve: same spline."""
+    n = 100
+    t = 3.0 + np.arange(n) / 30.0
+    if irregular:
+        t = t + rng.uniform(-0.005, 0.005, n)
+    y = np.cumsum(rng.normal(size=(3, n)), axis=1) * 0.01 + np.sin(t)
+    ref = make_interp_spline(t, y.T, k=5, axis=0)
+    fit = QuinticFit.fit(t, y)
+    assert fit.h == 0.0
+    assert np.array_equal(fit.knots, ref.t)
+    assert np.allclose(fit.coef, ref.c, rtol=0, atol=1e-11 * np.abs(ref.c).max())
+    ts = np.r_[t[0], np.sort(rng.uniform(t[0], t[-1], 300)), t[3:-3], t[-1]]      # ends and knots too
+    ts.sort()
+    for nu in range(6):
+        want = ref(ts, nu).T
+        # as in the uniform test: rounding of the coefficients times 30**nu (1 / sample spacing)
+        assert np.abs(fit.evaluate(ts, nu) - want).max() < 1e-12 * 30.0**nu * np.abs(y).max(), nu
+        assert np.abs(fit.spline()(ts, nu).T - want).max() < 1e-12 * 30.0**nu * np.abs(y).max(), nu
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 137])
+def test_trajectory_of_few_samples_is_the_scipy_interpolant(rng, n):
+    t = np.sort(rng.uniform(0.0, 2.0, n))
+    x = rng.normal(size=(n, 2))
+    k = min(5, n - 1)
+    ref = make_interp_spline(t, x, k=k, axis=0)
+    traj = Trajectory.fit(t, x)
+    ts = np.linspace(t[0], t[-1], 51)
+    for nu in range(k + 1):
+        want = ref(ts, nu)
+        assert np.allclose(traj(ts, nu), want, rtol=0, atol=1e-10 * np.abs(want).max()), nu
+
+
+def test_regular_grid_is_the_cubic_spline(rng):
+    t = np.cumsum(rng.uniform(0.02, 0.05, 3000))
+    x = np.stack([np.sin(t), np.cos(2 * t), rng.normal(size=t.size)], axis=1)
+    tg, xg = regular_grid(t, x, rate_hz=40.0)
+    assert np.allclose(xg, CubicSpline(t, x, axis=0)(tg), rtol=0, atol=1e-12 * np.abs(x).max())
+    tg_cm, xg_cm = regular_grid_cm(t, np.ascontiguousarray(x.T), rate_hz=40.0)
+    assert np.array_equal(tg_cm, tg) and np.allclose(xg_cm, xg.T, rtol=0, atol=1e-15)
+
+
+def test_the_splines_load_neither_scipy_interpolate_nor_scipy_sparse():
+    """Importing kinematics and using its splines (gap bridging, resampling, short and irregular quintic fits
+    and their evaluation, trajectories) loads neither: they cost ~0.3 s to import (issue 14)."""
+    code = """
+import sys
+import numpy as np
+from imusynth.core.kinematics import QuinticFit, Trajectory, bridge_gaps, regular_grid
+t = np.cumsum(np.full(90, 1 / 30) + np.linspace(0, 1e-3, 90))
+x = np.stack([np.sin(t), np.cos(t)], axis=1)
+valid = np.ones(90, dtype=bool)
+valid[40:43] = False
+bridge_gaps(t, x, valid, max_gap_s=0.5)
+tg, xg = regular_grid(t, x, rate_hz=30.0)
+QuinticFit.fit(t, x.T).evaluate(np.linspace(t[0], t[-1], 77), 2)
+QuinticFit.fit(tg, xg.T).spline()(tg, 1)
+Trajectory.fit(t[:40], x[:40])(t[:40], 3)
+print(sorted(m for m in ("scipy.interpolate", "scipy.sparse") if m in sys.modules))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[]"], r.stdout

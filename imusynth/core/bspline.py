@@ -435,6 +435,8 @@ def quintic_uniform_weights(u: Array, nu: int, h: float) -> Array:
     ndarray, shape (6, M)
         Per abscissa unit to the ``nu``.
     """
+    if nu > 5:
+        return np.zeros((6, u.size))
     poly = QUINTIC_UNIFORM
     for _ in range(nu):                          # d/du of the weight polynomials
         poly = poly[:, 1:] * np.arange(1, poly.shape[1])
