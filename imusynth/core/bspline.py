@@ -473,6 +473,9 @@ def grid_period(s: Array, max_period: int = 64) -> int:
 
 #: Points per block of :func:`combine_cm`'s gathers (a few hundred KiB per buffer).
 _BLOCK = 8192
+#: Largest M * N * K of one matrix product in :func:`combine_cm`: OpenBLAS runs products up to
+#: 65536 * GEMM_MULTITHREAD_THRESHOLD (4) on the calling thread.
+_GEMM_ONE_THREAD = 1 << 18
 
 
 def combine_cm(coef_cm: Array, first: Index, weights: Array, out: Array, *, stride: int = 0) -> None:
@@ -509,7 +512,12 @@ def combine_cm(coef_cm: Array, first: Index, weights: Array, out: Array, *, stri
         if need > src.shape[1]:                    # the last, partial period reads past the end: zeros
             src = np.concatenate([src, np.zeros((src.shape[0], need - src.shape[1]))], axis=1)
         windows = np.lib.stride_tricks.sliding_window_view(src[:, f0:need], width, axis=1)[:, ::stride]
-        out[...] = (windows @ W).reshape(src.shape[0], blocks * period)[:, :m]
+        # products small enough for OpenBLAS to run them on one thread (its threads busy-wait after work)
+        per = max(1, _GEMM_ONE_THREAD // (width * period))
+        for b0 in range(0, blocks, per):
+            b1 = min(b0 + per, blocks)
+            a, z = b0 * period, min(b1 * period, m)
+            out[:, a:z] = (windows[:, b0:b1] @ W).reshape(src.shape[0], -1)[:, :z - a]
         return
     # a gather per coefficient, in blocks that stay in cache, into two reused buffers
     coef_cm = np.ascontiguousarray(coef_cm)
