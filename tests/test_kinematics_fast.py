@@ -214,3 +214,24 @@ print(sorted(m for m in ("scipy.interpolate", "scipy.sparse") if m in sys.module
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[]"], r.stdout
+
+
+def test_uniform_fit_evaluated_only_near_its_ends_and_through_a_shared_cache(rng):
+    """Times that all fall where the knots are not uniform (the run's ends) use the general basis alone;
+    a cache shared between fits and derivatives gives what fresh evaluations give."""
+    t = np.arange(300) / 30.0
+    y = rng.normal(size=(2, 300))
+    ref = make_interp_spline(t, y.T, k=5, axis=0)
+    fit = QuinticFit.fit(t, y)
+    assert fit.h > 0
+    for ts in (t[:5], t[-4:], np.array([t[0]]), np.array([t[-1]])):
+        for nu in range(6):
+            want = ref(ts, nu).T
+            assert np.abs(fit.evaluate(ts, nu) - want).max() <= 1e-12 * 30.0**nu * np.abs(y).max(), nu
+    ts = np.arange(1, 480) / 48.0                       # periodic on these knots: 8 outputs per 5 knots
+    other = QuinticFit.fit(t, rng.normal(size=(3, 300)))
+    cache: dict = {}
+    for nu in (0, 1, 2):
+        for f in (fit, other):
+            assert np.array_equal(f.evaluate(ts, nu, cache=cache), f.evaluate(ts, nu)), nu
+    assert len(cache) == 1 and next(iter(cache.values())).stride == 5      # the matrix-product path
