@@ -293,7 +293,7 @@ def _solve_uniform(y: Array) -> Array:
     Returns
     -------
     ndarray, shape (n, C)
-        B-spline coefficients (the knots are :func:`_not_a_knot` of the sites).
+        B-spline coefficients (the knots are :func:`imusynth.core.bspline.not_a_knot_knots` of the sites).
     """
     from scipy.signal import lfilter
 
