@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -80,13 +81,17 @@ def _straddles(box: np.ndarray, dets: list[PoseDetection]) -> bool:
     return len(inside) >= 2
 
 
-def run(video: Path, kind: str, model: str, detect_every: int) -> dict[str, Any]:
-    """Per-frame poses of one run, its people (tracker) and its pose-stage times."""
+def run(video: Path, kind: str, model: str, detect_every: int, cache: Path | None = None) -> dict[str, Any]:
+    """Per-frame poses of one run, its people (tracker) and its pose-stage times; the reference's poses and
+    times are read from / written to ``cache`` when given."""
     frames: dict[int, list[PoseDetection]] = {}
     times: dict[int, float] = {}
     cpu = wall = 0.0
     est: Any
     if kind == "reference":
+        if cache is not None and cache.exists():
+            frames, times, cpu, wall = pickle.loads(cache.read_bytes())
+            return _people(frames, times, cpu, wall, {})
         est = PoseEstimator(model, num_poses=4)
     else:
         est = mediapipe_adaptive(model, max_poses=4, detect_every=detect_every)
@@ -104,6 +109,14 @@ def run(video: Path, kind: str, model: str, detect_every: int) -> dict[str, Any]
         if kind != "reference":
             frames.update(est.flush())
         stats = dict(getattr(est, "stats", {}))
+    if kind == "reference" and cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps((frames, times, cpu, wall)))
+    return _people(frames, times, cpu, wall, stats)
+
+
+def _people(frames: dict[int, list[PoseDetection]], times: dict[int, float], cpu: float, wall: float,
+            stats: dict[str, int]) -> dict[str, Any]:
     fps = len(times) / max(times[max(times)] - times[min(times)], 1e-9) * (len(times) - 1) / len(times)
     tracker = Tracker(min_duration_s=1.0, max_missed=max(1, int(round(0.5 * fps))))
     for i in sorted(frames):
@@ -114,9 +127,17 @@ def run(video: Path, kind: str, model: str, detect_every: int) -> dict[str, Any]
             "detections": sum(len(v) for v in frames.values())}
 
 
-def compare(video: Path, model: str, detect_every: int) -> dict[str, Any]:
-    ref = run(video, "reference", model, detect_every)
+def compare(video: Path, model: str, detect_every: int, reuse_reference: bool = False) -> dict[str, Any]:
+    cache = RESULTS / f"eval_detections_reference_{model}_{video.parent.name}_{video.stem}.pkl"
+    ref = run(video, "reference", model, detect_every, cache=cache if reuse_reference else None)
     ada = run(video, "adaptive", model, detect_every)
+    # adaptive poses that are no reference pose of their frame (boxes not matching); phantom people: the
+    # adaptive people (the tracker's, >= 1 s) of whom most poses are no reference pose
+    extra = [(fi, d) for fi, dets in ada["frames"].items() for d in dets
+             if not _found(d.bbox, ref["frames"].get(fi, []))]
+    phantoms = [aid for aid, at in ada["people"].items()
+                if 2 * sum(not _found(b, ref["frames"].get(int(fi), []))
+                           for fi, b in zip(at.frame_index, at.bbox, strict=True)) > len(at.frame_index)]
     persons = []
     for tid, tr in ref["people"].items():
         lost = [int(fi) for fi, box in zip(tr.frame_index, tr.bbox, strict=True)
@@ -147,7 +168,13 @@ def compare(video: Path, model: str, detect_every: int) -> dict[str, Any]:
             "pose_cpu_ms_reference": ref["cpu_ms"], "pose_cpu_ms_adaptive": ada["cpu_ms"],
             "pose_wall_ms_reference": ref["wall_ms"], "pose_wall_ms_adaptive": ada["wall_ms"],
             "adaptive_stats": ada["stats"], "persons": persons,
-            "lost_total": sum(p["lost_frames"] for p in persons)}
+            "extra_detections": len(extra), "extra_frames": sorted({fi for fi, _ in extra})[:40],
+            "phantom_people": len(phantoms),
+            "lost_total": sum(p["lost_frames"] for p in persons),
+            # lost frames where the adaptive run has no pose of the person at all (neither straddled by a
+            # reference skeleton nor held by the linked adaptive person, placed otherwise)
+            "missing_total": sum(p["lost_frames"] - len({*p["lost_straddling"], *p["lost_placed_otherwise"]})
+                                 for p in persons)}
 
 
 def main() -> None:
@@ -155,6 +182,8 @@ def main() -> None:
     ap.add_argument("--model", default="lite")
     ap.add_argument("--detect-every", type=int, default=8)
     ap.add_argument("--videos", nargs="+", type=Path, default=DEFAULT_VIDEOS)
+    ap.add_argument("--reuse-reference", action="store_true",
+                    help="read the reference's poses and times from benchmarks/results (written if absent)")
     ap.add_argument("--out", type=Path, default=RESULTS / "eval_detections.json")
     args = ap.parse_args()
     load_before = os.getloadavg()
@@ -163,12 +192,14 @@ def main() -> None:
         if not v.exists():
             print(f"missing: {v}")
             continue
-        r = compare(v, args.model, args.detect_every)
+        r = compare(v, args.model, args.detect_every, args.reuse_reference)
         rows.append(r)
         print(f"{r['video']}: {r['frames']} frames, "
               f"people {r['people_reference']} -> {r['people_adaptive']}, "
               f"pose CPU {r['pose_cpu_ms_reference']:.1f} -> {r['pose_cpu_ms_adaptive']:.1f} ms/frame, "
-              f"lost {r['lost_total']}; {r['adaptive_stats']}", flush=True)
+              f"lost {r['lost_total']} (missing {r['missing_total']}), phantom people {r['phantom_people']}, "
+              f"extra poses {r['extra_detections']} {r['extra_frames']}; "
+              f"{r['adaptive_stats']}", flush=True)
         for p in r["persons"]:
             print(f"   person {p['reference_id']} frames {p['span']}: {p['reference_frames']} detected, "
                   f"adaptive person {p['adaptive_id']}: {p['adaptive_frames']}, lost {p['lost_frames']} "

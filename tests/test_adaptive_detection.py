@@ -47,6 +47,8 @@ class Person:
     crop_only: set[int] = field(default_factory=set)   # frames where only a detector on a crop finds them
     dropped: set[int] = field(default_factory=set)     # frames where a runner with no room drops them
     crop_shift: float = 0.0                            # px: a detector on a crop places them this far right
+    blind: set[int] = field(default_factory=set)       # frames where no detector finds them, not even on a
+    #                                                    crop (a landmarker following them keeps them)
 
     def det(self) -> PoseDetection:
         rng = np.random.default_rng(int(self.x))
@@ -54,7 +56,7 @@ class Person:
         return PoseDetection.from_arrays(xy)
 
     def found(self, frame: int, probe: bool = False, crop: bool = False) -> bool:
-        if frame not in self.visible or (frame in self.crop_only and not crop):
+        if frame not in self.visible or frame in self.blind or (frame in self.crop_only and not crop):
             return False
         return probe or self.detectable is None or frame in self.detectable
 
@@ -84,6 +86,8 @@ class StubBackend:
         f = int(round(time_s * FPS))
         people = self.scene.people
         self.scene.images.append(image)
+        if self.mode == "crop":
+            return self._crop_tracker(image, f, time_s)
         if self.mode != "video":
             self.scene.detector_calls += 1
             x0, y0, step, w, h = view_of_image(image)
@@ -108,6 +112,26 @@ class StubBackend:
                 if len(self.held) < self.num_poses and i not in self.held and p.found(f):
                     self.held.append(i)
         return [people[i].det() for i in self.held]
+
+    def _crop_tracker(self, image: np.ndarray, f: int, time_s: float) -> list[PoseDetection]:
+        """VIDEO mode on a crop (one pose): follows whom it holds while in view and in the crop; with
+        nobody held, its detector (the probe's score) looks in the crop."""
+        assert time_s > self.last_t, "VIDEO mode needs increasing times"
+        self.last_t = time_s
+        x0, y0, _, w, h = view_of_image(image)
+        people = self.scene.people
+
+        def in_crop(i: int) -> bool:
+            cx, cy = people[i].det().center
+            return x0 <= cx < x0 + w and y0 <= cy < y0 + h
+
+        self.held = [i for i in self.held if f in people[i].visible and in_crop(i)]
+        if not self.held:
+            self.scene.detector_calls += 1
+            found = [i for i, p in enumerate(people) if in_crop(i) and p.found(f, probe=True, crop=True)]
+            self.held = found[:1]
+        return [PoseDetection.from_arrays(people[i].det().image_xy + [people[i].crop_shift - x0, -y0])
+                for i in self.held]
 
     def close(self) -> None:
         pass
@@ -381,3 +405,75 @@ def test_free_memory_released_after_the_landmarkers_close(tmp_path: Path, monkey
     cfg = with_overrides(load_pipeline_config(), {"camera.static": True, "tracking.min_track_s": 0.1})
     run_stages(video, cfg, detector_factory=lambda c: Closing(scene.factory, detect_every=4))
     assert events == ["close", "trim"]
+
+
+
+def test_person_no_detector_finds_followed_by_the_crop_tracker_seeded_in_a_crop() -> None:
+    # demo4_walking with full: the one-pose runner drops the walker at 342, a detector on a crop around her
+    # finds her there, none finds her at 343 (three quarters out of view), where the num_poses = 4
+    # landmarker keeps her by following its own landmarks. Here: dropped at 45, found on a crop in 45-47,
+    # by no detector in 48-59; a crop tracker (VIDEO mode on the crop, seeded by its detector at 45)
+    # follows her to her last frame in view (59), as the reference does
+    n = 70
+    scene = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 48)), dropped={45},
+                          blind=set(range(48, 60)))])
+    ref = reference(scene, n)
+    assert max(f for f in range(n) if 4 in ref[f]) == 59
+    got, est = adaptive(scene, n, 8)
+    assert got == ref
+    assert est.stats["redetected"] == 59 - 45 + 1
+    assert est.stats["crop_calls"] == 59 - 45 + 2                        # 45-59, and 60 (she left)
+    assert scene.builds.count((1, "crop")) == 1                          # one tracker for the whole loss
+    # the probe on the crop looks only where no tracker continues her: at 45 (which seeds the tracker) and
+    # at 60 (gone); the probe's crop alone loses her at 48
+    assert est.stats["probe_calls"] == (n + 7) // 8 + 2
+    scene2 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 48)), dropped={45},
+                           blind=set(range(48, 60)))])
+    scene2.factory = lambda k, mode: StubBackend(scene2, k, "probe" if mode == "crop" else mode)  # type: ignore[method-assign]
+    got2, _ = adaptive(scene2, n, 8)
+    assert max(f for f in range(n) if 4 in got2[f]) == 47
+
+
+def test_crop_tracker_reused_once_it_follows_nobody() -> None:
+    # two losses of one person far apart: the tracker of the first, which lost her, is kept (it follows
+    # nobody: its next call starts from its detector) and serves the second
+    n = 120
+    scene = Scene([Person(1300.0, set(range(30)) | set(range(60, 90)), crop_only=set(range(20, 30))
+                          | set(range(80, 90)), dropped={25, 85})])
+    got, est = adaptive(scene, n, 8)
+    assert got == reference(scene, n)
+    assert scene.builds.count((1, "crop")) == 1
+
+
+def test_runner_crop_tracker_and_probe_thresholds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # runners: the user's scores; crop trackers: VIDEO mode and the runners' bundle, the detection score
+    # lowered to the probe's (0.2), presence and tracking the user's; the probe: IMAGE mode, 0.2 both
+    import zipfile
+
+    from imusynth.video.pose import adaptive, mediapipe_backend
+
+    built: list[dict[str, object]] = []
+
+    class Recorder:
+        def __init__(self, model: Path, **kw: object) -> None:
+            built.append({"model": Path(model).name, **kw})
+
+        def detect(self, image: np.ndarray, time_s: float) -> list[PoseDetection]:
+            return []
+
+        def close(self) -> None:
+            pass
+
+    bundle = tmp_path / "mine.task"
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.writestr("pose_detector.tflite", b"x")
+    monkeypatch.setattr(mediapipe_backend, "PoseEstimator", Recorder)
+    with adaptive.mediapipe_adaptive(str(bundle), min_detection_confidence=0.6, min_presence_confidence=0.55,
+                                     min_tracking_confidence=0.7) as est:
+        est.factory(1, "crop")
+        est.factory(4, "probe")
+    common = {"model": "mine.task", "min_presence_confidence": 0.55, "min_tracking_confidence": 0.7}
+    assert built == [{**common, "num_poses": 1, "running_mode": "video", "min_detection_confidence": 0.6},
+                     {**common, "num_poses": 1, "running_mode": "video", "min_detection_confidence": 0.2},
+                     {**common, "num_poses": 4, "running_mode": "image", "min_detection_confidence": 0.2,
+                      "min_presence_confidence": 0.2}]

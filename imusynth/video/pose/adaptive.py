@@ -153,6 +153,14 @@ def _scaled(det: PoseDetection, step: int) -> PoseDetection:
                                      world_xyz=det.world_xyz)
 
 
+def _continuing(dets: list[PoseDetection], gone: PoseDetection, out: list[PoseDetection]
+                ) -> PoseDetection | None:
+    """The pose of ``dets`` that continues ``gone`` (:func:`_same`; of several, the one whose box overlaps
+    it most) and is none of ``out``; None if none."""
+    found = [d for d in dets if _same(d, gone) and not _matches(d, out)]
+    return max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]) if found else None
+
+
 def _union(base: list[PoseDetection], extra: list[PoseDetection]) -> list[PoseDetection]:
     """``base`` plus the poses of ``extra`` that match none of ``base``."""
     return base + [d for d in extra if not _matches(d, base)]
@@ -166,6 +174,14 @@ class _Runner:
     age: int = 0                              # frames processed
     counts: deque[int] = field(default_factory=deque)
     last: list[PoseDetection] = field(default_factory=list)
+
+
+@dataclass
+class _CropTracker:
+    backend: Backend
+    window: tuple[int, int, int, int]         # the crop it sees: frame px (x0, y0, x1, y1)
+    pose: PoseDetection | None = None         # its pose in the output of the last frame it ran on
+    following: bool = False                   # its last call gave a pose
 
 
 @dataclass
@@ -208,6 +224,8 @@ class AdaptivePoseEstimator:
         self.detect_every = detect_every
         self._runners: list[_Runner] = [_Runner(factory(1, "video"), 1)]
         self._probe: Backend | None = None
+        self._trackers: list[_CropTracker] = []  # crop trackers whose pose the last frame's output holds
+        self._idle: list[Backend] = []           # crop trackers that follow nobody (reused)
         self.probe_step = PROBE_STEP
         self._held: deque[_Held] = deque()
         self._previous: list[PoseDetection] = []  # the last frame's output
@@ -215,7 +233,7 @@ class AdaptivePoseEstimator:
         self._shrink_after = SHRINK_AFTER * detect_every
         self._lag: int | None = None             # frames held back: detect_every - 1 (push) or 0 (detect)
         self.stats = {"frames": 0, "runner_calls": 0, "probe_calls": 0, "replayed": 0, "grown": 0,
-                      "shrunk": 0, "redetected": 0, "max_runners": 1}
+                      "shrunk": 0, "redetected": 0, "crop_calls": 0, "max_runners": 1}
 
     def __enter__(self) -> AdaptivePoseEstimator:
         return self
@@ -229,6 +247,9 @@ class AdaptivePoseEstimator:
         for r in self._runners:
             r.backend.close()
         self._runners = []
+        for b in [t.backend for t in self._trackers] + self._idle:
+            b.close()
+        self._trackers, self._idle = [], []
         if self._probe is not None:
             self._probe.close()
             self._probe = None
@@ -294,7 +315,7 @@ class AdaptivePoseEstimator:
         for r in self._runners:
             merged = _union(merged, self._run(r, image, time_s))
         lost = [d for d in self._previous if not _near(d, merged)]
-        if lost:
+        if lost or self._trackers:
             merged = self._redetect(image, time_s, merged, lost)
         self._held.append(_Held(key, image, float(time_s), merged))
         # since_probe counts the frames after the last probe that are held (this one included)
@@ -308,23 +329,70 @@ class AdaptivePoseEstimator:
 
     def _redetect(self, image: NDArray[np.uint8], time_s: float, merged: list[PoseDetection],
                   lost: list[PoseDetection]) -> list[PoseDetection]:
-        """Poses of the previous frame that no runner gives in this one: the probe on a crop around each
-        (:func:`_crop_box`); its pose there that continues the lost one (the same person by box IoU >=
-        :data:`SAME_IOU` or landmarks, as MediaPipe's tracking asks of consecutive frames; of several, the
-        one whose box overlaps it most) and that no runner gives is added. A runner with room runs its own
-        detector from the next frame on; a pose added here is looked for in the same way in the next frame."""
+        """Poses of the previous frame that no runner gives in this one, looked for in a crop around each
+        (:func:`_crop_box`). A pose continues the lost one when it is the same person by box IoU >=
+        :data:`SAME_IOU` or landmarks (as MediaPipe's tracking asks of consecutive frames; of several, the
+        one whose box overlaps it most) and no runner gives it; the first that does is added:
+
+        1. a *crop tracker* (a VIDEO-mode landmarker of the runners' bundle, ``factory(1, "crop")``) that
+           gave the lost pose in the previous frame, on the same crop: it follows the person from its own
+           landmarks, as the runner that lost them would have, without a detector (``demo4_walking``
+           with full: frame 343, where no detector finds the walker on any crop);
+        2. otherwise the probe (IMAGE mode, the probe's scores) on that crop. When it finds the person, a
+           crop tracker is started on the same crop (its detector with the probe's detection score); its
+           pose, when it continues the lost one, is output instead of the probe's (the runners' bundle
+           and presence threshold), and it follows the person in the next frames (1.).
+
+        Crop trackers whose pose is not continued are closed (kept for reuse when they follow nobody)."""
         height, width = image.shape[:2]
         out = list(merged)
+        trackers, self._trackers = self._trackers, []
         for gone in lost:
-            x0, y0, x1, y1 = _crop_box(gone.bbox, width, height)
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            found = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
-            found = [d for d in found if _same(d, gone) and not _matches(d, out)]
-            if found:
-                out.append(max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]))
+            window = _crop_box(gone.bbox, width, height)
+            tracker = next((t for t in trackers if t.pose is gone), None)
+            found = None
+            if tracker is not None:                         # 1. it follows them from its landmarks
+                found = self._follow(tracker, image, time_s, gone, out)
+                tracker = tracker if found is not None else None   # else released below
+            x0, y0, x1, y1 = window
+            if found is None and x1 - x0 >= 2 and y1 - y0 >= 2:
+                crop = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
+                found = _continuing(crop, gone, out)        # 2. the probe on the crop
+                if found is not None:                       # 3. a crop tracker seeded there
+                    backend = self._idle.pop() if self._idle else self.factory(1, "crop")
+                    tracker = _CropTracker(backend, window)
+                    trackers.append(tracker)
+                    seeded = self._follow(tracker, image, time_s, gone, out)
+                    found, tracker = (found, None) if seeded is None else (seeded, tracker)
+            if found is not None:
+                out.append(found)
                 self.stats["redetected"] += 1
+                if tracker is not None:
+                    trackers.remove(tracker)
+                    tracker.pose = found
+                    self._trackers.append(tracker)
+        for t in trackers:
+            self._release(t)
         return out
+
+    def _follow(self, tracker: _CropTracker, image: NDArray[np.uint8], time_s: float, gone: PoseDetection,
+                out: list[PoseDetection]) -> PoseDetection | None:
+        """Run ``tracker`` on its crop of ``image``; its pose that continues ``gone`` (None if none)."""
+        x0, y0, x1, y1 = tracker.window
+        dets = [_shifted(d, x0, y0) for d in tracker.backend.detect(image[y0:y1, x0:x1], time_s)]
+        self.stats["crop_calls"] += 1
+        tracker.following = bool(dets)
+        return _continuing(dets, gone, out)
+
+    def _release(self, tracker: _CropTracker | None) -> None:
+        """A crop tracker no longer needed: kept for reuse when it follows nobody (its next call starts
+        from its detector, whatever the crop), closed otherwise."""
+        if tracker is None:
+            return
+        if not tracker.following and len(self._idle) < self.max_poses:
+            self._idle.append(tracker.backend)
+        else:
+            tracker.backend.close()
 
     def _probe_detect(self, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
         if self._probe is None:
@@ -428,12 +496,17 @@ def mediapipe_adaptive(model: str = "lite", *, max_poses: int = 4, detect_every:
     probe_path = probe_model(model)
 
     def factory(num_poses: int, running_mode: str) -> Backend:
-        low = PROBE_CONFIDENCE if running_mode == "probe" else 1.0
-        mode = "video" if running_mode == "video" else "image"
-        return PoseEstimator(probe_path if running_mode == "probe" else path, num_poses=num_poses,
-                             running_mode=mode,
+        if running_mode == "probe":
+            return PoseEstimator(probe_path, num_poses=num_poses, running_mode="image",
+                                 min_detection_confidence=min(min_detection_confidence, PROBE_CONFIDENCE),
+                                 min_presence_confidence=min(min_presence_confidence, PROBE_CONFIDENCE),
+                                 min_tracking_confidence=min_tracking_confidence)
+        # a runner; a crop tracker ("crop") starts from the probe's detection score on a crop around a
+        # lost pose and follows it as a runner would (same bundle and presence threshold)
+        low = PROBE_CONFIDENCE if running_mode == "crop" else 1.0
+        return PoseEstimator(path, num_poses=num_poses, running_mode="video",
                              min_detection_confidence=min(min_detection_confidence, low),
-                             min_presence_confidence=min(min_presence_confidence, low),
+                             min_presence_confidence=min_presence_confidence,
                              min_tracking_confidence=min_tracking_confidence)
 
     return AdaptivePoseEstimator(factory, max_poses=max_poses, detect_every=detect_every)
