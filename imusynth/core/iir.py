@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import operator
 from contextlib import nullcontext
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -244,6 +245,11 @@ def _filter(ss: tuple[Array, Array, Array, Array], x: ArrayLike, axis: int,
     return (y if axis == x.ndim - 1 else np.moveaxis(y, -1, axis)), s.reshape(*shape[:-1], s.shape[-1])
 
 
+@overload
+def lfilter(b: ArrayLike, a: ArrayLike, x: ArrayLike, axis: int = -1, zi: None = None) -> Array: ...
+@overload
+def lfilter(b: ArrayLike, a: ArrayLike, x: ArrayLike, axis: int = -1, *,
+            zi: ArrayLike) -> tuple[Array, Array]: ...
 def lfilter(b: ArrayLike, a: ArrayLike, x: ArrayLike, axis: int = -1,
             zi: ArrayLike | None = None) -> Array | tuple[Array, Array]:
     """IIR/FIR filter along ``axis``, as ``scipy.signal.lfilter`` (direct form II transposed, ÷ ``a[0]``).
@@ -275,6 +281,11 @@ def lfilter(b: ArrayLike, a: ArrayLike, x: ArrayLike, axis: int = -1,
     return y, np.moveaxis(zf, -1, axis % x.ndim)
 
 
+@overload
+def sosfilt(sos: ArrayLike, x: ArrayLike, axis: int = -1, zi: None = None) -> Array: ...
+@overload
+def sosfilt(sos: ArrayLike, x: ArrayLike, axis: int = -1, *,
+            zi: ArrayLike) -> tuple[Array, Array]: ...
 def sosfilt(sos: ArrayLike, x: ArrayLike, axis: int = -1,
             zi: ArrayLike | None = None) -> Array | tuple[Array, Array]:
     """Cascade of second-order sections along ``axis``, as ``scipy.signal.sosfilt``.

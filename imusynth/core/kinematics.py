@@ -52,6 +52,7 @@ from imusynth.core.bspline import (
     not_a_knot_knots,
     quintic_uniform_weights,
 )
+from imusynth.core.iir import butter_lowpass_ba, butter_lowpass_sos, filtfilt, lfilter, sosfiltfilt
 
 #: Fraction of a sampling rate used as the highest cut-off (0.25 x rate = half the Nyquist frequency):
 #: content between it and Nyquist is attenuated before the quintic spline, whose imperfect
@@ -185,16 +186,12 @@ def regular_grid(t: NDArray[np.float64], x: NDArray[np.float64], *, rate_hz: flo
 
 @lru_cache(maxsize=32)
 def _butter_ba(order: int, cutoff_hz: float, rate_hz: float) -> tuple[Array, Array]:
-    from scipy.signal import butter  # imported where used: scipy.signal holds ~25 MiB
-
-    b, a = butter(order, cutoff_hz, btype="low", fs=rate_hz, output="ba")
-    return np.asarray(b), np.asarray(a)
+    return butter_lowpass_ba(order, cutoff_hz, rate_hz)
 
 
 @lru_cache(maxsize=32)
 def _butter_sos(order: int, cutoff_hz: float, rate_hz: float) -> Array:
-    from scipy.signal import butter
-    return np.asarray(butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos"))
+    return butter_lowpass_sos(order, cutoff_hz, rate_hz)
 
 
 def sections_padlen(order: int) -> int:
@@ -233,8 +230,6 @@ def lowpass(x: NDArray[np.float64], *, rate_hz: float, cutoff_hz: float, order: 
     """
     if cutoff_hz >= 0.5 * rate_hz:
         return np.asarray(x, dtype=np.float64)
-    from scipy.signal import filtfilt, sosfiltfilt
-
     padlen = min(x.shape[axis] - 1, int(3 * rate_hz / cutoff_hz) if padlen is None else int(padlen))
     if order <= 2:
         # one second-order section: the transfer-function form runs the same recursion, faster
@@ -295,8 +290,6 @@ def _solve_uniform(y: Array) -> Array:
     ndarray, shape (n, C)
         B-spline coefficients (the knots are :func:`imusynth.core.bspline.not_a_knot_knots` of the sites).
     """
-    from scipy.signal import lfilter
-
     head, tail, inv_head, inv_tail, z1, z2 = _uniform_system()
     den = [1.0, -(z1 + z2), z1 * z2]
     # interior rows: Toeplitz (1, 26, 66, 26, 1) / 120 = K (1 - z1/q)(1 - z2/q)(1 - z1 q)(1 - z2 q)
