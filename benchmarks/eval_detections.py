@@ -14,14 +14,19 @@ run, and **lost** frames: frames where the reference person is detected but no a
 frame is that person (boxes overlapping by IoU >= 0.5 or holding each other's centre), and among them
 those where the reference pose's box holds the centres of two adaptive poses (a reference skeleton across
 two people, whom the adaptive run outputs apart), and those where the adaptive person linked to the
-reference person by the tracker has a pose placed otherwise (boxes not matching). Also: the
-number of people per run, CPU time of the pose stage per frame (process time, ms; wall-clock too) and
-the adaptive estimator's counters.
+reference person by the tracker has a pose placed otherwise (boxes not matching); **missing**: the lost
+frames that are neither (no adaptive pose of the person at all). The other way round: **extra poses**
+(adaptive poses that are no reference pose of their frame) and **phantom people** (adaptive people of
+whom most poses are no reference pose). Also: the number of people per run, CPU time of the pose stage
+per frame (process time, ms; wall-clock too) and the adaptive estimator's counters.
 
 Run from the repository root::
 
     IMUSYNTH_MODEL_DIR=../shared/models .venv/bin/python benchmarks/eval_detections.py \
-        [--model lite] [--detect-every 8] [--videos PATH ...]
+        [--model lite] [--detect-every 8] [--videos PATH ...] [--reuse-reference] [--out PATH]
+
+``--reuse-reference`` keeps each reference run (poses and times, per model and video) in
+``benchmarks/results/`` and reads it back on the next run (for comparing changes of the adaptive side).
 
 Prints a table and writes ``benchmarks/results/eval_detections.json``.
 """

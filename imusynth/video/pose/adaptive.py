@@ -22,7 +22,12 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
   while the pose is found this way. A landmarker with room for more people keeps a person near the view's
   edge a few frames longer than one that follows only them (``demo4_walking``: 3 frames), and the person
   detector, which sees the whole frame shrunk to 224 x 224, no longer finds a person half out of view; in
-  the crop it sees them 2-3 times larger;
+  the crop it sees them 2-3 times larger. Where the probe found them in the previous frame and finds
+  nobody now, a *crop tracker* (a VIDEO-mode landmarker of the runners' bundle) is started on the
+  previous frame's crop and follows them into this one and the next from its own landmarks, as
+  MediaPipe's tracking does, where no detector finds them any more (``demo4_walking`` with full: frame
+  343, the walker three quarters out of view); it takes the place of a runner that follows nobody
+  (:meth:`AdaptivePoseEstimator._build_crop_tracker`);
 * a *shrink*: a runner that followed fewer people than its ``num_poses`` for :data:`SHRINK_AFTER` probe
   intervals in a row (someone left) is replaced by one with as many poses as it followed;
 
@@ -181,7 +186,14 @@ class _CropTracker:
     backend: Backend
     window: tuple[int, int, int, int]         # the crop it sees: frame px (x0, y0, x1, y1)
     pose: PoseDetection | None = None         # its pose in the output of the last frame it ran on
-    following: bool = False                   # its last call gave a pose
+
+
+@dataclass
+class _Seed:
+    window: tuple[int, int, int, int]         # frame px (x0, y0, x1, y1)
+    crop: NDArray[np.uint8]                   # that crop of the frame
+    time_s: float
+    pose: PoseDetection                       # the probe's pose there, output for that frame
 
 
 @dataclass
@@ -210,9 +222,10 @@ class AdaptivePoseEstimator:
     ----------
     stats : dict of str to int
         ``frames``, ``runner_calls`` (landmarker calls of runners, replays included), ``probe_calls``,
-        ``replayed`` (frames replayed), ``grown``, ``shrunk``, ``redetected`` (runners started for each
-        reason),
-        ``max_runners`` (most runners at once).
+        ``replayed`` (frames replayed), ``grown``, ``shrunk`` (runners started for each reason),
+        ``redetected`` (lost poses found again in a crop), ``crop_calls`` (landmarker calls of crop
+        trackers), ``crop_trackers`` (crop trackers started), ``runner_swapped`` (runners following nobody
+        closed for a crop tracker), ``max_runners`` (most runners at once).
     """
 
     def __init__(self, factory: BackendFactory, *, max_poses: int = 4, detect_every: int = 8) -> None:
@@ -225,7 +238,8 @@ class AdaptivePoseEstimator:
         self._runners: list[_Runner] = [_Runner(factory(1, "video"), 1)]
         self._probe: Backend | None = None
         self._trackers: list[_CropTracker] = []  # crop trackers whose pose the last frame's output holds
-        self._idle: list[Backend] = []           # crop trackers that follow nobody (reused)
+        self._seeds: list[_Seed] = []            # lost poses the probe found again in the last frame
+        self._closed = False
         self.probe_step = PROBE_STEP
         self._held: deque[_Held] = deque()
         self._previous: list[PoseDetection] = []  # the last frame's output
@@ -233,7 +247,8 @@ class AdaptivePoseEstimator:
         self._shrink_after = SHRINK_AFTER * detect_every
         self._lag: int | None = None             # frames held back: detect_every - 1 (push) or 0 (detect)
         self.stats = {"frames": 0, "runner_calls": 0, "probe_calls": 0, "replayed": 0, "grown": 0,
-                      "shrunk": 0, "redetected": 0, "crop_calls": 0, "max_runners": 1}
+                      "shrunk": 0, "redetected": 0, "crop_calls": 0, "crop_trackers": 0, "runner_swapped": 0,
+                      "max_runners": 1}
 
     def __enter__(self) -> AdaptivePoseEstimator:
         return self
@@ -247,9 +262,10 @@ class AdaptivePoseEstimator:
         for r in self._runners:
             r.backend.close()
         self._runners = []
-        for b in [t.backend for t in self._trackers] + self._idle:
-            b.close()
-        self._trackers, self._idle = [], []
+        for t in self._trackers:
+            t.backend.close()
+        self._trackers = []
+        self._closed = True
         if self._probe is not None:
             self._probe.close()
             self._probe = None
@@ -308,8 +324,10 @@ class AdaptivePoseEstimator:
         return dets
 
     def _process(self, image: NDArray[np.uint8], time_s: float, key: Any) -> None:
-        if not self._runners:
+        if self._closed:
             raise RuntimeError("AdaptivePoseEstimator is closed")
+        if not self._runners and not self._trackers:          # crop trackers held the runner's place
+            self._runners = [_Runner(self.factory(1, "video"), 1)]
         self.stats["frames"] += 1
         merged: list[PoseDetection] = []
         for r in self._runners:
@@ -336,63 +354,68 @@ class AdaptivePoseEstimator:
 
         1. a *crop tracker* (a VIDEO-mode landmarker of the runners' bundle, ``factory(1, "crop")``) that
            gave the lost pose in the previous frame, on the same crop: it follows the person from its own
-           landmarks, as the runner that lost them would have, without a detector (``demo4_walking``
-           with full: frame 343, where no detector finds the walker on any crop);
-        2. otherwise the probe (IMAGE mode, the probe's scores) on that crop. When it finds the person, a
-           crop tracker is started on the same crop (its detector with the probe's detection score); its
-           pose, when it continues the lost one, is output instead of the probe's (the runners' bundle
-           and presence threshold), and it follows the person in the next frames (1.).
+           landmarks, as the runner that lost them would have, without a detector;
+        2. otherwise the probe (IMAGE mode, the probe's scores) on a crop around the lost pose;
+        3. otherwise, when the lost pose is one the probe found in the previous frame, a crop tracker is
+           started on that frame's crop (its detector with the probe's detection score finds the person
+           there) and then follows them into this one (``demo4_walking`` with full: the probe finds the
+           walker at 342, no detector finds her on any crop at 343, where the ``num_poses = 4``
+           landmarker keeps her by following its own landmarks; the tracker does the same).
 
-        Crop trackers whose pose is not continued are closed (kept for reuse when they follow nobody)."""
+        A crop tracker whose pose is not continued is closed (:meth:`_build_crop_tracker`: one may take
+        the place of a runner that follows nobody)."""
         height, width = image.shape[:2]
         out = list(merged)
         trackers, self._trackers = self._trackers, []
+        seeds, self._seeds = self._seeds, []
         for gone in lost:
-            window = _crop_box(gone.bbox, width, height)
             tracker = next((t for t in trackers if t.pose is gone), None)
             found = None
             if tracker is not None:                         # 1. it follows them from its landmarks
                 found = self._follow(tracker, image, time_s, gone, out)
-                tracker = tracker if found is not None else None   # else released below
-            x0, y0, x1, y1 = window
+            x0, y0, x1, y1 = window = _crop_box(gone.bbox, width, height)
             if found is None and x1 - x0 >= 2 and y1 - y0 >= 2:
-                crop = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
-                found = _continuing(crop, gone, out)        # 2. the probe on the crop
-                if found is not None:                       # 3. a crop tracker seeded there
-                    backend = self._idle.pop() if self._idle else self.factory(1, "crop")
-                    tracker = _CropTracker(backend, window)
+                crop = image[y0:y1, x0:x1]                  # 2. the probe on a crop around them
+                probed = [_shifted(d, x0, y0) for d in self._probe_detect(crop, time_s)]
+                found = _continuing(probed, gone, out)
+                seed = next((sd for sd in seeds if sd.pose is gone), None)
+                if found is not None:                       # a view while the frame is held (push)
+                    self._seeds.append(_Seed(window, crop if self._lag else crop.copy(), time_s, found))
+                elif tracker is None and seed is not None:  # 3. a tracker from the previous frame's crop
+                    tracker = _CropTracker(self._build_crop_tracker(), seed.window)
                     trackers.append(tracker)
-                    seeded = self._follow(tracker, image, time_s, gone, out)
-                    found, tracker = (found, None) if seeded is None else (seeded, tracker)
+                    if self._follow(tracker, seed.crop, seed.time_s, seed.pose, [], cropped=True) is not None:
+                        found = self._follow(tracker, image, time_s, gone, out)
             if found is not None:
                 out.append(found)
                 self.stats["redetected"] += 1
-                if tracker is not None:
+                if tracker is not None and tracker.pose is found:
                     trackers.remove(tracker)
-                    tracker.pose = found
                     self._trackers.append(tracker)
         for t in trackers:
-            self._release(t)
+            t.backend.close()
         return out
 
     def _follow(self, tracker: _CropTracker, image: NDArray[np.uint8], time_s: float, gone: PoseDetection,
-                out: list[PoseDetection]) -> PoseDetection | None:
-        """Run ``tracker`` on its crop of ``image``; its pose that continues ``gone`` (None if none)."""
+                out: list[PoseDetection], cropped: bool = False) -> PoseDetection | None:
+        """Run ``tracker`` on its crop of ``image`` (``image`` is that crop when ``cropped``); its pose that
+        continues ``gone`` and is none of ``out`` (None if none), kept as its pose."""
         x0, y0, x1, y1 = tracker.window
-        dets = [_shifted(d, x0, y0) for d in tracker.backend.detect(image[y0:y1, x0:x1], time_s)]
+        dets = tracker.backend.detect(image if cropped else image[y0:y1, x0:x1], time_s)
         self.stats["crop_calls"] += 1
-        tracker.following = bool(dets)
-        return _continuing(dets, gone, out)
+        tracker.pose = _continuing([_shifted(d, x0, y0) for d in dets], gone, out)
+        return tracker.pose
 
-    def _release(self, tracker: _CropTracker | None) -> None:
-        """A crop tracker no longer needed: kept for reuse when it follows nobody (its next call starts
-        from its detector, whatever the crop), closed otherwise."""
-        if tracker is None:
-            return
-        if not tracker.following and len(self._idle) < self.max_poses:
-            self._idle.append(tracker.backend)
-        else:
-            tracker.backend.close()
+    def _build_crop_tracker(self) -> Backend:
+        """A new crop tracker. When the only runner follows nobody, it is closed first and the tracker
+        takes its place (a landmarker holds ~60-70 MiB: not one more at the peak); a 1-pose runner is
+        started again once no crop tracker is left. Meanwhile the probe looks for newcomers on its
+        schedule, as it does while a runner follows its ``num_poses`` people."""
+        if len(self._runners) == 1 and not self._runners[0].last:
+            self._runners.pop().backend.close()
+            self.stats["runner_swapped"] += 1
+        self.stats["crop_trackers"] += 1
+        return self.factory(1, "crop")
 
     def _probe_detect(self, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
         if self._probe is None:
@@ -489,7 +512,7 @@ def mediapipe_adaptive(model: str = "lite", *, max_poses: int = 4, detect_every:
                        min_tracking_confidence: float = 0.5) -> AdaptivePoseEstimator:
     """:class:`AdaptivePoseEstimator` over MediaPipe PoseLandmarkers of ``model`` (lite, full, heavy or a
     path) with the given thresholds in [0, 1]; the probe uses :func:`probe_model`."""
-    from imusynth.video.pose.mediapipe_backend import PoseEstimator
+    from imusynth.video.pose.mediapipe_backend import PoseEstimator, release_free_memory
     from imusynth.video.pose.models import resolve_model
 
     path = resolve_model(model)
@@ -501,6 +524,7 @@ def mediapipe_adaptive(model: str = "lite", *, max_poses: int = 4, detect_every:
                                  min_detection_confidence=min(min_detection_confidence, PROBE_CONFIDENCE),
                                  min_presence_confidence=min(min_presence_confidence, PROBE_CONFIDENCE),
                                  min_tracking_confidence=min_tracking_confidence)
+        release_free_memory()        # what a landmarker closed just before held (its place is taken)
         # a runner; a crop tracker ("crop") starts from the probe's detection score on a crop around a
         # lost pose and follows it as a runner would (same bundle and presence threshold)
         low = PROBE_CONFIDENCE if running_mode == "crop" else 1.0
