@@ -20,8 +20,9 @@ from imusynth.core.kinematics import lowpass, runs
 from imusynth.core.motion import Motion
 from imusynth.core.skeletons import MEDIAPIPE_33
 from imusynth.video.camera import camera_to_world_points, refine_up
-from imusynth.video.lift import leg_length_outliers, lift_frame, smooth_depth
+from imusynth.video.lift import leg_length_outliers, smooth_depth
 from imusynth.video.lift.lifters import Lifter, LifterInput, MediaPipeLifter
+from imusynth.video.lift.pnp_batch import lift_frames
 from imusynth.video.pose.cleaning import (
     LIMB_GROUPS,
     apply_swaps,
@@ -108,15 +109,10 @@ def lift_track(track: Track, K: NDArray[np.float64], *, min_visibility: float, l
         raise ValueError(f"lifter {lifter.name} returned shape {body.shape}, expected ({n}, 33, 3)")
     image_xy = inp.image_xy
     visibility = apply_swaps(track.visibility, fix.swaps) if first else track.visibility
-    rot = np.full((n, 3, 3), np.nan)
-    trans = np.full((n, 3), np.nan)
-    ok = np.zeros(n, dtype=bool)
-    prev = None
-    for k in range(n):
-        # detections measure pixels from the pixel corner; the intrinsics put pixel centres on integers
-        lf = lift_frame(body[k], image_xy[k] - 0.5, visibility[k], K, prev=prev, min_weight=min_visibility)
-        if lf.ok:
-            rot[k], trans[k], ok[k], prev = lf.R, lf.t, True, lf
+    # detections measure pixels from the pixel corner; the intrinsics put pixel centres on integers. All
+    # frames at once: lift_frame in sequence, each frame's prev the last one placed (pnp_batch)
+    placed = lift_frames(body, image_xy - 0.5, visibility, K, min_weight=min_visibility)
+    rot, trans, ok = placed.R, placed.t, placed.ok
     world = body
     rows = ok & fix.swaps.any(axis=1)
     if rows.any() and not first:
