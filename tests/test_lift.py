@@ -482,3 +482,149 @@ def test_real_view_depth_matches_the_triangulated_reference(cam, monkeypatch):
                 depth.append(pelvis_cam[frame.index, 2])
     assert len(depth_err) >= 18  # of 20 frames
     assert abs(np.mean(depth_err)) < 0.12 * np.mean(depth)
+
+
+# --------------------------------------------------------------------------------------------------
+# lift_frames (pnp_batch): a whole track at once, equal to lift_frame in sequence
+# --------------------------------------------------------------------------------------------------
+
+
+def _batch_track() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 100-frame track (world (T, 33, 3) m, image (T, 33, 2) px, weights (T, 33)) that takes every path.
+
+    Frames 0-39: a body walking from 2 to 6 m and turning, 2 px noise, random occlusion, with frames
+    of fewer than 6 usable landmarks (10, 11), a NaN world landmark (15), collapsed image points (20);
+    frames 40-97: a distant body (20 m, 5 px noise) whose mirror pose fits nearly as well, so the
+    global solution sometimes turns it by more than 30 deg and the start from the previous pose runs
+    (and is kept); frames 98, 99: a nearer body where it runs and the global minimum is kept.
+    """
+    rng_near, rng_far = np.random.default_rng(11), np.random.default_rng(4)
+    world = np.repeat(BODY[None], 100, axis=0)
+    image = np.empty((100, 33, 2))
+    weights = np.ones((100, 33))
+    for k in range(40):
+        s = k / 39
+        R, t = pose((90.0 * s, 5.0 * math.sin(6 * s), 0.0), (0.5 - s, 0.1, 2.0 + 4.0 * s))
+        image[k] = project(BODY @ R.T + t) + rng_near.normal(0.0, 2.0, (33, 2))
+        weights[k] = np.where(rng_near.random(33) < 0.15, 0.0, rng_near.uniform(0.6, 1.0, 33))
+    for k in range(40, 100):
+        R, t = pose((20.0 + 10.0 * math.sin(k / 5), 15.0, 0.0), (0.5, 0.3, 20.0))
+        image[k] = project(BODY @ R.T + t) + rng_far.normal(0.0, 5.0, (33, 2))
+    # 98, 99: a body at 6 m in its mirror pose (S R S, S = diag(1, 1, -1)), then in its true pose: the
+    # minimum reached from the previous pose costs clearly (> 10 %) more, the global one is kept
+    R, t = pose((50.0, 15.0, 0.0), (0.3, 0.2, 6.0))
+    S = np.diag([1.0, 1.0, -1.0])
+    rng_mirror = np.random.default_rng(0)
+    image[98] = project(BODY @ (S @ R @ S).T + t) + rng_mirror.normal(0.0, 1.0, (33, 2))
+    image[99] = project(BODY @ R.T + t) + rng_mirror.normal(0.0, 1.0, (33, 2))
+    weights[10:12, 5:] = 0.2  # below min_weight: five usable landmarks
+    world[15, 3] = np.nan
+    image[20] = 400.0
+    return world, image, weights
+
+
+def _poison_sqpnp(monkeypatch, image: np.ndarray, frames: list[int]) -> None:
+    """SQPnP raises for ``frames`` (recognised by their image points; both modules share cv2)."""
+    import cv2
+
+    real = cv2.solvePnP
+    marks = {float(image[k, 0, 0]) for k in frames}
+
+    def solve_pnp(obj, img, *args, **kwargs):
+        if float(np.asarray(img)[0, 0]) in marks:
+            raise cv2.error("SQPnP failed")
+        return real(obj, img, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "solvePnP", solve_pnp)
+
+
+def _lift_in_sequence(world, image, weights, prev=None) -> list[LiftedFrame]:
+    out = []
+    for k in range(len(world)):
+        fr = lift_frame(world[k], image[k], weights[k], K, prev=prev)
+        out.append(fr)
+        prev = fr if fr.ok else prev
+    return out
+
+
+def _assert_same(batch, seq: list[LiftedFrame]) -> None:
+    """Equal to rounding: 1e-9 on R, 1e-9 relative to |t| on t and the points, 1e-9 relative on rms."""
+    assert batch.ok.tolist() == [f.ok for f in seq]
+    assert batch.n_used.tolist() == [f.n_used for f in seq]
+    assert list(batch.reason) == [f.reason for f in seq]
+    R = np.array([f.R for f in seq])
+    t = np.array([f.t for f in seq])
+    np.testing.assert_allclose(batch.R, R, rtol=0.0, atol=1e-9)
+    scale = np.linalg.norm(np.nan_to_num(t), axis=1)
+    assert np.all(np.isnan(batch.t) == np.isnan(t))
+    assert np.nanmax(np.abs(batch.t - t).max(axis=1) / np.where(scale > 0, scale, 1.0)) < 1e-9
+    pts = np.array([f.points for f in seq])
+    assert np.all(np.isnan(batch.points) == np.isnan(pts))
+    assert np.nanmax(np.abs(batch.points - pts).max(axis=(1, 2)) / np.where(scale > 0, scale, 1.0)) < 1e-9
+    np.testing.assert_allclose(batch.rms_px, [f.rms_px for f in seq], rtol=1e-9, atol=0.0)
+    k = int(np.flatnonzero(batch.ok)[0])
+    fr = batch.frame(k)
+    assert fr.ok and np.array_equal(fr.R, batch.R[k]) and fr.n_used == seq[k].n_used
+
+
+def test_lift_frames_equals_lift_frame_in_sequence(monkeypatch):
+    from imusynth.video.lift import pnp
+    from imusynth.video.lift.pnp_batch import lift_frames
+
+    world, image, weights = _batch_track()
+    _poison_sqpnp(monkeypatch, image, [0, 25])  # 0: weak-perspective start; 65: start from prev
+    solves: list[tuple] = []
+    real_refine = pnp._refine
+
+    def refine(*args, **kwargs):
+        solves.append(real_refine(*args, **kwargs))
+        return solves[-1]
+
+    monkeypatch.setattr(pnp, "_refine", refine)
+    seq, prev, kept = [], None, []
+    for k in range(len(world)):
+        solves.clear()
+        fr = lift_frame(world[k], image[k], weights[k], K, prev=prev)
+        seq.append(fr)
+        prev = fr if fr.ok else prev
+        if len(solves) == 2:  # global and from prev: is the one from prev kept?
+            kept.append(not solves[0][2] < 0.9 * solves[1][2])
+    monkeypatch.setattr(pnp, "_refine", real_refine)
+    # the track takes every path: the mirror check keeps the previous pose's minimum and the global one
+    assert True in kept and False in kept, kept
+    assert sum(f.ok for f in seq) >= 50  # the near frames and about half the distant ones (5 px noise)
+    reasons = " ".join(f.reason for f in seq)
+    assert "usable landmarks" in reasons and "collapsed" in reasons
+    batch = lift_frames(world, image, weights, K)
+    assert len(batch) == 100
+    _assert_same(batch, seq)
+    # prev carries across calls: the second half started from the first half's last placed frame
+    last = next(f for f in reversed(seq[:50]) if f.ok)
+    _assert_same(lift_frames(world[50:], image[50:], weights[50:], K, prev=last), seq[50:])
+
+
+@pytest.mark.parametrize(
+    ("world", "image", "weights", "Km"),
+    [
+        (np.zeros((4, 33, 2)), np.zeros((4, 33, 2)), np.ones((4, 33)), K),
+        (np.zeros((33, 3)), np.zeros((33, 2)), np.ones(33), K),
+        (np.zeros((4, 33, 3)), np.zeros((3, 33, 2)), np.ones((4, 33)), K),
+        (np.zeros((4, 33, 3)), np.zeros((4, 33, 2)), np.ones((4, 30)), K),
+        (np.zeros((4, 33, 3)), np.zeros((4, 33, 2)), np.ones((4, 33)), -K),
+    ],
+)
+def test_lift_frames_malformed_arrays_raise_input_error(world, image, weights, Km):
+    from imusynth.video.lift.pnp_batch import lift_frames
+
+    with pytest.raises(LiftError):
+        lift_frames(world, image, weights, Km)
+
+
+def test_lift_frames_of_no_frames_and_of_failed_frames_only():
+    from imusynth.video.lift.pnp_batch import lift_frames
+
+    empty = lift_frames(np.zeros((0, 33, 3)), np.zeros((0, 33, 2)), np.zeros((0, 33)), K)
+    assert len(empty) == 0 and empty.points.shape == (0, 33, 3) and empty.R.shape == (0, 3, 3)
+    failed = lift_frames(np.repeat(BODY[None], 3, axis=0), np.zeros((3, 33, 2)), np.zeros((3, 33)), K)
+    assert not failed.ok.any() and np.isnan(failed.t).all() and np.isnan(failed.rms_px).all()
+    assert failed.reason == ("0 usable landmarks, at least 6 needed",) * 3
