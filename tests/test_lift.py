@@ -601,6 +601,11 @@ def test_lift_frames_equals_lift_frame_in_sequence(monkeypatch):
     # prev carries across calls: the second half started from the first half's last placed frame
     last = next(f for f in reversed(seq[:50]) if f.ok)
     _assert_same(lift_frames(world[50:], image[50:], weights[50:], K, prev=last), seq[50:])
+    # in blocks of 7 frames (1024 by default): the previous pose carries across the blocks
+    from imusynth.video.lift import pnp_batch
+
+    monkeypatch.setattr(pnp_batch, "_BLOCK", 7)
+    _assert_same(lift_frames(world, image, weights, K), seq)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,9 @@ solve starts from the frame's own SQPnP solution and does not depend on the prev
    runs the single-frame solves of :func:`~imusynth.video.lift.pnp.lift_frame` from the previous pose
    or the weak-perspective start.
 
+Frames go through steps 1-4 in blocks of 1024 (the previous pose carries from block to block), so
+the solver's temporaries (~2 kB a frame) stay bounded for a track of any length.
+
 Frames, units and pixel conventions are those of :mod:`imusynth.video.lift.pnp`. The results agree
 with the sequential ones to rounding: the sums of the batched solve run in another order
 (``tests/test_lift.py`` checks 1e-9 relative on ``t`` and 1e-9 on ``R``).
@@ -302,11 +305,75 @@ def lift_frames(
     if w_all.shape != (T, N):
         raise LiftError(f"weights must have shape ({T}, {N}), got {w_all.shape}")
 
+    R_prev: NDArray[np.float64] | None = None
+    t_prev: NDArray[np.float64] | None = None
+    if prev is not None and prev.ok and np.all(np.isfinite(prev.R)) and np.all(np.isfinite(prev.t)):
+        R_prev, t_prev = np.asarray(prev.R, dtype=np.float64), np.asarray(prev.t, dtype=np.float64)
+    R_out = np.full((T, 3, 3), np.nan)
+    t_out = np.full((T, 3), np.nan)
+    rms = np.full(T, np.nan)
+    ok = np.zeros(T, dtype=bool)
+    n_used = np.zeros(T, dtype=np.int64)
+    reason: list[str] = []
+    # in blocks of frames, so that the solver's temporaries (~2 kB a frame) do not grow with the track
+    for a in range(0, T, _BLOCK):
+        b = min(T, a + _BLOCK)
+        blk = _Block(R_out[a:b], t_out[a:b], rms[a:b], ok[a:b], n_used[a:b], [""] * (b - a))
+        R_prev, t_prev = _lift_block(
+            Xw_all[a:b], uv_all[a:b], w_all[a:b], Km, blk, R_prev, t_prev, min_weight=min_weight,
+            huber_px=huber_px, max_rel_rms=max_rel_rms, max_iter=max_iter, min_depth_m=min_depth_m,
+            max_turn_deg=max_turn_deg)
+        reason += blk.reason
+    points = np.einsum("tij,tnj->tni", R_out, Xw_all) + t_out[:, None, :]
+    points[~ok] = np.nan
+    return LiftedFrames(points=points, R=R_out, t=t_out, rms_px=rms, ok=ok, n_used=n_used,
+                        reason=tuple(reason))
+
+
+#: frames per block of :func:`lift_frames`
+_BLOCK = 1024
+
+
+@dataclass
+class _Block:
+    """Views of :func:`lift_frames`' outputs for one block of frames, filled by :func:`_lift_block`."""
+
+    R: NDArray[np.float64]
+    t: NDArray[np.float64]
+    rms_px: NDArray[np.float64]
+    ok: NDArray[np.bool_]
+    n_used: NDArray[np.int64]
+    reason: list[str]
+
+
+def _lift_block(
+    Xw_all: NDArray[np.float64],
+    uv_all: NDArray[np.float64],
+    w_all: NDArray[np.float64],
+    Km: NDArray[np.float64],
+    out: _Block,
+    R_prev: NDArray[np.float64] | None,
+    t_prev: NDArray[np.float64] | None,
+    *,
+    min_weight: float,
+    huber_px: float,
+    max_rel_rms: float,
+    max_iter: int,
+    min_depth_m: float,
+    max_turn_deg: float,
+) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None]:
+    """:func:`lift_frames` on one block of T frames (arrays (T, N, 3) m, (T, N, 2) px, (T, N)).
+
+    Fills ``out``; ``R_prev`` (3, 3), ``t_prev`` (3,) m: the last placed frame before the block (None:
+    none). Returns the last placed frame's ``R, t`` after the block.
+    """
+    T, N = Xw_all.shape[:2]
     # ---- per-frame checks, all frames at once
     finite = np.isfinite(Xw_all).all(axis=2) & np.isfinite(uv_all).all(axis=2) & np.isfinite(w_all)
     use = finite & (np.nan_to_num(w_all, nan=0.0) >= min_weight) & (w_all > 0)
     n_used = use.sum(axis=1)
-    reason = [""] * T
+    out.n_used[:] = n_used
+    reason = out.reason
     cand = n_used >= MIN_LANDMARKS
     for k in np.flatnonzero(~cand):
         reason[k] = f"{n_used[k]} usable landmarks, at least {MIN_LANDMARKS} needed"
@@ -354,11 +421,8 @@ def lift_frames(
     gi = np.flatnonzero(started)
     Rb, tb, cb, Ab = _refine_batch(Xw_p[gi], uv_p[gi], w_p[gi], Km, R0[gi], t0[gi],
                                    huber_px=huber_px, max_iter=max_iter, min_depth_m=min_depth_m)
-    R_out = np.full((T, 3, 3), np.nan)
-    t_out = np.full((T, 3), np.nan)
-    rms = np.full(T, np.nan)
-    ok = np.zeros(T, dtype=bool)
-    best_R, best_t, best_cost = R_out.copy(), t_out.copy(), np.full(T, np.nan)
+    R_out, t_out, rms, ok = out.R, out.t, out.rms_px, out.ok
+    best_R, best_t, best_cost = np.full((T, 3, 3), np.nan), np.full((T, 3), np.nan), np.full(T, np.nan)
     best_R[gi], best_t[gi], best_cost[gi] = Rb, tb, cb
     g_ok, g_rms, g_reason = _finish_batch(Xw_p[gi], uv_p[gi], ~pad[gi], Km, Rb, tb, Ab,
                                           spread_px=spread[gi], max_rel_rms=max_rel_rms)
@@ -367,10 +431,6 @@ def lift_frames(
         reason[k] = why
 
     # ---- in order: the turn check against the last frame that succeeded, and the rare other starts
-    R_prev: NDArray[np.float64] | None = None
-    t_prev: NDArray[np.float64] | None = None
-    if prev is not None and prev.ok and np.all(np.isfinite(prev.R)) and np.all(np.isfinite(prev.t)):
-        R_prev, t_prev = np.asarray(prev.R, dtype=np.float64), np.asarray(prev.t, dtype=np.float64)
     for k in np.flatnonzero(cand):
         nk = n_used[k]
         Xw, uv, w = Xw_p[k, :nk], uv_p[k, :nk], w_p[k, :nk]
@@ -398,11 +458,8 @@ def lift_frames(
                          max_rel_rms=max_rel_rms)
             R_out[k], t_out[k], rms[k], ok[k], reason[k] = fr.R, fr.t, fr.rms_px, fr.ok, fr.reason
         if ok[k]:
-            R_prev, t_prev = R_out[k], t_out[k]
-    points = np.einsum("tij,tnj->tni", R_out, Xw_all) + t_out[:, None, :]
-    points[~ok] = np.nan
-    return LiftedFrames(points=points, R=R_out, t=t_out, rms_px=rms, ok=ok, n_used=n_used.astype(np.int64),
-                        reason=tuple(reason))
+            R_prev, t_prev = R_out[k].copy(), t_out[k].copy()
+    return R_prev, t_prev
 
 
 def _finish_batch(
