@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         lifter_from_spec,
     )
     from imusynth.video.lift.pnp import LiftedFrame, lift_frame
+    from imusynth.video.lift.pnp_batch import LiftedFrames, lift_frames
     from imusynth.video.lift.trajectory import (
         body_trajectory,
         leg_length_outliers,
@@ -43,13 +44,14 @@ if TYPE_CHECKING:
     )
 
 # Loaded on first use (PEP 562): importing one submodule (the job needs ``lifters`` before the video is
-# read) does not load ``trajectory`` and its SciPy splines beside the pose models (issue 14's peak memory).
+# read) does not load the lifting's numerics beside the pose models (issue 14's peak memory).
 _WHERE = {
     **dict.fromkeys(["DEFAULT_DEPTH_CUTOFF_HZ", "DEFAULT_LEG_LENGTH_TOLERANCE", "MIN_LANDMARKS",
                      "N_LANDMARKS", "LiftError", "standing_pose"], "base"),
     **dict.fromkeys(["LearnedLifter", "Lifter", "LifterInput", "MediaPipeLifter", "OracleLifter",
                      "fill_landmarks", "lifter_from_spec"], "lifters"),
     **dict.fromkeys(["LiftedFrame", "lift_frame"], "pnp"),
+    **dict.fromkeys(["LiftedFrames", "lift_frames"], "pnp_batch"),
     **dict.fromkeys(["body_trajectory", "leg_length_outliers", "smooth_depth", "stack_frames"], "trajectory"),
 }
 
@@ -71,6 +73,7 @@ __all__ = [
     "LearnedLifter",
     "LiftError",
     "LiftedFrame",
+    "LiftedFrames",
     "Lifter",
     "LifterInput",
     "MediaPipeLifter",
@@ -79,6 +82,7 @@ __all__ = [
     "fill_landmarks",
     "leg_length_outliers",
     "lift_frame",
+    "lift_frames",
     "lifter_from_spec",
     "smooth_depth",
     "stack_frames",
