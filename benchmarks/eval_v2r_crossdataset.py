@@ -39,14 +39,13 @@ subjects only (asserted on the files and the window groups), every cell is score
 subjects, and the folds are pooled (macro-F1 of all test predictions, from each fold's exact confusion
 matrix) with the mean +- sd over folds and rows chosen per fold on the *other* folds.
 ``--alignment-rows`` adds the cells of ``calibrate fit --alignment per-sensor --heading``
-(:data:`ALIGNMENT_CELLS`). ``--device``, ``--fold`` and ``--alignment-only`` split the work between
+(:data:`ALIGNMENT_CELLS`); ``--calm-rows`` the calm-style cells (:data:`CALM_CELLS`, styles chosen per fold
+on its training subjects). ``--device``, ``--fold`` and ``--alignment-only`` split the work between
 processes that fill the same cache; a last run without them assembles the tables.
 
 Usage: python benchmarks/eval_v2r_crossdataset.py [--cnn-epochs 30] [--trees 300] [--only bm|spsw] [--swap]
-       [--subject-folds 6 [--alignment-rows]] [--device watch|phone] [--fold s06] [--alignment-only]
-Prints the Markdown tables; writes benchmarks/results/v2r_crossdataset/results.json and table.md
-(results_swap.json and table_swap.md with --swap, results_folds6.json and table_folds6.md with
---subject-folds 6).
+       [--subject-folds 6 [--alignment-rows] [--calm-rows]] [--device watch|phone] [--fold s06]
+Writes benchmarks/results/v2r_crossdataset/results[_swap|_folds6[_calm]].json and table[...].md.
 """
 
 from __future__ import annotations
@@ -60,15 +59,19 @@ from pathlib import Path
 import numpy as np
 
 from imusynth.cli.main import run as imusynth
+from imusynth.har import load_windows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from v2r_protocol import (  # noqa: E402
+    calm_style_choice,
     check_fold,
     fold_table,
     fold_targets,
     spread_table,
+    style_of,
     subject_folds,
     summarise,
+    turn_bounds,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,11 +118,8 @@ CAL_FIT_FLAGS: dict[str, list[str]] = {
 #: per-sensor alignment turns each by its own gravity): the full method's calibration in both frames, the
 #: label-free one in the gravity frame, and per-sensor alone in the full method's cell (CPU: these four).
 ALIGNMENT_CELLS = (
-    ("per-class+own-g", "stack", "gravity"),
-    ("per-class+own-g+heading", "stack", "sensor"),
-    ("per-class+own-g+heading", "stack", "gravity"),
-    ("channel+own-g+heading", "stack", "gravity"),
-)
+    ("per-class+own-g", "stack", "gravity"), ("per-class+own-g+heading", "stack", "sensor"),
+    ("per-class+own-g+heading", "stack", "gravity"), ("channel+own-g+heading", "stack", "gravity"))
 #: --swap: spsw-har with the subjects' roles swapped (s04-s06 train and calibrate, s01-s03 tested), only
 #: these cells (R2R always), to see how much a cell moves with the split.
 SWAP_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
@@ -178,20 +178,7 @@ def turn_span(path: Path) -> tuple[float, float, float, float]:
     m = read_motion(path, canonical=True)
     names = list(m.names)
     v = m.xyz[:, names.index("right_hip")] - m.xyz[:, names.index("left_hip")]
-    yaw = np.unwrap(np.arctan2(v[:, 1], v[:, 0]))
-    k = max(1, int(round(1.0 / np.median(np.diff(m.time)))))  # 1 s moving average: one stride
-    pad = np.pad(yaw, (k // 2, k - 1 - k // 2), mode="edge")
-    smooth = np.convolve(pad, np.ones(k) / k, mode="valid")
-    fast = np.abs(np.degrees(np.gradient(smooth, m.time))) > TURN_RATE_DEG_S
-    best, a = (0, 0), None
-    for i, f in enumerate([*fast.tolist(), False]):
-        if f and a is None:
-            a = i
-        elif not f and a is not None:
-            best = max(best, (a, i), key=lambda s: s[1] - s[0])
-            a = None
-    t = m.time
-    return float(t[0]), float(t[best[0]]), float(t[max(best[1] - 1, best[0])]), float(t[-1])
+    return turn_bounds(m.time, np.unwrap(np.arctan2(v[:, 1], v[:, 0])), TURN_RATE_DEG_S)
 
 
 def motion_jobs(target: str) -> list[dict]:
@@ -298,8 +285,9 @@ def window_flags(target: str) -> list[object]:
 def export_virtual(
     target: str, device: str, files: list[Path], cal: str, aug: str, frame: str, tag: str = ""
 ) -> Path:
-    # uncalibrated virtual windows do not depend on the real split: shared with the fixed split's cache
-    base = CACHE / target if (FOLD is not None and cal == "raw" and not tag) else work(target)
+    # uncalibrated virtual windows do not depend on the real split (calm: named by the style set): shared
+    shared = FOLD is not None and cal == "raw" and tag[:6] in ("", "_calm-")
+    base = CACHE / target if shared else work(target)
     out = base / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}{tag}.h5"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -337,6 +325,15 @@ def scores(rep: dict) -> dict[str, dict]:
     return {f"{r['classifier']}:{r['protocol']}": r for r in rep["results"]}
 
 
+def cell(target: str, device: str, files: list[Path], key: tuple, args, tag: str = "") -> dict:  # noqa: ANN001
+    """Scores of one cell (calibration, augmented, frame) from the given (calibrated) virtual files."""
+    cal, aug, frame = key
+    test = export_real(target, device, "test", frame)
+    train = export_real(target, device, "train", frame)
+    v = export_virtual(target, device, files, cal, aug, frame, tag)
+    return scores(har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}{tag}", args, frame))
+
+
 def run_target(target: str, args) -> dict:  # noqa: ANN001
     t0 = time.perf_counter()
     virtual = make_virtual(target)
@@ -353,61 +350,54 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
             files = calibrated(target, device, cal, virtual)
             for aug in ("none", "stack"):
                 for frame in ("sensor", "gravity"):
-                    if SWAP and (cal, aug, frame) not in SWAP_CELLS:
-                        continue
-                    test = export_real(target, device, "test", frame)
-                    train = export_real(target, device, "train", frame)
-                    v = export_virtual(target, device, files, cal, aug, frame)
-                    rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
-                    dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
+                    if not SWAP or (cal, aug, frame) in SWAP_CELLS:
+                        dev["cells"][f"{cal}|{aug}|{frame}"] = cell(target, device, files, (cal, aug, frame),
+                                                                    args)
         new_rows = (args.alignment_rows or args.alignment_only) and not SWAP
-        for cal, aug, frame in ALIGNMENT_CELLS if new_rows else ():
-            files = calibrated(target, device, cal, virtual)
-            test = export_real(target, device, "test", frame)
-            train = export_real(target, device, "train", frame)
-            v = export_virtual(target, device, files, cal, aug, frame)
-            rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}", args, frame)
-            dev["cells"][f"{cal}|{aug}|{frame}"] = scores(rep)
-        # acted styles: measured on the real TRAINING split (fixed split only)
-        if target == "spsw" and not SWAP and FOLD is None and not args.alignment_only:
+        for key in ALIGNMENT_CELLS if new_rows else ():
+            files = calibrated(target, device, key[0], virtual)
+            dev["cells"]["|".join(key)] = cell(target, device, files, key, args)
+        # acted styles, chosen on the real TRAINING subjects (of the fold): fixed split, or --calm-rows folds
+        if target == "spsw" and not SWAP and not args.alignment_only and (FOLD is None or args.calm_rows):
             keep = calm_styles(target, device, virtual)
             dev["calm_styles"] = sorted(keep)
             sub = [f for f in virtual if style_of(f) in keep]
-            for cal, aug, frame in CALM_CELLS if len(sub) < len(virtual) else ():
-                files = calibrated(target, device, cal, sub, "_calm")
-                test = export_real(target, device, "test", frame)
-                train = export_real(target, device, "train", frame)
-                v = export_virtual(target, device, files, cal, aug, frame, "_calm")
-                rep = har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}_calm", args, frame)
-                dev["cells"][f"{cal}|{aug}|{frame}|calm"] = scores(rep)
+            # fold caches name the style set (it may differ between folds); the fixed split keeps its names
+            tag = "_calm" if FOLD is None else "_calm-" + "+".join(sorted(keep))
+            for key in CALM_CELLS + (CALM_FOLD_CELLS if FOLD is not None else ()):
+                name = "|".join(key)
+                if len(sub) < len(virtual):
+                    files = calibrated(target, device, key[0], sub, tag)
+                    dev["cells"][name + "|calm"] = cell(target, device, files, key, args, tag)
+                elif FOLD is not None:  # no style dropped: the calm cell is the cell itself
+                    if name not in dev["cells"]:
+                        files = calibrated(target, device, key[0], virtual)
+                        dev["cells"][name] = cell(target, device, files, key, args)
+                    dev["cells"][name + "|calm"] = dev["cells"][name]
         res["devices"][device] = dev
     return res
 
 
-#: Cells re-run with the calm styles only.
+#: Cells re-run with the calm styles only (fixed split and --calm-rows folds) ...
 CALM_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
-
-
-def style_of(path: Path) -> str:
-    """The Bandai style of a virtual file (``sevivi`` for the Kinect take)."""
-    parts = path.stem.split("_")
-    return "sevivi" if parts[0] == "sevivi" else parts[2]
+#: ... and, in the folds, per-sensor alignment too.
+CALM_FOLD_CELLS = (("per-class+own-g", "stack", "gravity"),)
 
 
 def calm_styles(target: str, device: str, virtual: list[Path]) -> set[str]:
     """Styles whose walking |acc| sd (over samples) is at most twice the real TRAINING split's walking one.
 
     Acted styles (Bandai's "active", "youthful") swing the arms far harder than people walking in a test;
-    this is measured on the real training subjects only, never on the test split.
+    this is measured on the real training subjects only (of the fold: asserted on the windows' groups),
+    never on the test subjects (:func:`v2r_protocol.calm_style_choice`).
     """
     import h5py
-
-    from imusynth.har import load_windows
 
     pl = TARGETS[target]["devices"][device]
     walk = TARGETS[target]["labels"]["walk"]
     real = load_windows(export_real(target, device, "train", "sensor"))
-    sd_real = float(np.linalg.norm(real.X[real.labels == walk][:, :, 0:3], axis=2).std())
+    if FOLD is not None:
+        check_fold(FOLD, real_inputs(target, device, "train")[0], real.group.tolist())
     norms: dict[str, list[np.ndarray]] = {}
     for f in virtual:
         if not (f.stem.startswith("dataset-2_walk_") or f.stem.startswith("sevivi")):
@@ -417,10 +407,11 @@ def calm_styles(target: str, device: str, virtual: list[Path]) -> set[str]:
                 s = clip["sensors"][pl]
                 valid = s["valid"][:]
                 norms.setdefault(style_of(f), []).append(np.linalg.norm(s["acc"][:][valid], axis=1))
-    sd = {k: float(np.concatenate(v).std()) for k, v in norms.items()}
+    real_walk = np.linalg.norm(real.X[real.labels == walk][:, :, 0:3], axis=2)
+    sd_real, sd, keep = calm_style_choice(real_walk, norms)
     print(f"{device}: walking |acc| sd real (training split) {sd_real:.2f} m/s^2; virtual by style "
           + ", ".join(f"{k} {v:.2f}" for k, v in sorted(sd.items())), flush=True)
-    return {k for k, v in sd.items() if v <= 2.0 * sd_real}
+    return keep
 
 
 def table(target: str, res: dict) -> str:
@@ -478,8 +469,6 @@ def diagnostics(target: str) -> str:
     """Why virtual and real differ: per class and source, mean and sd of |acc| and |gyro|, the mean
     gravity-frame vertical acc, and the share of |acc| power above 3 Hz (sensor-frame windows, no
     calibration, no augmentation; the real TRAINING split only)."""
-    from imusynth.har import load_windows
-
     lines = [
         f"\n{TARGETS[target]['name']}: virtual (raw) vs real (training split), per class\n",
         "| device | class | source | windows | mean abs acc m/s^2 | sd abs acc | mean abs gyro rad/s "
@@ -513,8 +502,6 @@ def diagnostics(target: str) -> str:
 def run_folds(args) -> dict:  # noqa: ANN001
     """spsw-har over folds of whole subjects (:func:`v2r_protocol.subject_folds`): per fold, R2R/Mix2R
     training and the calibrations use the other subjects only, the fold's subjects are tested."""
-    from imusynth.har import load_windows
-
     global FOLD, FOLD_N
     folds = subject_folds(SUBJECTS, args.subject_folds)
     FOLD_N = len(folds)
@@ -558,6 +545,8 @@ def main() -> None:
                     help="only the --alignment-rows cells, no tables (to fill the cache beside another run)")
     ap.add_argument("--fold", action="append", default=[], metavar="TEST",
                     help="only this fold (test subjects joined by '-', e.g. s06): fills the cache, no tables")
+    ap.add_argument("--calm-rows", action="store_true",
+                    help="with --subject-folds: also the calm-style cells (styles chosen per fold)")
     ap.add_argument("--device", choices=("watch", "phone"), default=None, help="only this device")
     args = ap.parse_args()
     global DEVICE
@@ -575,11 +564,17 @@ def main() -> None:
             ("full", full, "rf:v2r"), ("full", full, "cnn:v2r"),
             ("one map, +, gravity", "channel|stack|gravity", "rf:v2r"),
             ("one map, +, gravity", "channel|stack|gravity", "cnn:v2r"),
+            *[(f"{k.split('|')[0]}, {'+' if 'stack' in k else '–'}, gravity, calm", k, c) for k in (
+                "|".join(x) + "|calm" for x in CALM_CELLS + CALM_FOLD_CELLS) if args.calm_rows
+              for c in ("rf:v2r", "cnn:v2r")],
         ))
-        md = "\n".join([fold_table(res["summary"], name, full), "", spread, "",
+        kept = [f"- calm styles, fold {'-'.join(f['test'])}: " + "; ".join(
+            f"{d} {', '.join(v['calm_styles'])}" for d, v in pf["devices"].items())
+            for f, pf in zip(res["folds"], res["per_fold"], strict=True) if args.calm_rows]
+        md = "\n".join([fold_table(res["summary"], name, full), "", spread, "", *kept, "",
                         fold_targets(res["summary"], name, full, "channel|stack|gravity")])
         print(md)
-        tag = f"_folds{args.subject_folds}" + (f"_{DEVICE}" if DEVICE else "")
+        tag = f"_folds{args.subject_folds}{'_calm' if args.calm_rows else ''}{f'_{DEVICE}' if DEVICE else ''}"
         (CACHE / f"table{tag}.md").write_text(md + "\n", encoding="utf-8")
         (CACHE / f"results{tag}.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
         print(f"\nwrote {CACHE / f'table{tag}.md'} ({res['cpu_s']:.0f} CPU-s, {res['wall_s']:.0f} s wall)")

@@ -9,6 +9,10 @@
 - :func:`pooled_macro_f1`, :func:`fold_summary`: pooled macro-F1 and mean +- sd over folds.
 - :func:`select_on_other_folds`: for each test fold, the configuration that scores best on the *other*
   folds (its own test subjects never choose it).
+- :func:`turn_bounds`: the turn of a walk-turn take from its heading.
+- :func:`style_of`, :func:`calm_style_choice`: the Bandai styles whose walking |acc| spread is within a
+  factor of the real training subjects' ("calm styles"; the script checks that the real windows it reads
+  for this hold no test subject).
 
 numpy only; no imusynth import (the tests load this file directly).
 """
@@ -167,6 +171,66 @@ def select_on_other_folds(scores: Mapping[str, Sequence[float]]) -> list[str]:
     return [keys[int(np.argmax(other[:, k]))] for k in range(n)]
 
 
+def turn_bounds(
+    time: np.ndarray, heading: np.ndarray, rate_deg_s: float
+) -> tuple[float, float, float, float]:
+    """(start, turn start, turn end, end) in s: the longest run turning faster than ``rate_deg_s``.
+
+    Parameters
+    ----------
+    time : ndarray, shape (T,)
+        Sample times in s (about uniform).
+    heading : ndarray, shape (T,)
+        Unwrapped heading in rad; smoothed by a 1 s moving average (one stride; edges padded) before
+        its rate is taken. With no fast sample the turn is empty, at ``time[0]``.
+    rate_deg_s : float
+        Threshold on the absolute smoothed heading rate, deg/s.
+    """
+    k = max(1, int(round(1.0 / np.median(np.diff(time)))))
+    pad = np.pad(heading, (k // 2, k - 1 - k // 2), mode="edge")
+    smooth = np.convolve(pad, np.ones(k) / k, mode="valid")
+    fast = np.abs(np.degrees(np.gradient(smooth, time))) > rate_deg_s
+    best, a = (0, 0), None
+    for i, f in enumerate([*fast.tolist(), False]):
+        if f and a is None:
+            a = i
+        elif not f and a is not None:
+            best = max(best, (a, i), key=lambda s: s[1] - s[0])
+            a = None
+    t = time
+    return float(t[0]), float(t[best[0]]), float(t[max(best[1] - 1, best[0])]), float(t[-1])
+
+
+def style_of(path: Path) -> str:
+    """The Bandai style of a virtual file (``dataset-2_walk_normal_001.h5`` -> ``normal``; ``sevivi``)."""
+    parts = Path(path).stem.split("_")
+    return "sevivi" if parts[0] == "sevivi" else parts[2]
+
+
+def calm_style_choice(
+    real_walk_norm: np.ndarray, style_norms: Mapping[str, Sequence[np.ndarray]], factor: float = 2.0
+) -> tuple[float, dict[str, float], set[str]]:
+    """The styles whose walking |acc| sd is at most ``factor`` times the real training walking |acc| sd.
+
+    Parameters
+    ----------
+    real_walk_norm : ndarray, any shape
+        |acc| in m/s^2 of every sample of the real TRAINING walking windows (never a test subject's).
+    style_norms : mapping of str to sequence of ndarray
+        Per style, the |acc| samples (m/s^2) of its virtual walking takes; pooled per style.
+    factor : float
+        Largest accepted ratio of a style's sd to the real one.
+
+    Returns
+    -------
+    (float, dict of str to float, set of str)
+        The real sd (m/s^2), each style's sd (m/s^2), and the styles kept (sd <= factor * real sd).
+    """
+    sd_real = float(np.asarray(real_walk_norm, dtype=np.float64).std())
+    sd = {k: float(np.concatenate([np.ravel(a) for a in v]).std()) for k, v in style_norms.items() if len(v)}
+    return sd_real, sd, {k for k, v in sd.items() if v <= factor * sd_real}
+
+
 # --------------------------------------------------------------------------------------------------
 # Aggregation of the per-fold har-eval reports
 # --------------------------------------------------------------------------------------------------
@@ -200,8 +264,9 @@ def summarise(per_fold: list[dict], counts: list[dict], classes: Sequence[str]) 
     dict
         ``{device: {row: {column: {"pooled", "mean", "sd", "folds", "confusion"[, "chosen"]}}}}``; rows
         ``r2r|sensor``, ``r2r|gravity``, every cell, and the rows chosen fold by fold on the other folds:
-        ``r2r|selected`` (frame), ``selected`` (any cell), ``selected-channel`` (one map per channel:
-        the calibrations named ``channel...``, fitted without labels).
+        ``r2r|selected`` (frame), ``selected`` (any cell but the calm-style ones), ``selected-channel``
+        (one map per channel: the calibrations named ``channel...``, fitted without labels) and, when
+        there are calm-style cells (keys ending ``|calm``), ``selected-calm`` (any cell, those included).
     """
     out: dict = {}
     for device, d0 in per_fold[0]["devices"].items():
@@ -225,11 +290,13 @@ def summarise(per_fold: list[dict], counts: list[dict], classes: Sequence[str]) 
                 row[cp] = _pool(f1s, cms)
                 cms_of[(key, cp)] = cms
             rows[key] = row
-        cells = [k for k in keys if not k.startswith("r2r|")]
+        every = [k for k in keys if not k.startswith("r2r|")]
+        cells = [k for k in every if not k.endswith("|calm")]  # the calm-style cells: a row of their own
         for name, cands, cols in (
             ("r2r|selected", [k for k in keys if k.startswith("r2r|")], ("rf:r2r", "cnn:r2r")),
             ("selected", cells, COLUMNS),
             ("selected-channel", [k for k in cells if k.split("|")[0].startswith("channel")], COLUMNS),
+            ("selected-calm", every if len(every) > len(cells) else [], COLUMNS),
         ):
             if not cands:
                 continue
@@ -264,12 +331,14 @@ def fold_table(summary: dict, name: str, full: str) -> str:
                 rf, cnn = _cell(row["rf:r2r"]), _cell(row["cnn:r2r"])
                 lines.append(f"| {what} | – | {frame} | {rf} | | {cnn} | |")
             elif key.startswith("selected"):
-                what = "any cell" if key == "selected" else "one map per channel"
+                what = {"selected": "any cell", "selected-channel": "one map per channel",
+                        "selected-calm": "any cell incl. calm styles"}[key]
                 lines.append(f"| {what}, chosen on the other folds | | | "
                              + " | ".join(_cell(row[c]) for c in COLUMNS) + " |")
             else:
                 cal, aug, frame = key.split("|")[:3]
                 mark = " **(full)**" if key == full else ""
+                mark += ", calm styles" if key.endswith("|calm") else ""
                 lines.append(f"| {cal}{mark} | {'+' if aug == 'stack' else '–'} | {frame} | "
                              + " | ".join(_cell(row[c]) for c in COLUMNS) + " |")
     return "\n".join(lines)

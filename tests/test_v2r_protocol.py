@@ -189,3 +189,88 @@ def test_summarise_pools_separate_fold_reports() -> None:
     assert "met" in text or "missed" in text
     spread = P.spread_table({"watch": summ}, ["a", "b", "c"], [("full", full, "rf:v2r")])
     assert f"{summ[full]['rf:v2r']['pooled']:.3f}" in spread
+
+
+def test_calm_style_choice_closed_form() -> None:
+    """sd of {m - d, m + d} repeated is d: real walking sd 2 -> styles up to sd 4 are kept."""
+    real = np.tile([8.0, 12.0], (5, 10))  # any shape; sd 2
+    styles = {
+        "calm": [np.array([10.0 - 3.9, 10.0 + 3.9])],  # sd 3.9
+        "edge": [np.array([1.0, 9.0]), np.array([1.0, 9.0])],  # pooled over takes: sd 4 (kept: <=)
+        "wild": [np.array([0.0, 8.2])],  # sd 4.1
+        "empty": [],
+    }
+    sd_real, sd, keep = P.calm_style_choice(real, styles)
+    assert sd_real == pytest.approx(2.0, abs=1e-12)
+    assert sd == pytest.approx({"calm": 3.9, "edge": 4.0, "wild": 4.1}, abs=1e-12)
+    assert keep == {"calm", "edge"}
+    assert P.calm_style_choice(real, styles, factor=1.9)[2] == set()
+    assert P.style_of(Path("v/dataset-2_walk-turn-left_normal_001_1.h5")) == "normal"
+    assert P.style_of(Path("v/sevivi_walking.h5")) == "sevivi"
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "imu" / "spsw-har" / "DATA").is_dir(), reason="no spsw-har")
+def test_script_calm_styles_read_only_training_subjects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calm-style choice of each fold reads real windows of its training subjects only; reading the test
+    split's windows instead trips the fold check."""
+    import types
+
+    import h5py
+
+    ev = _load("eval_v2r_crossdataset")
+    rng = np.random.default_rng(2)
+    virtual = []
+    for style, sd in (("normal", 1.0), ("active", 10.0)):  # |acc| sd about 1 and 10 m/s^2 (x axis only)
+        f = tmp_path / f"dataset-2_walk_{style}_001.h5"
+        with h5py.File(f, "w") as h5:
+            for pl in ("left_wrist", "thigh"):
+                acc = np.zeros((400, 3))
+                acc[:, 0] = 50.0 + sd * rng.standard_normal(400)
+                h5.create_dataset(f"clips/c0/sensors/{pl}/acc", data=acc)
+                h5.create_dataset(f"clips/c0/sensors/{pl}/valid", data=np.ones(400, bool))
+        virtual.append(f)
+    asked: list[tuple[str, str]] = []
+
+    def export_real(target: str, device: str, split: str, frame: str) -> Path:
+        asked.append((device, split))
+        return tmp_path / f"real_{device}_{split}_{frame}.h5"
+
+    def load_windows(path: Path) -> types.SimpleNamespace:
+        device, split = path.stem.split("_")[1:3]
+        files, _ = ev.real_inputs("spsw", device, split)  # one window per real file, grouped by subject
+        x = np.zeros((len(files), 50, 6))
+        x[:, :, 2] = 9.80665 + 2.0 * rng.standard_normal((len(files), 50))  # |acc| sd about 2: threshold 4
+        return types.SimpleNamespace(X=x, labels=np.array(["WALKING"] * len(files)),
+                                     group=np.array([P.subject_of(f) for f in files]))
+
+    monkeypatch.setattr(ev, "export_real", export_real)
+    monkeypatch.setattr(ev, "load_windows", load_windows)
+    monkeypatch.setattr(ev, "FOLD_N", 6)
+    for _, test_s in P.subject_folds(ev.SUBJECTS, 6):
+        monkeypatch.setattr(ev, "FOLD", test_s)
+        for device in ("watch", "phone"):
+            asked.clear()
+            assert ev.calm_styles("spsw", device, virtual) == {"normal"}
+            assert asked == [(device, "train")]
+
+    def export_test(target: str, device: str, split: str, frame: str) -> Path:
+        return tmp_path / f"real_{device}_test_{frame}.h5"
+
+    monkeypatch.setattr(ev, "export_real", export_test)
+    monkeypatch.setattr(ev, "FOLD", ("s03",))
+    with pytest.raises(AssertionError):
+        ev.calm_styles("spsw", "watch", virtual)
+
+
+def test_turn_bounds_longest_fast_run() -> None:
+    """Heading at 10 Hz: a 0.5 s turn at 90 deg/s, then a 3 s turn at 90 deg/s: the second is chosen; the
+    1 s moving average widens a ramp of length L into a rate above 30 deg/s over about L + 2/3 s."""
+    t = np.arange(0, 20, 0.1)
+    rate = np.where((t >= 3) & (t < 3.5), 90.0, 0.0) + np.where((t >= 10) & (t < 13), 90.0, 0.0)
+    heading = np.radians(np.cumsum(rate) * 0.1)
+    t0, a, b, t1 = P.turn_bounds(t, heading, 30.0)
+    assert (t0, t1) == (0.0, pytest.approx(19.9))
+    assert 9.4 <= a <= 10.1 and 12.9 <= b <= 13.6
+    assert P.turn_bounds(t, np.zeros_like(t), 30.0)[1:3] == (0.0, 0.0)
