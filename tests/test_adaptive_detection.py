@@ -9,6 +9,7 @@ reference is one runner with ``num_poses = 4``: the detector in every frame, as 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -504,3 +505,58 @@ def test_runner_crop_tracker_and_probe_thresholds(tmp_path: Path, monkeypatch: p
                      {**common, "num_poses": 1, "running_mode": "video", "min_detection_confidence": 0.2},
                      {**common, "num_poses": 4, "running_mode": "image", "min_detection_confidence": 0.2,
                       "min_presence_confidence": 0.2}]
+
+
+def test_landmarkers_built_with_their_buffers_in_own_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a landmarker is built, M_MMAP_THRESHOLD is 64 KiB (its buffers go back whole when it closes:
+    no heap creep as the adaptive detection swaps landmarkers), then fixed at 8 MiB (frames stay on the
+    heap); the user's MALLOC_MMAP_THRESHOLD_ and IMUSYNTH_MALLOC_TUNING=0 turn it off."""
+    import imusynth.video.pose.mediapipe_backend as mb
+
+    calls: list[tuple[int, int]] = []
+
+    def fake(name: str):
+        assert name == "mallopt"
+        return lambda param, value: calls.append((param, value)) or 1
+
+    monkeypatch.setattr(mb, "_glibc_function", fake)
+    with mb.models_in_own_mappings() as changed:
+        assert changed and calls == [(-3, 64 * 1024)]
+    assert calls == [(-3, 64 * 1024), (-3, 8 * 1024 * 1024)]
+    with pytest.raises(RuntimeError), mb.models_in_own_mappings():    # restored when the build fails
+        raise RuntimeError("model")
+    assert calls[-1] == (-3, 8 * 1024 * 1024) and len(calls) == 4
+    calls.clear()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    with mb.models_in_own_mappings() as changed:
+        assert not changed
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    monkeypatch.setenv("IMUSYNTH_MALLOC_TUNING", "0")
+    with mb.models_in_own_mappings() as changed:
+        assert not changed
+    assert calls == []
+    monkeypatch.setattr(mb, "_glibc_function", lambda name: None)         # not glibc
+    monkeypatch.delenv("IMUSYNTH_MALLOC_TUNING")
+    with mb.models_in_own_mappings() as changed:
+        assert not changed
+
+
+def test_pose_estimator_builds_inside_own_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import imusynth.video.pose.mediapipe_backend as mb
+
+    entered: list[bool] = []
+    real = mb.models_in_own_mappings
+
+    @contextlib.contextmanager
+    def spy():
+        with real() as changed:
+            entered.append(changed)
+            yield changed
+
+    from .conftest import shared_path
+
+    monkeypatch.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
+    monkeypatch.setattr(mb, "models_in_own_mappings", spy)
+    with mb.PoseEstimator("lite", num_poses=1):
+        pass
+    assert len(entered) == 1
