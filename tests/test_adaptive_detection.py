@@ -9,7 +9,6 @@ reference is one runner with ``num_poses = 4``: the detector in every frame, as 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +47,6 @@ class Person:
     crop_only: set[int] = field(default_factory=set)   # frames where only a detector on a crop finds them
     dropped: set[int] = field(default_factory=set)     # frames where a runner with no room drops them
     crop_shift: float = 0.0                            # px: a detector on a crop places them this far right
-    blind: set[int] = field(default_factory=set)       # frames where no detector finds them, not even on a
-    #                                                    crop (a landmarker following them keeps them)
 
     def det(self) -> PoseDetection:
         rng = np.random.default_rng(int(self.x))
@@ -57,7 +54,7 @@ class Person:
         return PoseDetection.from_arrays(xy)
 
     def found(self, frame: int, probe: bool = False, crop: bool = False) -> bool:
-        if frame not in self.visible or frame in self.blind or (frame in self.crop_only and not crop):
+        if frame not in self.visible or (frame in self.crop_only and not crop):
             return False
         return probe or self.detectable is None or frame in self.detectable
 
@@ -68,17 +65,12 @@ class Scene:
     detector_calls: int = 0
     builds: list[tuple[int, str]] = field(default_factory=list)
     images: list[np.ndarray] = field(default_factory=list)     # every image given to a backend
-    live: int = 0                                              # runners and crop trackers open now
-    max_live: int = 0                                          # most at once
 
     def who(self, dets: list[PoseDetection]) -> set[int]:
         return {int(round((float(d.center[0]) - 100) / 300)) for d in dets}
 
     def factory(self, num_poses: int, mode: str) -> StubBackend:
         self.builds.append((num_poses, mode))
-        if mode != "probe":
-            self.live += 1
-            self.max_live = max(self.max_live, self.live)
         return StubBackend(self, num_poses, mode)
 
 
@@ -92,8 +84,6 @@ class StubBackend:
         f = int(round(time_s * FPS))
         people = self.scene.people
         self.scene.images.append(image)
-        if self.mode == "crop":
-            return self._crop_tracker(image, f, time_s)
         if self.mode != "video":
             self.scene.detector_calls += 1
             x0, y0, step, w, h = view_of_image(image)
@@ -119,30 +109,8 @@ class StubBackend:
                     self.held.append(i)
         return [people[i].det() for i in self.held]
 
-    def _crop_tracker(self, image: np.ndarray, f: int, time_s: float) -> list[PoseDetection]:
-        """VIDEO mode on a crop (one pose): follows whom it holds while in view and in the crop; with
-        nobody held, its detector (the probe's score) looks in the crop."""
-        assert time_s > self.last_t, "VIDEO mode needs increasing times"
-        self.last_t = time_s
-        x0, y0, _, w, h = view_of_image(image)
-        people = self.scene.people
-
-        def in_crop(i: int) -> bool:
-            cx, cy = people[i].det().center
-            return x0 <= cx < x0 + w and y0 <= cy < y0 + h
-
-        self.held = [i for i in self.held if f in people[i].visible and in_crop(i)]
-        if not self.held:
-            self.scene.detector_calls += 1
-            found = [i for i, p in enumerate(people) if in_crop(i) and p.found(f, probe=True, crop=True)]
-            self.held = found[:1]
-        return [PoseDetection.from_arrays(people[i].det().image_xy + [people[i].crop_shift - x0, -y0])
-                for i in self.held]
-
     def close(self) -> None:
-        if self.mode != "probe" and not getattr(self, "closed", False):
-            self.scene.live -= 1
-        self.closed = True
+        pass
 
 
 def person(k: int, visible: range | set[int], detectable: set[int] | None = None) -> Person:
@@ -413,150 +381,3 @@ def test_free_memory_released_after_the_landmarkers_close(tmp_path: Path, monkey
     cfg = with_overrides(load_pipeline_config(), {"camera.static": True, "tracking.min_track_s": 0.1})
     run_stages(video, cfg, detector_factory=lambda c: Closing(scene.factory, detect_every=4))
     assert events == ["close", "trim"]
-
-
-
-def test_person_no_detector_finds_followed_by_the_crop_tracker_seeded_in_a_crop() -> None:
-    # demo4_walking with full: the one-pose runner drops the walker at 342, a detector on a crop around her
-    # finds her there, none finds her at 343 (three quarters out of view), where the num_poses = 4
-    # landmarker keeps her by following its own landmarks. Here: dropped at 45, found on a crop in 45-47,
-    # by no detector in 48-59; a crop tracker (VIDEO mode on the crop, seeded by its detector at 45)
-    # follows her to her last frame in view (59), as the reference does
-    n = 70
-    scene = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 48)), dropped={45},
-                          blind=set(range(48, 60)))])
-    ref = reference(scene, n)
-    assert max(f for f in range(n) if 4 in ref[f]) == 59
-    got, est = adaptive(scene, n, 8)
-    assert got == ref
-    assert est.stats["redetected"] == 59 - 45 + 1
-    # the probe on a crop finds her in 45-47; at 48 it does not: a tracker is started on 47's crop and
-    # follows her from there to 59 (and loses her at 60)
-    assert est.stats["crop_calls"] == 1 + 60 - 48 + 1
-    assert scene.builds.count((1, "crop")) == 1                          # one tracker for the whole loss
-    assert est.stats["probe_calls"] == (n + 7) // 8 + len([45, 46, 47, 48, 60])
-    scene2 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 48)), dropped={45},
-                           blind=set(range(48, 60)))])
-    scene2.factory = lambda k, mode: StubBackend(scene2, k, "probe" if mode == "crop" else mode)  # type: ignore[method-assign]
-    got2, _ = adaptive(scene2, n, 8)
-    assert max(f for f in range(n) if 4 in got2[f]) == 47
-
-
-def test_crop_tracker_takes_the_place_of_a_runner_that_follows_nobody() -> None:
-    # one person, lost twice: the runner that lost them follows nobody; it is closed for the crop tracker
-    # and started again once the tracker lost them (one landmarker besides the probe at any time: each
-    # holds ~60-70 MiB); the probe's schedule finds newcomers meanwhile
-    n = 120
-    scene = Scene([Person(1300.0, set(range(30)) | set(range(60, 90)), crop_only=set(range(20, 30))
-                          | set(range(80, 90)), dropped={25, 85})])
-    got, est = adaptive(scene, n, 8)
-    assert got == reference(scene, n)
-    assert scene.builds == [(1, "video"), (4, "probe"), (1, "crop"), (1, "video"), (1, "crop"), (1, "video")]
-    assert scene.max_live == 1 and scene.live == 0
-    assert est.stats["runner_swapped"] == est.stats["crop_trackers"] == 2
-    # a newcomer while the tracker follows the person leaving: found by the probe, replayed from their
-    # first frame
-    scene2 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45},
-                           blind=set(range(48, 60))), person(0, range(50, n))])
-    got2, _ = adaptive(scene2, n, 8)
-    assert got2 == reference(scene2, n)
-    # a runner that still follows someone else keeps its place: the tracker comes in addition
-    scene3 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45},
-                           blind=set(range(48, 60))), person(0, range(n))])
-    got3, est3 = adaptive(scene3, n, 8)
-    assert got3 == reference(scene3, n)
-    assert est3.stats["runner_swapped"] == 0 and est3.stats["crop_trackers"] == 1 and scene3.max_live == 2
-
-
-def test_runner_crop_tracker_and_probe_thresholds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # runners: the user's scores; crop trackers: VIDEO mode and the runners' bundle, the detection score
-    # lowered to the probe's (0.2), presence and tracking the user's; the probe: IMAGE mode, 0.2 both
-    import zipfile
-
-    from imusynth.video.pose import adaptive, mediapipe_backend
-
-    built: list[dict[str, object]] = []
-
-    class Recorder:
-        def __init__(self, model: Path, **kw: object) -> None:
-            built.append({"model": Path(model).name, **kw})
-
-        def detect(self, image: np.ndarray, time_s: float) -> list[PoseDetection]:
-            return []
-
-        def close(self) -> None:
-            pass
-
-    bundle = tmp_path / "mine.task"
-    with zipfile.ZipFile(bundle, "w") as z:
-        z.writestr("pose_detector.tflite", b"x")
-    monkeypatch.setattr(mediapipe_backend, "PoseEstimator", Recorder)
-    # a runner or crop tracker may take the place of one just closed: the C heap's free memory is given
-    # back first (demo4_walking, full: the video job's peak 387 MiB without, 356 with, as with no tracker)
-    monkeypatch.setattr(mediapipe_backend, "release_free_memory", lambda: built.append({"trim": 1}) or True)
-    with adaptive.mediapipe_adaptive(str(bundle), min_detection_confidence=0.6, min_presence_confidence=0.55,
-                                     min_tracking_confidence=0.7) as est:
-        est.factory(1, "crop")
-        est.factory(4, "probe")
-    assert built[0::2][:2] == [{"trim": 1}, {"trim": 1}] and {"trim": 1} not in built[4:]
-    built = [b for b in built if "trim" not in b]
-    common = {"model": "mine.task", "min_presence_confidence": 0.55, "min_tracking_confidence": 0.7}
-    assert built == [{**common, "num_poses": 1, "running_mode": "video", "min_detection_confidence": 0.6},
-                     {**common, "num_poses": 1, "running_mode": "video", "min_detection_confidence": 0.2},
-                     {**common, "num_poses": 4, "running_mode": "image", "min_detection_confidence": 0.2,
-                      "min_presence_confidence": 0.2}]
-
-
-def test_landmarkers_built_with_their_buffers_in_own_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While a landmarker is built, M_MMAP_THRESHOLD is 64 KiB (its buffers go back whole when it closes:
-    no heap creep as the adaptive detection swaps landmarkers), then fixed at 8 MiB (frames stay on the
-    heap); the user's MALLOC_MMAP_THRESHOLD_ and IMUSYNTH_MALLOC_TUNING=0 turn it off."""
-    import imusynth.video.pose.mediapipe_backend as mb
-
-    calls: list[tuple[int, int]] = []
-
-    def fake(name: str):
-        assert name == "mallopt"
-        return lambda param, value: calls.append((param, value)) or 1
-
-    monkeypatch.setattr(mb, "_glibc_function", fake)
-    with mb.models_in_own_mappings() as changed:
-        assert changed and calls == [(-3, 64 * 1024)]
-    assert calls == [(-3, 64 * 1024), (-3, 8 * 1024 * 1024)]
-    with pytest.raises(RuntimeError), mb.models_in_own_mappings():    # restored when the build fails
-        raise RuntimeError("model")
-    assert calls[-1] == (-3, 8 * 1024 * 1024) and len(calls) == 4
-    calls.clear()
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
-    with mb.models_in_own_mappings() as changed:
-        assert not changed
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
-    monkeypatch.setenv("IMUSYNTH_MALLOC_TUNING", "0")
-    with mb.models_in_own_mappings() as changed:
-        assert not changed
-    assert calls == []
-    monkeypatch.setattr(mb, "_glibc_function", lambda name: None)         # not glibc
-    monkeypatch.delenv("IMUSYNTH_MALLOC_TUNING")
-    with mb.models_in_own_mappings() as changed:
-        assert not changed
-
-
-def test_pose_estimator_builds_inside_own_mappings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import imusynth.video.pose.mediapipe_backend as mb
-
-    entered: list[bool] = []
-    real = mb.models_in_own_mappings
-
-    @contextlib.contextmanager
-    def spy():
-        with real() as changed:
-            entered.append(changed)
-            yield changed
-
-    from .conftest import shared_path
-
-    monkeypatch.setenv("IMUSYNTH_MODEL_DIR", str(shared_path("models")))
-    monkeypatch.setattr(mb, "models_in_own_mappings", spy)
-    with mb.PoseEstimator("lite", num_poses=1):
-        pass
-    assert len(entered) == 1

@@ -22,12 +22,7 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
   while the pose is found this way. A landmarker with room for more people keeps a person near the view's
   edge a few frames longer than one that follows only them (``demo4_walking``: 3 frames), and the person
   detector, which sees the whole frame shrunk to 224 x 224, no longer finds a person half out of view; in
-  the crop it sees them 2-3 times larger. Where the probe found them in the previous frame and finds
-  nobody now, a *crop tracker* (a VIDEO-mode landmarker of the runners' bundle) is started on the
-  previous frame's crop and follows them into this one and the next from its own landmarks, as
-  MediaPipe's tracking does, where no detector finds them any more (``demo4_walking`` with full: frame
-  343, the walker three quarters out of view); it takes the place of a runner that follows nobody
-  (:meth:`AdaptivePoseEstimator._build_crop_tracker`);
+  the crop it sees them 2-3 times larger;
 * a *shrink*: a runner that followed fewer people than its ``num_poses`` for :data:`SHRINK_AFTER` probe
   intervals in a row (someone left) is replaced by one with as many poses as it followed;
 
@@ -158,14 +153,6 @@ def _scaled(det: PoseDetection, step: int) -> PoseDetection:
                                      world_xyz=det.world_xyz)
 
 
-def _continuing(dets: list[PoseDetection], gone: PoseDetection, out: list[PoseDetection]
-                ) -> PoseDetection | None:
-    """The pose of ``dets`` that continues ``gone`` (:func:`_same`; of several, the one whose box overlaps
-    it most) and is none of ``out``; None if none."""
-    found = [d for d in dets if _same(d, gone) and not _matches(d, out)]
-    return max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]) if found else None
-
-
 def _union(base: list[PoseDetection], extra: list[PoseDetection]) -> list[PoseDetection]:
     """``base`` plus the poses of ``extra`` that match none of ``base``."""
     return base + [d for d in extra if not _matches(d, base)]
@@ -179,21 +166,6 @@ class _Runner:
     age: int = 0                              # frames processed
     counts: deque[int] = field(default_factory=deque)
     last: list[PoseDetection] = field(default_factory=list)
-
-
-@dataclass
-class _CropTracker:
-    backend: Backend
-    window: tuple[int, int, int, int]         # the crop it sees: frame px (x0, y0, x1, y1)
-    pose: PoseDetection | None = None         # its pose in the output of the last frame it ran on
-
-
-@dataclass
-class _Seed:
-    window: tuple[int, int, int, int]         # frame px (x0, y0, x1, y1)
-    crop: NDArray[np.uint8]                   # that crop of the frame
-    time_s: float
-    pose: PoseDetection                       # the probe's pose there, output for that frame
 
 
 @dataclass
@@ -222,10 +194,9 @@ class AdaptivePoseEstimator:
     ----------
     stats : dict of str to int
         ``frames``, ``runner_calls`` (landmarker calls of runners, replays included), ``probe_calls``,
-        ``replayed`` (frames replayed), ``grown``, ``shrunk`` (runners started for each reason),
-        ``redetected`` (lost poses found again in a crop), ``crop_calls`` (landmarker calls of crop
-        trackers), ``crop_trackers`` (crop trackers started), ``runner_swapped`` (runners following nobody
-        closed for a crop tracker), ``max_runners`` (most runners at once).
+        ``replayed`` (frames replayed), ``grown``, ``shrunk``, ``redetected`` (runners started for each
+        reason),
+        ``max_runners`` (most runners at once).
     """
 
     def __init__(self, factory: BackendFactory, *, max_poses: int = 4, detect_every: int = 8) -> None:
@@ -237,9 +208,6 @@ class AdaptivePoseEstimator:
         self.detect_every = detect_every
         self._runners: list[_Runner] = [_Runner(factory(1, "video"), 1)]
         self._probe: Backend | None = None
-        self._trackers: list[_CropTracker] = []  # crop trackers whose pose the last frame's output holds
-        self._seeds: list[_Seed] = []            # lost poses the probe found again in the last frame
-        self._closed = False
         self.probe_step = PROBE_STEP
         self._held: deque[_Held] = deque()
         self._previous: list[PoseDetection] = []  # the last frame's output
@@ -247,8 +215,7 @@ class AdaptivePoseEstimator:
         self._shrink_after = SHRINK_AFTER * detect_every
         self._lag: int | None = None             # frames held back: detect_every - 1 (push) or 0 (detect)
         self.stats = {"frames": 0, "runner_calls": 0, "probe_calls": 0, "replayed": 0, "grown": 0,
-                      "shrunk": 0, "redetected": 0, "crop_calls": 0, "crop_trackers": 0, "runner_swapped": 0,
-                      "max_runners": 1}
+                      "shrunk": 0, "redetected": 0, "max_runners": 1}
 
     def __enter__(self) -> AdaptivePoseEstimator:
         return self
@@ -262,10 +229,6 @@ class AdaptivePoseEstimator:
         for r in self._runners:
             r.backend.close()
         self._runners = []
-        for t in self._trackers:
-            t.backend.close()
-        self._trackers = []
-        self._closed = True
         if self._probe is not None:
             self._probe.close()
             self._probe = None
@@ -324,16 +287,14 @@ class AdaptivePoseEstimator:
         return dets
 
     def _process(self, image: NDArray[np.uint8], time_s: float, key: Any) -> None:
-        if self._closed:
+        if not self._runners:
             raise RuntimeError("AdaptivePoseEstimator is closed")
-        if not self._runners and not self._trackers:          # crop trackers held the runner's place
-            self._runners = [_Runner(self.factory(1, "video"), 1)]
         self.stats["frames"] += 1
         merged: list[PoseDetection] = []
         for r in self._runners:
             merged = _union(merged, self._run(r, image, time_s))
         lost = [d for d in self._previous if not _near(d, merged)]
-        if lost or self._trackers:
+        if lost:
             merged = self._redetect(image, time_s, merged, lost)
         self._held.append(_Held(key, image, float(time_s), merged))
         # since_probe counts the frames after the last probe that are held (this one included)
@@ -347,75 +308,23 @@ class AdaptivePoseEstimator:
 
     def _redetect(self, image: NDArray[np.uint8], time_s: float, merged: list[PoseDetection],
                   lost: list[PoseDetection]) -> list[PoseDetection]:
-        """Poses of the previous frame that no runner gives in this one, looked for in a crop around each
-        (:func:`_crop_box`). A pose continues the lost one when it is the same person by box IoU >=
-        :data:`SAME_IOU` or landmarks (as MediaPipe's tracking asks of consecutive frames; of several, the
-        one whose box overlaps it most) and no runner gives it; the first that does is added:
-
-        1. a *crop tracker* (a VIDEO-mode landmarker of the runners' bundle, ``factory(1, "crop")``) that
-           gave the lost pose in the previous frame, on the same crop: it follows the person from its own
-           landmarks, as the runner that lost them would have, without a detector;
-        2. otherwise the probe (IMAGE mode, the probe's scores) on a crop around the lost pose;
-        3. otherwise, when the lost pose is one the probe found in the previous frame, a crop tracker is
-           started on that frame's crop (its detector with the probe's detection score finds the person
-           there) and then follows them into this one (``demo4_walking`` with full: the probe finds the
-           walker at 342, no detector finds her on any crop at 343, where the ``num_poses = 4``
-           landmarker keeps her by following its own landmarks; the tracker does the same).
-
-        A crop tracker whose pose is not continued is closed (:meth:`_build_crop_tracker`: one may take
-        the place of a runner that follows nobody)."""
+        """Poses of the previous frame that no runner gives in this one: the probe on a crop around each
+        (:func:`_crop_box`); its pose there that continues the lost one (the same person by box IoU >=
+        :data:`SAME_IOU` or landmarks, as MediaPipe's tracking asks of consecutive frames; of several, the
+        one whose box overlaps it most) and that no runner gives is added. A runner with room runs its own
+        detector from the next frame on; a pose added here is looked for in the same way in the next frame."""
         height, width = image.shape[:2]
         out = list(merged)
-        trackers, self._trackers = self._trackers, []
-        seeds, self._seeds = self._seeds, []
         for gone in lost:
-            tracker = next((t for t in trackers if t.pose is gone), None)
-            found = None
-            if tracker is not None:                         # 1. it follows them from its landmarks
-                found = self._follow(tracker, image, time_s, gone, out)
-            x0, y0, x1, y1 = window = _crop_box(gone.bbox, width, height)
-            if found is None and x1 - x0 >= 2 and y1 - y0 >= 2:
-                crop = image[y0:y1, x0:x1]                  # 2. the probe on a crop around them
-                probed = [_shifted(d, x0, y0) for d in self._probe_detect(crop, time_s)]
-                found = _continuing(probed, gone, out)
-                seed = next((sd for sd in seeds if sd.pose is gone), None)
-                if found is not None:                       # a view while the frame is held (push)
-                    self._seeds.append(_Seed(window, crop if self._lag else crop.copy(), time_s, found))
-                elif tracker is None and seed is not None:  # 3. a tracker from the previous frame's crop
-                    tracker = _CropTracker(self._build_crop_tracker(), seed.window)
-                    trackers.append(tracker)
-                    if self._follow(tracker, seed.crop, seed.time_s, seed.pose, [], cropped=True) is not None:
-                        found = self._follow(tracker, image, time_s, gone, out)
-            if found is not None:
-                out.append(found)
+            x0, y0, x1, y1 = _crop_box(gone.bbox, width, height)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            found = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
+            found = [d for d in found if _same(d, gone) and not _matches(d, out)]
+            if found:
+                out.append(max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]))
                 self.stats["redetected"] += 1
-                if tracker is not None and tracker.pose is found:
-                    trackers.remove(tracker)
-                    self._trackers.append(tracker)
-        for t in trackers:
-            t.backend.close()
         return out
-
-    def _follow(self, tracker: _CropTracker, image: NDArray[np.uint8], time_s: float, gone: PoseDetection,
-                out: list[PoseDetection], cropped: bool = False) -> PoseDetection | None:
-        """Run ``tracker`` on its crop of ``image`` (``image`` is that crop when ``cropped``); its pose that
-        continues ``gone`` and is none of ``out`` (None if none), kept as its pose."""
-        x0, y0, x1, y1 = tracker.window
-        dets = tracker.backend.detect(image if cropped else image[y0:y1, x0:x1], time_s)
-        self.stats["crop_calls"] += 1
-        tracker.pose = _continuing([_shifted(d, x0, y0) for d in dets], gone, out)
-        return tracker.pose
-
-    def _build_crop_tracker(self) -> Backend:
-        """A new crop tracker. When the only runner follows nobody, it is closed first and the tracker
-        takes its place (a landmarker holds ~60-70 MiB: not one more at the peak); a 1-pose runner is
-        started again once no crop tracker is left. Meanwhile the probe looks for newcomers on its
-        schedule, as it does while a runner follows its ``num_poses`` people."""
-        if len(self._runners) == 1 and not self._runners[0].last:
-            self._runners.pop().backend.close()
-            self.stats["runner_swapped"] += 1
-        self.stats["crop_trackers"] += 1
-        return self.factory(1, "crop")
 
     def _probe_detect(self, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
         if self._probe is None:
@@ -512,25 +421,19 @@ def mediapipe_adaptive(model: str = "lite", *, max_poses: int = 4, detect_every:
                        min_tracking_confidence: float = 0.5) -> AdaptivePoseEstimator:
     """:class:`AdaptivePoseEstimator` over MediaPipe PoseLandmarkers of ``model`` (lite, full, heavy or a
     path) with the given thresholds in [0, 1]; the probe uses :func:`probe_model`."""
-    from imusynth.video.pose.mediapipe_backend import PoseEstimator, release_free_memory
+    from imusynth.video.pose.mediapipe_backend import PoseEstimator
     from imusynth.video.pose.models import resolve_model
 
     path = resolve_model(model)
     probe_path = probe_model(model)
 
     def factory(num_poses: int, running_mode: str) -> Backend:
-        if running_mode == "probe":
-            return PoseEstimator(probe_path, num_poses=num_poses, running_mode="image",
-                                 min_detection_confidence=min(min_detection_confidence, PROBE_CONFIDENCE),
-                                 min_presence_confidence=min(min_presence_confidence, PROBE_CONFIDENCE),
-                                 min_tracking_confidence=min_tracking_confidence)
-        release_free_memory()        # what a landmarker closed just before held (its place is taken)
-        # a runner; a crop tracker ("crop") starts from the probe's detection score on a crop around a
-        # lost pose and follows it as a runner would (same bundle and presence threshold)
-        low = PROBE_CONFIDENCE if running_mode == "crop" else 1.0
-        return PoseEstimator(path, num_poses=num_poses, running_mode="video",
+        low = PROBE_CONFIDENCE if running_mode == "probe" else 1.0
+        mode = "video" if running_mode == "video" else "image"
+        return PoseEstimator(probe_path if running_mode == "probe" else path, num_poses=num_poses,
+                             running_mode=mode,
                              min_detection_confidence=min(min_detection_confidence, low),
-                             min_presence_confidence=min_presence_confidence,
+                             min_presence_confidence=min(min_presence_confidence, low),
                              min_tracking_confidence=min_tracking_confidence)
 
     return AdaptivePoseEstimator(factory, max_poses=max_poses, detect_every=detect_every)

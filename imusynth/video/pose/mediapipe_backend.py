@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,44 +49,6 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     _arenas_limited = True
     mallopt = _glibc_function("mallopt")
     return mallopt is not None and bool(mallopt(_M_ARENA_MAX, int(arenas)))
-
-
-#: glibc ``mallopt`` parameter number of ``M_MMAP_THRESHOLD`` (malloc.h).
-_M_MMAP_THRESHOLD = -3
-#: While a landmarker is built, allocations of at least this many bytes get their own memory mappings ...
-BUILD_MMAP_THRESHOLD = 64 * 1024
-#: ... and of at least this many afterwards (a 1080p RGB frame, 6.2 MB, stays on the heap, as glibc's own
-#: adaptive threshold would have it after the first frames).
-RUN_MMAP_THRESHOLD = 8 * 1024 * 1024
-
-
-@contextlib.contextmanager
-def models_in_own_mappings() -> Iterator[bool]:
-    """Build a landmarker with its larger buffers in memory mappings of their own (glibc Linux only).
-
-    The adaptive person detection closes and builds landmarkers as people come and go (a crop tracker takes
-    a runner's place, the runner is built again: ``imusynth.video.pose.adaptive``). Built on the heap, each
-    model's buffers land among the frames' and the tracker's allocations, and the heap's peak crept up
-    with every swap: on ``demo4_walking`` looped to 10 minutes (45 swaps) the job peaked at 402 MiB against
-    371 on the 13-s clip. With the buffers mmapped (``M_MMAP_THRESHOLD`` = 64 KiB while building), closing
-    a landmarker returns them whole: 386.5 MiB (docs/benchmarks.md, issue 14). Afterwards the threshold is
-    fixed at :data:`RUN_MMAP_THRESHOLD`, so frames stay on the heap (mapping every frame costs ~6 ms of CPU
-    per 720p frame). Does nothing when the user set ``MALLOC_MMAP_THRESHOLD_`` (theirs wins), with
-    ``IMUSYNTH_MALLOC_TUNING=0``, or when the C library is not glibc.
-
-    Yields
-    ------
-    bool
-        Whether the threshold was changed.
-    """
-    tuning = "MALLOC_MMAP_THRESHOLD_" not in os.environ and os.environ.get("IMUSYNTH_MALLOC_TUNING") != "0"
-    mallopt = _glibc_function("mallopt") if tuning else None
-    changed = mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, BUILD_MMAP_THRESHOLD))
-    try:
-        yield changed
-    finally:
-        if changed and mallopt is not None:
-            mallopt(_M_MMAP_THRESHOLD, RUN_MMAP_THRESHOLD)
 
 
 def release_free_memory() -> bool:
@@ -198,8 +158,7 @@ class PoseEstimator:
             output_segmentation_masks=False,
         )
         try:
-            with models_in_own_mappings():
-                self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
+            self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelNotFoundError(f"cannot load pose model {self.model_path}: {exc}") from exc
 
