@@ -75,10 +75,14 @@ class LiftedFrame:
 _Solution = tuple[NDArray[np.float64], NDArray[np.float64], float, NDArray[np.float64]]
 
 
+def _huber_rho(err: NDArray[np.float64], k: float) -> NDArray[np.float64]:
+    """Huber loss of reprojection distances ``err`` (any shape), px, with threshold ``k`` px; px^2."""
+    return np.where(err <= k, 0.5 * err * err, k * err - 0.5 * k * k)
+
+
 def _huber_cost(err: NDArray[np.float64], w: NDArray[np.float64], k: float) -> float:
     """Weighted Huber cost of per-landmark reprojection distances ``err`` (n,), px."""
-    rho = np.where(err <= k, 0.5 * err * err, k * err - 0.5 * k * k)
-    return float(w @ rho)
+    return float(w @ _huber_rho(err, k))
 
 
 def _project(K: NDArray[np.float64], Xc: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -265,6 +269,54 @@ def _weak_perspective_start(
     return np.eye(3), depth * ray - c
 
 
+def _tracked_pose(prev: LiftedFrame | None
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | tuple[None, None]:
+    """``(R, t)`` of the previous frame when it succeeded with a finite pose, else ``(None, None)``."""
+    if prev is not None and prev.ok and np.all(np.isfinite(prev.R)) and np.all(np.isfinite(prev.t)):
+        return np.asarray(prev.R, dtype=np.float64), np.asarray(prev.t, dtype=np.float64)
+    return None, None
+
+
+def _settle(
+    best: _Solution | None,
+    Xw: NDArray[np.float64],
+    uv: NDArray[np.float64],
+    w: NDArray[np.float64],
+    K: NDArray[np.float64],
+    R_prev: NDArray[np.float64] | None,
+    t_prev: NDArray[np.float64] | None,
+    *,
+    huber_px: float,
+    max_iter: int,
+    min_depth_m: float,
+    max_turn_deg: float,
+) -> tuple[_Solution, bool]:
+    """The frame's solution given the one from SQPnP's start (``best``, None without one) and the
+    previous frame's pose (None when untracked): the rule of :func:`lift_frame`, shared with the batched
+    :func:`imusynth.video.lift.pnp_batch.lift_frames`. Returns it and whether it is another than ``best``.
+
+    When ``best`` turned the body by more than ``max_turn_deg`` since the previous pose (e.g. the mirror
+    pose of a distant body), the minimum reached from the previous pose is kept unless ``best`` fits
+    clearly (10 %) better; with no solution at all, the weak-perspective start is solved.
+    """
+    changed = False
+    if R_prev is not None and t_prev is not None:
+        turned = math.inf
+        if best is not None:
+            cos_angle = 0.5 * (float(np.trace(best[0] @ R_prev.T)) - 1.0)
+            turned = math.degrees(math.acos(min(1.0, max(-1.0, cos_angle))))
+        if turned > max_turn_deg and float((Xw @ R_prev[2] + t_prev[2]).min()) > min_depth_m:
+            cand = _refine(Xw, uv, w, K, R_prev, t_prev, huber_px=huber_px, max_iter=max_iter,
+                           min_depth_m=min_depth_m)
+            if best is None or not best[2] < 0.9 * cand[2]:
+                best, changed = cand, True
+    if best is None:
+        R_w, t_w = _weak_perspective_start(Xw, uv, K, min_depth_m=min_depth_m)
+        best = _refine(Xw, uv, w, K, R_w, t_w, huber_px=huber_px, max_iter=max_iter, min_depth_m=min_depth_m)
+        changed = True
+    return best, changed
+
+
 def lift_frame(
     world_xyz: ArrayLike,
     image_xy: ArrayLike,
@@ -346,13 +398,10 @@ def lift_frame(
     if ev[2] < 1e-6 * n_used or ev[1] < 1e-6 * ev[2]:
         return _failed(n, "world landmarks collapsed onto a point or a line", n_used=n_used)
 
-    def solve(R0: NDArray[np.float64], t0: NDArray[np.float64]) -> _Solution:
-        return _refine(Xw, uv, w, Km, R0, t0, huber_px=huber_px, max_iter=max_iter, min_depth_m=min_depth_m)
-
     def finish(sol: _Solution) -> LiftedFrame:
         return _finish(Xw_all, Xw, uv, Km, sol, n_used=n_used, spread_px=spread_px, max_rel_rms=max_rel_rms)
 
-    tracked = prev is not None and prev.ok and np.all(np.isfinite(prev.R)) and np.all(np.isfinite(prev.t))
+    R_prev, t_prev = _tracked_pose(prev)
     best: _Solution | None = None
     try:
         found, rvec, tvec = cv2.solvePnP(
@@ -364,21 +413,8 @@ def lift_frame(
         R0 = np.asarray(cv2.Rodrigues(rvec)[0], dtype=np.float64)
         t0 = tvec.reshape(3).astype(np.float64)
         if float((Xw @ R0[2] + t0[2]).min()) > min_depth_m:
-            best = solve(R0, t0)
-    if tracked and prev is not None:
-        R_prev = np.asarray(prev.R, dtype=np.float64)
-        t_prev = np.asarray(prev.t, dtype=np.float64)
-        turned = math.inf
-        if best is not None:
-            cos_angle = 0.5 * (float(np.trace(best[0] @ R_prev.T)) - 1.0)
-            turned = math.degrees(math.acos(min(1.0, max(-1.0, cos_angle))))
-        if turned > max_turn_deg and float((Xw @ R_prev[2] + t_prev[2]).min()) > min_depth_m:
-            # the global minimum turned the body implausibly far since the previous frame (e.g. the
-            # mirror pose of a distant body): the minimum reached from the previous pose is kept
-            # unless the global one fits clearly (10 %) better
-            cand = solve(R_prev, t_prev)
-            if best is None or not best[2] < 0.9 * cand[2]:
-                best = cand
-    if best is None:
-        best = solve(*_weak_perspective_start(Xw, uv, Km, min_depth_m=min_depth_m))
+            best = _refine(Xw, uv, w, Km, R0, t0, huber_px=huber_px, max_iter=max_iter,
+                           min_depth_m=min_depth_m)
+    best, _ = _settle(best, Xw, uv, w, Km, R_prev, t_prev, huber_px=huber_px, max_iter=max_iter,
+                      min_depth_m=min_depth_m, max_turn_deg=max_turn_deg)
     return finish(best)

@@ -25,7 +25,6 @@ with the sequential ones to rounding: the sums of the batched solve run in anoth
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -37,9 +36,10 @@ from imusynth.video.lift.pnp import (
     LiftedFrame,
     _check_inputs,
     _finish,
-    _refine,
+    _huber_rho,
+    _settle,
     _Solution,
-    _weak_perspective_start,
+    _tracked_pose,
 )
 
 
@@ -156,8 +156,7 @@ def _refine_batch(
         return res, np.sqrt(res[:, 0] * res[:, 0] + res[:, 1] * res[:, 1])
 
     def huber(err: NDArray[np.float64], ww: NDArray[np.float64]) -> NDArray[np.float64]:
-        rho = np.where(err <= huber_px, 0.5 * err * err, huber_px * err - 0.5 * huber_px * huber_px)
-        return np.asarray(np.einsum("kn,kn->k", ww, rho), dtype=np.float64)
+        return np.asarray(np.einsum("kn,kn->k", ww, _huber_rho(err, huber_px)), dtype=np.float64)
 
     everyone = np.arange(m)
     lam = np.full(m, 1e-3)
@@ -305,10 +304,7 @@ def lift_frames(
     if w_all.shape != (T, N):
         raise LiftError(f"weights must have shape ({T}, {N}), got {w_all.shape}")
 
-    R_prev: NDArray[np.float64] | None = None
-    t_prev: NDArray[np.float64] | None = None
-    if prev is not None and prev.ok and np.all(np.isfinite(prev.R)) and np.all(np.isfinite(prev.t)):
-        R_prev, t_prev = np.asarray(prev.R, dtype=np.float64), np.asarray(prev.t, dtype=np.float64)
+    R_prev, t_prev = _tracked_pose(prev)
     R_out = np.full((T, 3, 3), np.nan)
     t_out = np.full((T, 3), np.nan)
     rms = np.full(T, np.nan)
@@ -435,24 +431,10 @@ def _lift_block(
         nk = n_used[k]
         Xw, uv, w = Xw_p[k, :nk], uv_p[k, :nk], w_p[k, :nk]
         best: _Solution | None = None
-        changed = False
         if started[k]:
             best = (best_R[k], best_t[k], float(best_cost[k]), np.empty(0))
-        if R_prev is not None and t_prev is not None:
-            turned = math.inf
-            if best is not None:
-                cos_angle = 0.5 * (float(np.trace(best[0] @ R_prev.T)) - 1.0)
-                turned = math.degrees(math.acos(min(1.0, max(-1.0, cos_angle))))
-            if turned > max_turn_deg and float((Xw @ R_prev[2] + t_prev[2]).min()) > min_depth_m:
-                other = _refine(Xw, uv, w, Km, R_prev, t_prev, huber_px=huber_px, max_iter=max_iter,
-                                min_depth_m=min_depth_m)
-                if best is None or not best[2] < 0.9 * other[2]:
-                    best, changed = other, True
-        if best is None:
-            R_w, t_w = _weak_perspective_start(Xw, uv, Km, min_depth_m=min_depth_m)
-            best = _refine(Xw, uv, w, Km, R_w, t_w, huber_px=huber_px, max_iter=max_iter,
-                           min_depth_m=min_depth_m)
-            changed = True
+        best, changed = _settle(best, Xw, uv, w, Km, R_prev, t_prev, huber_px=huber_px, max_iter=max_iter,
+                                min_depth_m=min_depth_m, max_turn_deg=max_turn_deg)
         if changed:
             fr = _finish(Xw_all[k], Xw, uv, Km, best, n_used=int(nk), spread_px=float(spread[k]),
                          max_rel_rms=max_rel_rms)
