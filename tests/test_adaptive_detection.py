@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from imusynth.errors import InputError
-from imusynth.video.pose.adaptive import AdaptivePoseEstimator
+from imusynth.video.pose.adaptive import _BLANK, AdaptivePoseEstimator
 from imusynth.video.pose.detection import N_LANDMARKS, PoseDetection
 
 FPS = 30.0
@@ -47,6 +47,7 @@ class Person:
     crop_only: set[int] = field(default_factory=set)   # frames where only a detector on a crop finds them
     dropped: set[int] = field(default_factory=set)     # frames where a runner with no room drops them
     crop_shift: float = 0.0                            # px: a detector on a crop places them this far right
+    crop_found: set[int] | None = None                 # of crop_only: where a detector on a crop finds them
 
     def det(self) -> PoseDetection:
         rng = np.random.default_rng(int(self.x))
@@ -55,6 +56,8 @@ class Person:
 
     def found(self, frame: int, probe: bool = False, crop: bool = False) -> bool:
         if frame not in self.visible or (frame in self.crop_only and not crop):
+            return False
+        if frame in self.crop_only and self.crop_found is not None and frame not in self.crop_found:
             return False
         return probe or self.detectable is None or frame in self.detectable
 
@@ -99,15 +102,28 @@ class StubBackend:
             return out[: self.num_poses]
         assert time_s > self.last_t, "VIDEO mode needs increasing times"
         self.last_t = time_s
+        if np.shares_memory(image, _BLANK):                               # a black image: nobody
+            self.held = []
+            return []
+        x0, y0, _, w, h = view_of_image(image)
+        crop = w < IMAGE.shape[1] or h < IMAGE.shape[0]
+
+        def in_view(p: Person) -> bool:
+            cx, cy = p.det().center
+            return bool(x0 <= cx < x0 + w and y0 <= cy < y0 + h)
+
         full = len(self.held) >= self.num_poses
-        # followed while in view; a runner with no room drops them in their ``dropped`` frames
-        self.held = [i for i in self.held if f in people[i].visible and not (full and f in people[i].dropped)]
+        # followed while in view (in the crop it is shown); a runner with no room drops them in their
+        # ``dropped`` frames
+        self.held = [i for i in self.held if f in people[i].visible and in_view(people[i])
+                     and not (full and f in people[i].dropped)]
         if len(self.held) < self.num_poses:                               # room: the detector runs
             self.scene.detector_calls += 1
             for i, p in enumerate(people):
-                if len(self.held) < self.num_poses and i not in self.held and p.found(f):
+                if (len(self.held) < self.num_poses and i not in self.held and in_view(p)
+                        and p.found(f, crop=crop)):
                     self.held.append(i)
-        return [people[i].det() for i in self.held]
+        return [PoseDetection.from_arrays(people[i].det().image_xy - [x0, y0]) for i in self.held]
 
     def close(self) -> None:
         pass
@@ -254,7 +270,7 @@ def test_person_dropped_near_the_edge_followed_in_a_crop_around_them() -> None:
     # without the crop (the probe sees only whole frames) the person is lost from frame 45
     scene2 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45})])
     est2 = AdaptivePoseEstimator(scene2.factory, max_poses=4, detect_every=8)
-    est2._redetect = lambda image, time_s, merged, lost: merged           # type: ignore[method-assign]
+    est2._redetect = lambda image, time_s, merged, lost, on_crop: merged           # type: ignore[method-assign]
     out: dict[int, set[int]] = {}
     for f in range(n):
         out.update((k, scene2.who(d)) for k, d in est2.push(IMAGE, f / FPS, f))
@@ -272,6 +288,69 @@ def test_crop_pose_added_only_where_it_continues_the_lost_one() -> None:
     got, est = adaptive(scene, n, 8)
     assert max(f for f in range(n) if 4 in got[f]) == 44
     assert est.stats["redetected"] == 0
+
+
+def test_person_leaving_the_view_followed_by_the_runner_on_a_crop() -> None:
+    # person 4 at x = 1390 px is partly out of the 1400-px frame (landmarks to 1420 px) and walks out of
+    # view at frame 60. No detector on the whole frame finds them from 40, one on a crop around them only
+    # at 45; a runner with room (the reference) follows them to 59 by tracking, the one-pose runner drops
+    # them at 45. There the probe finds them in a crop, and the runner, shown that crop of the same frame
+    # again, follows them on it to their last frame (46-59: MediaPipe's tracking, no detector needed, no
+    # landmarker more)
+    n = 70
+    scene = Scene([Person(1390.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45},
+                          crop_found={45})])
+    ref = reference(scene, n)
+    assert max(f for f in range(n) if 4 in ref[f]) == 59
+    got, est = adaptive(scene, n, 8)
+    assert got == ref
+    assert est.stats["redetected"] == 1 and est.stats["cropped"] == 1 and est.stats["kept_on_crop"] == 14
+    # the seed (45 again), 46-59 followed, 60 lost on the crop (then whole frames again)
+    assert est.stats["crop_calls"] == 1 + 14 + 1
+    assert sorted(set(scene.builds)) == [(1, "video"), (4, "probe")]
+    crops = [a for a in scene.images if a.shape != IMAGE.shape and a.shape != (360, 700, 3)]
+    assert len(crops) == 16 + 16                          # the probe's (45-60) and the runner's
+    assert all(np.shares_memory(a, IMAGE) and a.shape[1] < 200 for a in crops)
+    # the same person inside the view (x = 1300 px, nothing out of it): no runner on a crop; the probe
+    # finds them at 45 only, and they are lost from 46 (as before this was added)
+    scene2 = Scene([Person(1300.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45},
+                           crop_found={45})])
+    got2, est2 = adaptive(scene2, n, 8)
+    assert max(f for f in range(n) if 4 in got2[f]) == 45 and est2.stats["cropped"] == 0
+
+
+def test_newcomer_found_while_the_runner_follows_someone_on_a_crop() -> None:
+    # while the runner sees only its crop (frames 45-59), its detector sees nobody else: person 0, who
+    # enters at 50, is found by the next probe (56) and output from 50 by the replayed runner; the runner on
+    # the crop is not taken for one with room
+    n = 90
+    scene = Scene([Person(1390.0, set(range(60)), crop_only=set(range(40, 60)), dropped={45},
+                          crop_found={45}), person(0, range(50, n))])
+    ref = reference(scene, n)
+    got, est = adaptive(scene, n, 8)
+    assert got == ref
+    assert min(f for f in range(n) if 0 in got[f]) == 50
+    assert est.stats["cropped"] == 1 and est.stats["grown"] == 1
+
+
+def test_runner_leaving_a_crop_lets_go_of_the_pose_it_held_there() -> None:
+    # a runner that holds a pose of its crop is shown a black image before whole frames again (its pose's
+    # place in the crop would be taken for a place in the frame); one that holds nothing is not
+    from imusynth.video.pose.adaptive import _Runner
+
+    scene = Scene([person(0, range(10))])
+    est = AdaptivePoseEstimator(scene.factory, detect_every=8)
+    runner = est._runners[0]
+    assert isinstance(runner, _Runner)
+    runner.window = (0, 0, 400, 400)
+    runner.last = [scene.people[0].det()]
+    est._uncrop(runner, 0.0)
+    assert runner.window is None and runner.last == []
+    assert len(scene.images) == 1 and np.shares_memory(scene.images[0], _BLANK)
+    runner.window = (0, 0, 400, 400)
+    est._uncrop(runner, 0.1)
+    assert runner.window is None and len(scene.images) == 1
+    est.close()
 
 
 def test_crop_box_square_around_the_pose_clipped_to_the_frame() -> None:

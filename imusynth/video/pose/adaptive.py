@@ -22,7 +22,11 @@ frame (about 1.7 times the cost of following one person). :class:`AdaptivePoseEs
   while the pose is found this way. A landmarker with room for more people keeps a person near the view's
   edge a few frames longer than one that follows only them (``demo4_walking``: 3 frames), and the person
   detector, which sees the whole frame shrunk to 224 x 224, no longer finds a person half out of view; in
-  the crop it sees them 2-3 times larger;
+  the crop it sees them 2-3 times larger. When the lost pose is partly out of view, a runner that follows
+  nobody is also shown that frame again cropped around the pose found, and then sees only that crop while
+  it follows the person there (MediaPipe's tracking, from the landmarks of the frame before): its pose is
+  output where the probe no longer finds them (``demo4_walking`` with full: frame 343, where no detector
+  finds the walker in any crop), with no landmarker built for it;
 * a *shrink*: a runner that followed fewer people than its ``num_poses`` for :data:`SHRINK_AFTER` probe
   intervals in a row (someone left) is replaced by one with as many poses as it followed;
 
@@ -91,6 +95,11 @@ PROBE_STEP = 2
 PROBE_MIN_SIDE = 256
 #: Side of the square the probe looks in for a lost pose, in units of the pose's larger box side.
 REDETECT_CROP = 2.0
+#: Seconds after a frame's time at which a runner is shown the crop it is to follow a person in (the same
+#: frame a second time: MediaPipe's VIDEO mode needs increasing times), and the black image that makes a
+#: runner leaving a crop let go of the person it held there (its next frame starts from its detector).
+SEED_DT = 1e-3
+_BLANK = np.zeros((64, 64, 3), np.uint8)
 
 
 def _box_overlap(a: NDArray[np.floating], b: NDArray[np.floating]) -> tuple[float, float]:
@@ -153,6 +162,12 @@ def _scaled(det: PoseDetection, step: int) -> PoseDetection:
                                      world_xyz=det.world_xyz)
 
 
+def _partly_out(det: PoseDetection, width: int, height: int) -> bool:
+    """Some of ``det``'s landmarks lie outside the ``width`` x ``height`` frame (a person leaving view)."""
+    x0, y0, x1, y1 = (float(v) for v in det.bbox)
+    return x0 < 0.0 or y0 < 0.0 or x1 > width or y1 > height
+
+
 def _union(base: list[PoseDetection], extra: list[PoseDetection]) -> list[PoseDetection]:
     """``base`` plus the poses of ``extra`` that match none of ``base``."""
     return base + [d for d in extra if not _matches(d, base)]
@@ -166,6 +181,7 @@ class _Runner:
     age: int = 0                              # frames processed
     counts: deque[int] = field(default_factory=deque)
     last: list[PoseDetection] = field(default_factory=list)
+    window: tuple[int, int, int, int] | None = None   # following someone on a crop: frame px (x0, y0, x1, y1)
 
 
 @dataclass
@@ -215,7 +231,8 @@ class AdaptivePoseEstimator:
         self._shrink_after = SHRINK_AFTER * detect_every
         self._lag: int | None = None             # frames held back: detect_every - 1 (push) or 0 (detect)
         self.stats = {"frames": 0, "runner_calls": 0, "probe_calls": 0, "replayed": 0, "grown": 0,
-                      "shrunk": 0, "redetected": 0, "max_runners": 1}
+                      "shrunk": 0, "redetected": 0, "cropped": 0, "crop_calls": 0, "kept_on_crop": 0,
+                      "max_runners": 1}
 
     def __enter__(self) -> AdaptivePoseEstimator:
         return self
@@ -276,26 +293,50 @@ class AdaptivePoseEstimator:
 
     # ---------------------------------------------------------------------------------------------
 
+    def _call(self, runner: _Runner, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
+        """``runner`` on ``image`` (on its crop of it while it follows someone there), in frame px."""
+        if runner.window is None:
+            return runner.backend.detect(image, time_s)
+        x0, y0, x1, y1 = runner.window
+        self.stats["crop_calls"] += 1
+        return [_shifted(d, x0, y0) for d in runner.backend.detect(image[y0:y1, x0:x1], time_s)]
+
     def _run(self, runner: _Runner, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
-        dets = runner.backend.detect(image, time_s)
+        dets = self._call(runner, image, time_s)
         self.stats["runner_calls"] += 1
         runner.age += 1
         runner.last = dets
-        runner.counts.append(len(dets))
+        # a runner on a crop ran no detector on the rest of the frame: it counts as having had no room
+        runner.counts.append(runner.num_poses if runner.window is not None else len(dets))
         while len(runner.counts) > self._shrink_after:
             runner.counts.popleft()
         return dets
+
+    def _uncrop(self, runner: _Runner, time_s: float) -> None:
+        """``runner`` back to whole frames; shown a black image first if it still holds a pose of the crop
+        (whose place in the crop would be taken for a place in the frame)."""
+        runner.window = None
+        if runner.last:
+            runner.backend.detect(_BLANK, time_s + SEED_DT)
+            runner.last = []
 
     def _process(self, image: NDArray[np.uint8], time_s: float, key: Any) -> None:
         if not self._runners:
             raise RuntimeError("AdaptivePoseEstimator is closed")
         self.stats["frames"] += 1
         merged: list[PoseDetection] = []
+        on_crop: list[PoseDetection] = []      # poses of runners on a crop: where the probe finds them not
         for r in self._runners:
-            merged = _union(merged, self._run(r, image, time_s))
+            dets = self._run(r, image, time_s)
+            if r.window is None:
+                merged = _union(merged, dets)
+            elif dets and all(_matches(d, self._previous) for d in dets):
+                on_crop += dets
+            else:
+                self._uncrop(r, time_s)                    # lost on its crop (or another skeleton there)
         lost = [d for d in self._previous if not _near(d, merged)]
         if lost:
-            merged = self._redetect(image, time_s, merged, lost)
+            merged = self._redetect(image, time_s, merged, lost, on_crop)
         self._held.append(_Held(key, image, float(time_s), merged))
         # since_probe counts the frames after the last probe that are held (this one included)
         self._since_probe = None if self._since_probe is None else self._since_probe + 1
@@ -307,24 +348,55 @@ class AdaptivePoseEstimator:
         self.stats["max_runners"] = max(self.stats["max_runners"], len(self._runners))
 
     def _redetect(self, image: NDArray[np.uint8], time_s: float, merged: list[PoseDetection],
-                  lost: list[PoseDetection]) -> list[PoseDetection]:
+                  lost: list[PoseDetection], on_crop: list[PoseDetection]) -> list[PoseDetection]:
         """Poses of the previous frame that no runner gives in this one: the probe on a crop around each
         (:func:`_crop_box`); its pose there that continues the lost one (the same person by box IoU >=
         :data:`SAME_IOU` or landmarks, as MediaPipe's tracking asks of consecutive frames; of several, the
         one whose box overlaps it most) and that no runner gives is added. A runner with room runs its own
-        detector from the next frame on; a pose added here is looked for in the same way in the next frame."""
+        detector from the next frame on; a pose added here is looked for in the same way in the next frame.
+
+        A person partly out of view whom the probe finds so is also followed by a runner that follows
+        nobody, on a crop around them (:meth:`_follow_on_crop`); where the probe no longer finds them, that
+        runner's pose (``on_crop``) is added when it continues the lost one."""
         height, width = image.shape[:2]
         out = list(merged)
         for gone in lost:
             x0, y0, x1, y1 = _crop_box(gone.bbox, width, height)
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                continue
-            found = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
-            found = [d for d in found if _same(d, gone) and not _matches(d, out)]
-            if found:
-                out.append(max(found, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]))
+            found = None
+            if x1 - x0 >= 2 and y1 - y0 >= 2:
+                crop = [_shifted(d, x0, y0) for d in self._probe_detect(image[y0:y1, x0:x1], time_s)]
+                crop = [d for d in crop if _same(d, gone) and not _matches(d, out)]
+                found = max(crop, key=lambda d: _box_overlap(d.bbox, gone.bbox)[0]) if crop else None
+            if found is not None:
                 self.stats["redetected"] += 1
+                if _partly_out(gone, width, height) and not _matches(gone, on_crop):
+                    self._follow_on_crop(image, time_s, found)
+            else:
+                found = next((d for d in on_crop if _same(d, gone) and not _matches(d, out)), None)
+                self.stats["kept_on_crop"] += found is not None
+            if found is not None:
+                out.append(found)
         return out
+
+    def _follow_on_crop(self, image: NDArray[np.uint8], time_s: float, found: PoseDetection) -> None:
+        """A runner that follows nobody is shown the frame again, cropped around ``found``
+        (:func:`_crop_box`), and from then on sees only that crop for as long as it follows them there:
+        MediaPipe's tracking keeps a person at the view's edge from the landmarks of the frame before,
+        where no detector finds them (``demo4_walking`` with full: frame 343), and no other landmarker is
+        needed. It goes back to whole frames unless its pose on the crop continues ``found``."""
+        runner = next((r for r in self._runners if r.window is None and not r.last), None)
+        if runner is None:
+            return
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = _crop_box(found.bbox, width, height)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        runner.window = (x0, y0, x1, y1)
+        runner.last = self._call(runner, image, time_s + SEED_DT)
+        if len(runner.last) == 1 and _same(runner.last[0], found):
+            self.stats["cropped"] += 1
+        else:
+            self._uncrop(runner, time_s + SEED_DT)
 
     def _probe_detect(self, image: NDArray[np.uint8], time_s: float) -> list[PoseDetection]:
         if self._probe is None:
