@@ -208,7 +208,7 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
     store in memory; :func:`process_video` passes one that spills to a temporary file), which must stay
     open while the returned :class:`VideoRun` is used. Nothing else grows with the video's length.
     """
-    from imusynth.video.decode import iter_frames
+    from imusynth.video.decode import ReadAhead, iter_frames
 
     info = open_video(video)
     intr = intrinsics_for(info, cfg.lift.fov_deg)
@@ -223,7 +223,8 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
                                 ransac_threshold_px=cfg.camera.ransac_threshold_px,
                                 shot_cut_threshold=cfg.camera.shot_cut_threshold)
     end = None if cfg.video.end_s < 0 else cfg.video.end_s
-    reader = iter_frames(video, start_s=cfg.video.start_s or None, end_s=end)
+    # decoded on a thread of its own, one frame ahead: decoding overlaps the pose model's work
+    reader = ReadAhead(iter_frames(video, start_s=cfg.video.start_s or None, end_s=end), depth=1)
     n_segments = 0
     timings = {"decode": 0.0, "pose": 0.0, "track": 0.0, "camera": 0.0}
     bar = None
@@ -248,7 +249,7 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
     # The camera stage of frame k runs on a second thread while the pose model works on frame k+1
     # (both release the GIL); results are collected in frame order, and only one frame is in flight.
     # A backend with ``push``/``flush`` (the adaptive one) returns frames a few frames late, in order.
-    with detector_factory(cfg) as estimator, ThreadPoolExecutor(max_workers=1) as pool:
+    with reader, detector_factory(cfg) as estimator, ThreadPoolExecutor(max_workers=1) as pool:
         pending: tuple[float, int, Future[Any]] | None = None
         push = getattr(estimator, "push", None)
 
@@ -290,6 +291,7 @@ def run_stages(video: Path, cfg: PipelineConfig, *, progress: bool = False,
     store.seal("frames")
     return VideoRun(
         n_frames=n_frames, n_shots=n_segments, store=store, tracker=tracker,
-        corrupt_frames=list(reader.corrupt_indices), timings=timings, width=info.width, height=info.height,
+        corrupt_frames=list(reader.reader.corrupt_indices), timings=timings, width=info.width,
+        height=info.height,
         K=K, fps=fps,
     )
