@@ -90,3 +90,18 @@ def test_early_close_stops_the_thread_and_releases_the_decoder(tmp_path: Path) -
         next(ahead)
     with pytest.raises(InputError, match="depth"):
         ReadAhead(iter_frames(video), depth=0)
+
+
+def test_thread_starts_at_the_first_frame_asked_for(tmp_path: Path) -> None:
+    # the video job builds its landmarkers (and limits glibc's malloc arenas) after making the ReadAhead:
+    # no decoding thread, and no frame decoded, before the first ``next``; closed unstarted, the decoder
+    # is released all the same
+    video = _video(tmp_path / "v.mp4", 10)
+    ahead = ReadAhead(iter_frames(video), depth=1)
+    time.sleep(0.1)
+    assert not _decode_threads() and ahead.reader.n_decoded == 0
+    assert next(ahead).index == 0 and ahead.reader.n_decoded >= 1
+    ahead.close()
+    unstarted = ReadAhead(iter_frames(video), depth=1)
+    unstarted.close()
+    assert unstarted.reader._cap is None and not _decode_threads()

@@ -434,8 +434,8 @@ class ReadAhead(Iterator[Frame]):
     Decoding (FFmpeg and the colour conversion release the GIL) then overlaps the consumer's work on the
     frame before: the video job's pose stage no longer waits for each frame to be decoded. Frames come in
     the reader's order, as the same :class:`Frame` objects; an exception of the reader is raised here, at
-    the frame it happened. Memory: at most ``depth + 1`` decoded frames more than the consumer holds
-    (2.7 MB each at 720p).
+    the frame it happened. The thread starts at the first ``next``. Memory: at most ``depth + 1`` decoded
+    frames more than the consumer holds (2.7 MB each at 720p).
 
     Parameters
     ----------
@@ -453,8 +453,10 @@ class ReadAhead(Iterator[Frame]):
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._done = False
+        # started by the first ``next``: a consumer that builds its models after making this (the video
+        # job) has them built, and glibc's arenas limited (``limit_malloc_arenas``), before the thread
+        # allocates its first frame
         self._thread = threading.Thread(target=self._decode, name="imusynth-decode", daemon=True)
-        self._thread.start()
 
     def _put(self, item: tuple[str, Any]) -> bool:
         while not self._stop.is_set():
@@ -483,6 +485,8 @@ class ReadAhead(Iterator[Frame]):
     def __next__(self) -> Frame:
         if self._done:
             raise StopIteration
+        if self._thread.ident is None:
+            self._thread.start()
         kind, value = self._queue.get()
         if kind == "frame":
             return value  # type: ignore[no-any-return]
@@ -503,4 +507,7 @@ class ReadAhead(Iterator[Frame]):
         """Stop decoding and release the decoder (idempotent; frames not taken are dropped)."""
         self._done = True
         self._stop.set()
-        self._thread.join()
+        if self._thread.ident is None:
+            self.reader.close()                 # never started: nothing else uses the reader
+        else:
+            self._thread.join()
