@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from imusynth.calibrate.alignment import ALIGNMENT_MODES, Alignment
 from imusynth.calibrate.device import DeviceModel
 from imusynth.calibrate.mapping import DistributionMapping, QuantileMap
-from imusynth.calibrate.profiles import CalibrationProfile
+from imusynth.calibrate.profiles import APPLIES_TO, CalibrationProfile
 from imusynth.core.conventions import ACC_UNIT, GYRO_UNIT
 from imusynth.core.imu_series import CHANNELS, CalibrationError
 
@@ -32,6 +32,11 @@ PROFILE_SCHEMA = "imusynth-calibration/1"
 
 def _toml_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=True)
+
+
+def _toml_key(s: str) -> str:
+    """``s`` as a TOML key: bare when it may be (letters, digits, ``_``, ``-``), else quoted."""
+    return s if s and all(c.isascii() and (c.isalnum() or c in "_-") for c in s) else _toml_str(s)
 
 
 def _toml_float(x: float) -> str:
@@ -70,7 +75,7 @@ def _maps_toml(prefix: str, channels: Sequence[str], maps: Sequence[QuantileMap]
     for ch, m in zip(channels, maps, strict=True):
         lines += [
             "",
-            f"[{prefix}.{ch}]",
+            f"[{prefix}.{_toml_key(ch)}]",
             f"lower_slope = {_toml_float(m.lower_slope)}",
             f"upper_slope = {_toml_float(m.upper_slope)}",
             f"virtual = {_toml_floats(m.source)}",
@@ -84,13 +89,18 @@ def profile_to_toml(profile: CalibrationProfile) -> str:
     p = profile
     lines = [
         "# imusynth calibration profile (SI units: acc m/s^2 specific force with gravity, gyro rad/s).",
-        "# Applied in this order: resample -> alignment -> mapping -> device.",
+        "# Applied in this order: resample -> alignment -> mapping -> device." if p.applies_to == "recordings"
+        else "# A windows profile: only [mapping] applies, to the channels of windows files "
+        "(imusynth export).",
         f"schema = {_toml_str(PROFILE_SCHEMA)}",
         f"name = {_toml_str(p.name)}",
         f"description = {_toml_str(p.description)}",
         f"seed = {int(p.seed)}  # noise seed; each clip uses (seed, crc32(clip id))",
-        f"alignment_mode = {_toml_str(p.alignment_mode)}  # 'per-sensor': an augmentation variant is first "
-        "turned by its mounting relative to its base sensor (same clip); 'fixed': never",
+        *([f"alignment_mode = {_toml_str(p.alignment_mode)}  # 'per-sensor': an augmentation variant is "
+           "first turned by its mounting relative to its base sensor (same clip); 'fixed': never"]
+          if p.applies_to == "recordings" else
+          [f"applies_to = {_toml_str(p.applies_to)}  # maps on the channels of windows files, any frame "
+           "(rate_hz below must be theirs); no resample, alignment or device step"]),
         "",
         "[units]",
         f"acc = {_toml_str(ACC_UNIT)}",
@@ -159,6 +169,12 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
     schema = doc.get("schema", "")
     if schema != PROFILE_SCHEMA:
         raise CalibrationError(f"{where}: schema {schema!r} is not {PROFILE_SCHEMA!r}")
+    applies_to = str(doc.get("applies_to", "recordings"))
+    if applies_to not in APPLIES_TO:
+        raise CalibrationError(f"{where}: applies_to must be one of {list(APPLIES_TO)}, got {applies_to!r}")
+    if applies_to == "windows" and "alignment" in doc:
+        raise CalibrationError(f"{where}: a windows profile has no [alignment] (windows are mapped as they "
+                               "are)")
     units = doc.get("units", {})
     if units.get("acc", ACC_UNIT) != ACC_UNIT or units.get("gyro", GYRO_UNIT) != GYRO_UNIT:
         raise CalibrationError(f"{where}: units must be acc={ACC_UNIT!r}, gyro={GYRO_UNIT!r} (SI)")
@@ -194,8 +210,10 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
     if "mapping" in doc:
         m = doc["mapping"]
         channels = tuple(str(c) for c in m.get("channels", CHANNELS))
-        if channels != CHANNELS:
+        if applies_to == "recordings" and channels != CHANNELS:
             raise CalibrationError(f"{where}: mapping.channels must be {list(CHANNELS)}")
+        if not channels or len(set(channels)) != len(channels) or not all(channels):
+            raise CalibrationError(f"{where}: mapping.channels must be distinct non-empty names")
         tails = str(m.get("tails", "linear"))
 
         def maps_of(table: dict[str, Any], label: str) -> tuple[QuantileMap, ...]:
@@ -238,6 +256,7 @@ def _profile_from_dict(doc: dict[str, Any], where: str) -> CalibrationProfile:
         device=device,
         seed=int(doc.get("seed", 0)),
         cutoff_ratio=float(rs.get("cutoff_ratio", 0.8)),
+        applies_to=applies_to,
     )
 
 

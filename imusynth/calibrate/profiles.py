@@ -58,6 +58,10 @@ class CalibrationProfile:
         Default seed of the noise generator (each clip's generator is seeded with it and the clip id).
     cutoff_ratio : float
         Anti-aliasing cutoff, fraction of the new Nyquist frequency.
+    applies_to : {"recordings", "windows"}
+        ``recordings``: sensor recordings (``imusynth/1`` clips; maps on acc/gyro x, y, z);
+        ``windows``: windows files (maps on the windows' channels, any frame: fitted and applied by
+        :mod:`imusynth.har.window_calibration`; no resampling, alignment or device model).
     """
 
     name: str
@@ -70,7 +74,16 @@ class CalibrationProfile:
     device: DeviceModel = field(default_factory=DeviceModel)
     seed: int = 0
     cutoff_ratio: float = 0.8
+    applies_to: str = "recordings"
 
+    def __post_init__(self) -> None:
+        if self.applies_to not in APPLIES_TO:
+            raise CalibrationError(f"applies_to must be one of {', '.join(APPLIES_TO)}, "
+                                   f"got {self.applies_to!r}")
+
+
+#: What a profile calibrates: sensor recordings, or the channels of windows files.
+APPLIES_TO = ("recordings", "windows")
 
 #: Below this margin (:class:`imusynth.calibrate.alignment.HeadingEstimate`) a fitted heading is
 #: reported as ambiguous: the synthetic walks of tests/test_heading_alignment.py give above 1.3, the
@@ -279,6 +292,9 @@ def apply_profile_rotation(
     rotation : ndarray, shape (3, 3), or None
         The rotation applied (``x' = R x``), None when none was.
     """
+    if profile.applies_to != "recordings":
+        raise CalibrationError(f"profile {profile.name!r} was fitted on windows files: apply it to a windows "
+                               "file (imusynth calibrate apply PROFILE WINDOWS.h5 -o OUT.h5)")
     out = series
     if profile.rate_hz is not None and not _is_regular_at(series, profile.rate_hz):
         out = resample_series(series, rate_hz=profile.rate_hz, cutoff_ratio=profile.cutoff_ratio)

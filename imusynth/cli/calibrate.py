@@ -171,6 +171,60 @@ def apply_file(
     return output, len(out_clips)
 
 
+def _windows_inputs(virtual: list[Path], real: list[Path]) -> bool:
+    """Whether the inputs of ``calibrate fit`` are windows files (all of them), not recordings (none)."""
+    from imusynth.har.loaders import is_windows_file
+
+    kinds = {p: is_windows_file(p) for p in [*virtual, *real]}
+    if len(set(kinds.values())) > 1:
+        win = [str(p) for p, w in kinds.items() if w]
+        rec = [str(p) for p, w in kinds.items() if not w]
+        raise CalibrationError(f"give windows files on both sides or recordings on both sides: {win[0]} is a "
+                               f"windows file, {rec[0]} is not")
+    return bool(kinds) and all(kinds.values())
+
+
+def fit_windows_files(
+    virtual_paths: list[Path],
+    real_paths: list[Path],
+    output: Path,
+    *,
+    per_class: bool = False,
+    n_knots: int = 1001,
+    tails: str = "linear",
+    name: str | None = None,
+    description: str = "",
+) -> tuple[CalibrationProfile, list[str]]:
+    """Fit a windows profile (:func:`imusynth.har.window_calibration.fit_window_profile`) from windows files
+    (each side's files concatenated) and save it to ``output`` (atomically)."""
+    from imusynth.har.loaders import load_windows
+    from imusynth.har.window_calibration import fit_window_profile
+    from imusynth.har.windows import concat_windows
+
+    sides = [concat_windows([load_windows(p) for p in paths]) for paths in (virtual_paths, real_paths)]
+    source = {"virtual": "; ".join(str(p) for p in virtual_paths),
+              "real": "; ".join(str(p) for p in real_paths)}
+    profile, notes = fit_window_profile(sides[0], sides[1], name=name or output.stem, description=description,
+                                        source=source, per_class=per_class, n_knots=n_knots, tails=tails)
+    save_profile(profile, output)
+    return profile, notes
+
+
+def apply_windows_file(
+    profile: CalibrationProfile, text: str, input_path: Path, output: Path
+) -> tuple[Path, int]:
+    """Map every window of a windows file through a windows profile; write a new windows file atomically."""
+    from imusynth.har.loaders import is_windows_file, load_windows, save_windows
+    from imusynth.har.window_calibration import apply_window_profile
+
+    if not is_windows_file(input_path):
+        raise CalibrationError(f"{input_path}: not a windows file; profile {profile.name!r} maps windows "
+                               "(make them with imusynth export)")
+    ws = apply_window_profile(load_windows(input_path), profile, text=text)
+    save_windows(ws, output)
+    return output, len(ws)
+
+
 def load_for_apply(profile_path: Path, alignment_mode: str | None) -> tuple[CalibrationProfile, str]:
     """The profile and its TOML text; with ``alignment_mode``, the alignment's mode replaced and the text
     rewritten to say so (it is what the calibrated file stores)."""
@@ -193,12 +247,13 @@ _FIT_FLAGS = {"n_knots": "--knots", "tails": "--tails", "rate_hz": "--source-rat
               "acc_unit": "--acc-unit", "gyro_unit": "--gyro-unit"}
 
 _H = {
-    "virtual": "Virtual imusynth/1 file (repeatable).",
-    "real": "Real recording: .h5, CSV or .ts (repeatable).",
-    "placement": "Virtual sensor (placement) to calibrate.",
+    "virtual": "Virtual imusynth/1 file, or windows file (imusynth export; repeatable).",
+    "real": "Real recording: .h5, CSV or .ts; or windows file (repeatable; windows on both sides or "
+            "neither).",
+    "placement": "Virtual sensor (placement) to calibrate (required for recordings; not for windows files).",
     "output": "Profile TOML to write, e.g. calibration/profiles/NAME.toml.",
     "real_placement": "Sensor name in a real .h5 file (default: --placement).",
-    "per_class": "Also fit one mapping per activity class (needs labels on both sides).",
+    "per_class": "Also fit one mapping per activity class (needs labels on both sides; windows have theirs).",
     "rate": "Output rate, Hz (default: the real median rate).",
     "no_align": "Do not rotate the virtual axes onto the real gravity direction.",
     "alignment": "per-sensor: augmentation variants are first turned by their mounting relative to their "
@@ -228,17 +283,17 @@ _H = {
 def fit_cmd(
     virtual: Annotated[list[Path], _opt("--virtual", help=_H["virtual"])],
     real: Annotated[list[Path], _opt("--real", help=_H["real"])],
-    placement: Annotated[str, _opt("--placement", "-p", help=_H["placement"])],
     output: Annotated[Path, _opt("--output", "-o", help=_H["output"])],
+    placement: Annotated[str | None, _opt("--placement", "-p", help=_H["placement"])] = None,
     real_placement: Annotated[str | None, _opt("--real-placement", help=_H["real_placement"])] = None,
     per_class: Annotated[bool, _opt("--per-class", metavar="", help=_H["per_class"])] = False,
     rate: Annotated[float | None, _opt("--rate", help=_H["rate"])] = None,
     no_align: Annotated[bool, _opt("--no-align", metavar="", help=_H["no_align"])] = False,
-    alignment: Annotated[str, _opt("--alignment", help=_H["alignment"])] = DEFAULT_ALIGNMENT,
+    alignment: Annotated[str | None, _opt("--alignment", help=_H["alignment"])] = None,
     heading: Annotated[bool, _opt("--heading", metavar="", help=_H["heading"])] = False,
     knots: Annotated[int, _opt("--knots", min=2, help=_H["knots"])] = 1001,
     tails: Annotated[str, _opt("--tails", help=_H["tails"])] = "linear",
-    device: Annotated[str, _opt("--device", help=_H["device"])] = "none",
+    device: Annotated[str | None, _opt("--device", help=_H["device"])] = None,
     seed: Annotated[int, _opt("--seed", help=_H["seed"])] = 0,
     name: Annotated[str | None, _opt("--name", help=_H["name"])] = None,
     description: Annotated[str, _opt("--description", help=_H["description"])] = "",
@@ -254,10 +309,34 @@ def fit_cmd(
 
     Example: imusynth calibrate fit --virtual v.h5 --real watch.csv --preset spsw_har -p left_wrist
     -o calibration/profiles/watch.toml
+
+    On windows files (imusynth export, both sides; e.g. --frame gravity, free of the sensor's mounting):
+    imusynth calibrate fit --virtual v_windows.h5 --real real_windows.h5 [--per-class] -o windows.toml
+    fits the maps on their channels; apply it to the virtual windows file.
     """
     check_outputs({"--output": output}, [*virtual, *real], force=force)
     if rate is not None and not rate > 0:
         raise CalibrationError(f"--rate must be a positive number of Hz, got {rate:g}")
+    if _windows_inputs(virtual, real):
+        given = {"--placement": placement, "--real-placement": real_placement, "--rate": rate,
+                 "--no-align": no_align or None, "--alignment": alignment, "--heading": heading or None,
+                 "--device": device, "--preset": preset, "--sensor": sensor, "--source-rate": source_rate,
+                 "--acc-unit": acc_unit, "--gyro-unit": gyro_unit, "--real-label": real_label}
+        wrong = [k for k, v in given.items() if v is not None]
+        if wrong:
+            raise CalibrationError(f"{', '.join(wrong)}: not for windows files (their channels are mapped as "
+                                   "they are, labels from the windows)")
+        with flag_names(_FIT_FLAGS):
+            _, notes = fit_windows_files(virtual, real, output, per_class=per_class, n_knots=knots,
+                                         tails=tails, name=name, description=description)
+        for note in notes:
+            typer.echo(note)
+        typer.echo(f"wrote {output} (a windows profile: imusynth calibrate apply {output} WINDOWS.h5 "
+                   "-o OUT.h5)")
+        return
+    if placement is None:
+        raise CalibrationError("--placement (-p) is required: the virtual sensor to calibrate")
+    alignment = alignment or DEFAULT_ALIGNMENT
     _check_mode(alignment)
     if heading and no_align:
         raise CalibrationError("--heading needs the alignment: drop --no-align")
@@ -275,7 +354,7 @@ def fit_cmd(
             heading=heading,
             n_knots=knots,
             tails=tails,
-            device=device,
+            device=device or "none",
             seed=seed,
             name=name,
             description=description,
@@ -316,6 +395,15 @@ def apply_cmd(
 
     if alignment is not None:
         _check_mode(alignment)
+    prof, text = load_for_apply(profile, None)
+    if prof.applies_to == "windows":
+        if len(inputs) != 1 or output is None or out_dir is not None or placement or alignment is not None:
+            raise CalibrationError(f"profile {prof.name!r} maps windows files: give one windows file and -o "
+                                   "(no --out-dir, --placement or --alignment)")
+        check_outputs({"--output": output}, [profile, inputs[0]], force=force)
+        out, n = apply_windows_file(prof, text, inputs[0], output)
+        typer.echo(f"wrote {out} ({n} window(s))")
+        return
     ins = expand_inputs(inputs, suffixes=H5_SUFFIXES, what="imusynth/1 file")
     choose_output(output, out_dir)
     if not ins.many and out_dir is None:

@@ -10,12 +10,16 @@ Layout (written atomically)::
     /clip     (n,) str            recording each window came from
     /start_s  (n,) float64        window start time in its recording, s
     attrs: schema, class_names (JSON list), channels (JSON list), rate_hz, window_s, overlap, source,
-           units (text), acc_unit, gyro_unit, acc_sign ("specific_force" or "ios")
+           units (text), acc_unit, gyro_unit, acc_sign ("specific_force" or "ios"); after
+           ``calibrate apply``: calibration_profile (name), calibration_profile_sha256,
+           calibration_profile_toml (the profile's text)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,10 @@ def save_windows(ws: WindowSet, path: str | Path) -> Path:
         f.attrs["acc_unit"] = ws.acc_unit
         f.attrs["gyro_unit"] = ws.gyro_unit
         f.attrs["acc_sign"] = ws.acc_sign
+        if ws.calibration:
+            f.attrs["calibration_profile"] = str(tomllib.loads(ws.calibration).get("name", ""))
+            f.attrs["calibration_profile_sha256"] = hashlib.sha256(ws.calibration.encode("utf-8")).hexdigest()
+            f.attrs["calibration_profile_toml"] = ws.calibration
         chunks = (min(max(len(ws), 1), 256), *ws.X.shape[1:]) if len(ws) else None
         f.create_dataset(
             "X", data=ws.X, compression="gzip" if len(ws) else None, shuffle=bool(len(ws)), chunks=chunks
@@ -90,6 +98,7 @@ def load_windows(path: str | Path) -> WindowSet:
             acc_unit=str(a.get("acc_unit", "m/s^2")),
             gyro_unit=str(a.get("gyro_unit", "rad/s")),
             acc_sign=str(a.get("acc_sign", "specific_force")),
+            calibration=str(a.get("calibration_profile_toml", "")),
         )
 
 

@@ -57,6 +57,9 @@ class WindowSet:
         ``"specific_force"`` (+1 g on the up axis at rest; Android, most IMUs, the default) or ``"ios"``
         (Core Motion's ``-specific force``: -1 g on the up axis at rest). Only
         :func:`convert_units` changes these three, at the export edge.
+    calibration : str
+        TOML text of the windows calibration profile applied to ``X`` (``imusynth calibrate apply``,
+        :mod:`imusynth.har.window_calibration`); empty when none was.
     """
 
     X: NDArray[np.float32]
@@ -73,6 +76,7 @@ class WindowSet:
     acc_unit: str = "m/s^2"
     gyro_unit: str = "rad/s"
     acc_sign: str = "specific_force"
+    calibration: str = ""
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X, dtype=np.float32)
@@ -307,6 +311,7 @@ def concat_windows(sets: Sequence[WindowSet]) -> WindowSet:
         first.acc_unit,
         first.gyro_unit,
         first.acc_sign,
+        first.calibration if all(s.calibration == first.calibration for s in sets) else "",
     )
 
 

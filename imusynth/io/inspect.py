@@ -74,7 +74,8 @@ def summary_table(path: str | Path) -> str:
 
 def windows_summary(path: str | Path) -> str:
     """What a windows file of ``imusynth export`` holds: windows and their shape, rate and window length,
-    units, channels, classes and groups with their window counts, recordings and source.
+    units, channels, classes and groups with their window counts, recordings, source and the windows
+    calibration applied (``calibrate apply``), if any.
 
     Reads the attributes and the label and group columns only (not the windows themselves).
     """
@@ -88,6 +89,7 @@ def windows_summary(path: str | Path) -> str:
         n_clips = len(set(f["clip"].asstr()[()].tolist()))
         rate, window_s, overlap = float(a["rate_hz"]), float(a["window_s"]), float(a["overlap"])
         units, source = str(a.get("units", "")), str(a.get("source", ""))
+        cal = str(a.get("calibration_profile", "")), str(a.get("calibration_profile_sha256", ""))[:12]
     listed = [f"{g} {k}" for g, k in sorted(groups.items())[:MAX_GROUPS_LISTED]]
     if len(groups) > MAX_GROUPS_LISTED:
         listed.append(f"... and {len(groups) - MAX_GROUPS_LISTED} more")
@@ -104,6 +106,9 @@ def windows_summary(path: str | Path) -> str:
         ("source", sources[0] + (f" and {len(sources) - 1} more files" if len(sources) > 1 else "")
          if sources else "-"),
     ]
+    if cal[1]:
+        rows.append(("calibrated", f"profile {cal[0]!r} (sha256 {cal[1]}...; its text: attribute "
+                                   "calibration_profile_toml)"))
     return "\n".join(f"{k:<9} {v}" for k, v in rows)
 
 
