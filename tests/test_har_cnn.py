@@ -90,6 +90,48 @@ def test_validation_split_holds_out_whole_groups() -> None:
     assert val1.size == 2 and fit1.size == 8
 
 
+def test_validation_split_draws_from_the_pool_only() -> None:
+    """Mix2R: early stopping validates on real windows only; the virtual ones are always fitted on."""
+    groups = np.repeat(np.array(["v0", "v1", "v2", "v3", "r0", "r1", "r2", "r3", "r4"]), 4)
+    real = np.char.startswith(groups.astype(str), "r")
+    for seed in range(5):
+        fit_idx, val_idx = validation_split(groups, fraction=0.2, seed=seed, pool=real)
+        assert np.array_equal(np.sort(np.concatenate([fit_idx, val_idx])), np.arange(groups.size))
+        assert real[val_idx].all() and len(set(groups[val_idx].tolist())) == 1  # round(0.2 x 5) real groups
+        assert set(groups[val_idx].tolist()).isdisjoint(groups[fit_idx].tolist())
+    # the rule of the pool alone: the same groups as a split of the real windows by themselves
+    inside = np.flatnonzero(real)
+    alone = validation_split(groups[inside], fraction=0.2, seed=3)[1]
+    assert np.array_equal(validation_split(groups, fraction=0.2, seed=3, pool=real)[1], inside[alone])
+    # a pool of every window is no pool
+    full = validation_split(groups, fraction=0.2, seed=2, pool=np.ones(groups.size, bool))
+    assert all(np.array_equal(a, b) for a, b in zip(full, validation_split(groups, fraction=0.2, seed=2),
+                                                      strict=True))
+
+
+def test_mix2r_cnn_validates_on_real_windows_only(monkeypatch) -> None:  # noqa: ANN001
+    from imusynth.har import cnn as cnn_mod
+
+    test = _planted(4, "s", 100.0, 4)
+    virtual = _planted(3, "v", 300.0, 5)
+    pools: list[tuple[int, int] | None] = []
+    real_fit = cnn_mod.CnnClassifier.fit
+
+    def spy(self, X, y, groups, *, n_classes=None, val_pool=None):  # noqa: ANN001, ANN202
+        pools.append(None if val_pool is None else (int(np.sum(val_pool)), len(val_pool)))
+        if val_pool is not None:  # the real windows are the test set's other folds: groups s*
+            assert set(np.asarray(groups)[np.asarray(val_pool)].tolist()) <= {f"s{k}" for k in range(4)}
+        return real_fit(self, X, y, groups, n_classes=n_classes, val_pool=val_pool)
+
+    monkeypatch.setattr(cnn_mod.CnnClassifier, "fit", spy)
+    evaluate(test, virtual=virtual, n_folds=2, classifier="cnn", cnn_epochs=1)
+    # r2r: every window real (pool = all); v2r: none real (no pool); mix2r: the real part only
+    r2r, v2r, mix2r = pools[0:2], pools[2:4], pools[4:6]
+    assert all(p is not None and p[0] == p[1] for p in r2r)
+    assert v2r == [None, None]
+    assert all(p is not None and 0 < p[0] < p[1] for p in mix2r)
+
+
 def _planted(n_groups: int, prefix: str, base: float, channel: int) -> WindowSet:
     """Windows whose ``channel`` holds the constant ``base + k`` in group ``{prefix}{k}`` (a signature)."""
     X, y, g = [], [], []

@@ -14,7 +14,10 @@ class-weighted cross-entropy (weights inversely proportional to the class counts
 "balanced" weights), at most ``max_epochs`` epochs with early stopping (``patience`` epochs without a
 better validation loss; the best epoch's weights are kept). The validation split holds whole training
 groups (about ``val_fraction`` of them, drawn with the seed); with a single training group it holds a
-seeded random ``val_fraction`` of the windows instead. No test window is ever seen before prediction.
+seeded random ``val_fraction`` of the windows instead. When the training set mixes virtual and real
+windows (``har-eval``'s Mix2R), the validation windows are drawn from the real ones only (``val_pool``):
+the model is chosen on the kind of data it will be tested on. No test window is ever seen before
+prediction.
 
 Determinism: every fit seeds torch (``torch.manual_seed``), shuffles with its own seeded generator, runs
 with ``torch.use_deterministic_algorithms(True)`` and a fixed number of intra-op threads (1 by default),
@@ -93,7 +96,7 @@ def _deterministic(threads: int) -> Iterator[Any]:
 
 
 def validation_split(
-    groups: NDArray[np.str_], *, fraction: float, seed: int
+    groups: NDArray[np.str_], *, fraction: float, seed: int, pool: NDArray[np.bool_] | None = None
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Fit and validation indices of a training set: whole groups held out, drawn with ``seed``.
 
@@ -108,11 +111,20 @@ def validation_split(
     fraction : float
         Share of the groups (or windows) to hold out, in (0, 1).
     seed : int
+    pool : ndarray of bool, shape (n,), optional
+        Windows the validation set may be drawn from (the rule above applied to them alone; the others
+        are always fitted on). Default: every window.
 
     Returns
     -------
     fit_idx, val_idx : ndarray of int64
     """
+    if pool is not None and not np.all(pool):
+        inside = np.flatnonzero(pool)
+        _, val = validation_split(groups[inside], fraction=fraction, seed=seed)
+        is_val = np.zeros(groups.size, dtype=bool)
+        is_val[inside[val]] = True
+        return np.flatnonzero(~is_val), np.flatnonzero(is_val)
     n = groups.size
     rng = np.random.default_rng(seed)
     if n < 2:
@@ -179,16 +191,21 @@ class CnnClassifier:
         return np.ascontiguousarray(np.transpose(Z, (0, 2, 1)), dtype=np.float32)  # (n, C, T)
 
     def fit(
-        self, X: ArrayLike, y: ArrayLike, groups: ArrayLike, *, n_classes: int | None = None
+        self, X: ArrayLike, y: ArrayLike, groups: ArrayLike, *, n_classes: int | None = None,
+        val_pool: ArrayLike | None = None,
     ) -> CnnClassifier:
-        """Train on windows ``X`` (n, T, C) with labels ``y`` (n,) in [0, n_classes) and group keys (n,)."""
+        """Train on windows ``X`` (n, T, C) with labels ``y`` (n,) in [0, n_classes) and group keys (n,);
+        ``val_pool`` (n,) bool: the windows early stopping may validate on (:func:`validation_split`)."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.int64)
         groups = np.asarray(groups).astype(str)
         if X.ndim != 3 or X.shape[0] != y.size or groups.size != y.size or y.size == 0:
             raise HarError(f"CNN: windows {X.shape}, labels {y.shape} and groups {groups.shape} do not match")
         self._n_classes = int(n_classes if n_classes is not None else y.max() + 1)
-        fit_idx, val_idx = validation_split(groups, fraction=self.val_fraction, seed=self.seed)
+        pool = None if val_pool is None else np.asarray(val_pool, dtype=bool)
+        if pool is not None and pool.shape != groups.shape:
+            raise HarError(f"CNN: val_pool {pool.shape} does not match the {groups.size} windows")
+        fit_idx, val_idx = validation_split(groups, fraction=self.val_fraction, seed=self.seed, pool=pool)
         Xf = X[fit_idx]
         self._mean = Xf.mean(axis=(0, 1), keepdims=True).astype(np.float32)
         std = Xf.std(axis=(0, 1), keepdims=True)

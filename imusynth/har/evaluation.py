@@ -228,12 +228,15 @@ class TrainingSet:
     y : ndarray of int64, shape (n,)
     group : ndarray of str, shape (n,)
         Group key of each window (the CNN's validation split holds out whole groups).
+    real : ndarray of bool, shape (n,)
+        Whether each window is real (the CNN validates on real windows when there are both kinds).
     """
 
     windows: NDArray[np.float64]
     features: NDArray[np.float64]
     y: NDArray[np.int64]
     group: NDArray[np.str_]
+    real: NDArray[np.bool_]
 
 
 def _fit_predict(
@@ -255,7 +258,8 @@ def _fit_predict(
     from imusynth.har.cnn import CnnClassifier
 
     cnn = CnnClassifier(seed=seed, max_epochs=cnn_epochs)
-    cnn.fit(train.windows, train.y, train.group, n_classes=n_classes)
+    cnn.fit(train.windows, train.y, train.group, n_classes=n_classes,
+            val_pool=train.real if train.real.any() else None)
     return cnn.predict(test_windows)
 
 
@@ -352,7 +356,7 @@ def evaluate(
         if ws is not None:
             win = _signal_channels(ws.X, ws.channels)[0] if "cnn" in kinds else np.zeros((len(ws), 0, 0))
             feats = window_features(ws.X, ws.channels)[0] if "rf" in kinds else np.zeros((len(ws), 0))
-            data[key] = TrainingSet(win, feats, ws.y, ws.group)
+            data[key] = TrainingSet(win, feats, ws.y, ws.group, np.full(len(ws), key != "virtual"))
 
     if train_real is None:
         folds = group_folds(test.group, n_folds, seed=seed)
@@ -395,7 +399,7 @@ def evaluate(
                 parts.append(("virtual", np.flatnonzero(keep)))
             train = TrainingSet(
                 *(np.concatenate([getattr(data[k], a)[i] for k, i in parts])
-                  for a in ("windows", "features", "y", "group"))
+                  for a in ("windows", "features", "y", "group", "real"))
             )
             if train.y.size == 0:
                 raise HarError(f"{proto}: no training windows left in fold {fi}")
