@@ -40,11 +40,15 @@ subjects, and the folds are pooled (macro-F1 of all test predictions, from each 
 matrix) with the mean +- sd over folds and rows chosen per fold on the *other* folds.
 ``--alignment-rows`` adds the cells of ``calibrate fit --alignment per-sensor --heading``
 (:data:`ALIGNMENT_CELLS`); ``--calm-rows`` the calm-style cells (:data:`CALM_CELLS`, styles chosen per fold
-on its training subjects). ``--device``, ``--fold`` and ``--alignment-only`` split the work between
-processes that fill the same cache; a last run without them assembles the tables.
+on its training subjects). ``--window-rows`` adds the cells calibrated on the windows themselves
+(:data:`WINDOW_CELLS`: ``calibrate fit`` on the raw virtual windows and the fold's real training windows, in
+the cell's frame, then ``calibrate apply`` on the virtual windows). ``--device``, ``--fold`` and
+``--alignment-only`` split the work between processes that fill the same cache; a last run without them
+assembles the tables.
 
 Usage: python benchmarks/eval_v2r_crossdataset.py [--cnn-epochs 30] [--trees 300] [--only bm|spsw] [--swap]
-       [--subject-folds 6 [--alignment-rows] [--calm-rows]] [--device watch|phone] [--fold s06]
+       [--subject-folds 6 [--alignment-rows] [--calm-rows]] [--window-rows] [--device watch|phone]
+       [--fold s06]
 Writes benchmarks/results/v2r_crossdataset/results[_swap|_folds6[_calm]].json and table[...].md.
 """
 
@@ -65,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from v2r_protocol import (  # noqa: E402
     calm_style_choice,
     check_fold,
+    diagnostics_table,
     fold_table,
     fold_targets,
     spread_table,
@@ -120,6 +125,12 @@ CAL_FIT_FLAGS: dict[str, list[str]] = {
 ALIGNMENT_CELLS = (
     ("per-class+own-g", "stack", "gravity"), ("per-class+own-g+heading", "stack", "sensor"),
     ("per-class+own-g+heading", "stack", "gravity"), ("channel+own-g+heading", "stack", "gravity"))
+#: --window-rows: calibration fitted and applied on the windows themselves (``calibrate fit`` on the raw
+#: virtual windows and the real training windows, in the cell's frame; ``calibrate apply`` on the virtual
+#: windows): one map per channel (labels unused) or per class. Named ``channel-windows`` so that the
+#: label-free one counts as "one map per channel" when rows are chosen on the other folds.
+WINDOW_CALS: dict[str, list[str]] = {"channel-windows": [], "per-class-windows": ["--per-class"]}
+WINDOW_CELLS = tuple((c, a, f) for c in WINDOW_CALS for a in ("none", "stack") for f in ("sensor", "gravity"))
 #: --swap: spsw-har with the subjects' roles swapped (s04-s06 train and calibrate, s01-s03 tested), only
 #: these cells (R2R always), to see how much a cell moves with the split.
 SWAP_CELLS = (("raw", "none", "gravity"), ("channel", "stack", "gravity"), ("per-class", "stack", "gravity"))
@@ -334,6 +345,24 @@ def cell(target: str, device: str, files: list[Path], key: tuple, args, tag: str
     return scores(har_eval(target, test, train, v, f"{device}_{cal}_{aug}_{frame}{tag}", args, frame))
 
 
+def window_cell(target: str, device: str, virtual: list[Path], key: tuple, args) -> dict:  # noqa: ANN001
+    """Scores of a --window-rows cell: the raw virtual windows mapped by a profile fitted on windows."""
+    cal, aug, frame = key
+    test = export_real(target, device, "test", frame)
+    train = export_real(target, device, "train", frame)
+    if FOLD is not None:
+        check_fold(FOLD, real_inputs(target, device, "train")[0], load_windows(train).group.tolist())
+    raw = export_virtual(target, device, virtual, "raw", aug, frame)
+    prof = work(target) / f"cal_{cal}_{device}_{aug}_{frame}" / "profile.toml"
+    out = work(target) / "windows" / f"virtual_{device}_{cal}_{aug}_{frame}.h5"
+    if not prof.exists():
+        prof.parent.mkdir(parents=True, exist_ok=True)
+        cli("calibrate", "fit", "--virtual", raw, "--real", train, *WINDOW_CALS[cal], "-o", prof)
+    if not out.exists():
+        cli("calibrate", "apply", prof, raw, "-o", out)
+    return scores(har_eval(target, test, train, out, f"{device}_{cal}_{aug}_{frame}", args, frame))
+
+
 def run_target(target: str, args) -> dict:  # noqa: ANN001
     t0 = time.perf_counter()
     virtual = make_virtual(target)
@@ -353,6 +382,8 @@ def run_target(target: str, args) -> dict:  # noqa: ANN001
                     if not SWAP or (cal, aug, frame) in SWAP_CELLS:
                         dev["cells"][f"{cal}|{aug}|{frame}"] = cell(target, device, files, (cal, aug, frame),
                                                                     args)
+        for key in WINDOW_CELLS if args.window_rows and not SWAP else ():
+            dev["cells"]["|".join(key)] = window_cell(target, device, virtual, key, args)
         new_rows = (args.alignment_rows or args.alignment_only) and not SWAP
         for key in ALIGNMENT_CELLS if new_rows else ():
             files = calibrated(target, device, key[0], virtual)
@@ -466,37 +497,9 @@ def targets_check(target: str, res: dict) -> str:
 
 
 def diagnostics(target: str) -> str:
-    """Why virtual and real differ: per class and source, mean and sd of |acc| and |gyro|, the mean
-    gravity-frame vertical acc, and the share of |acc| power above 3 Hz (sensor-frame windows, no
-    calibration, no augmentation; the real TRAINING split only)."""
-    lines = [
-        f"\n{TARGETS[target]['name']}: virtual (raw) vs real (training split), per class\n",
-        "| device | class | source | windows | mean abs acc m/s^2 | sd abs acc | mean abs gyro rad/s "
-        "| mean acc_vert m/s^2 | abs-acc power above 3 Hz |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for device in TARGETS[target]["devices"]:
-        d = CACHE / target / "windows"
-        sets = {
-            src: (d / f"{src}_{device}_{mid}_sensor.h5", d / f"{src}_{device}_{mid}_gravity.h5")
-            for src, mid in (("virtual", "raw_none"), ("real", "train"))
-        }
-        for cls in TARGETS[target]["classes"]:
-            for src, (fs, fg) in sets.items():
-                ws, wg = load_windows(fs), load_windows(fg)
-                keep, keep_g = ws.labels == cls, wg.labels == cls
-                acc = np.linalg.norm(ws.X[keep][:, :, 0:3], axis=2)
-                gyro = np.linalg.norm(ws.X[keep][:, :, 3:6], axis=2)
-                iv = [c.endswith(".acc_vert") for c in wg.channels].index(True)
-                vert = wg.X[keep_g][:, :, iv]
-                spec = np.abs(np.fft.rfft(acc - acc.mean(axis=1, keepdims=True), axis=1)) ** 2
-                f = np.fft.rfftfreq(acc.shape[1], 1.0 / ws.rate_hz)
-                high = spec[:, f > 3.0].sum() / max(spec.sum(), 1e-12)
-                lines.append(
-                    f"| {device} | {cls} | {src} | {int(keep.sum())} | {acc.mean():.2f} | {acc.std():.2f} | "
-                    f"{gyro.mean():.2f} | {vert.mean():.2f} | {high:.3f} |"
-                )
-    return "\n".join(lines)
+    """Why virtual and real differ, per class (:func:`v2r_protocol.diagnostics_table`)."""
+    t = TARGETS[target]
+    return diagnostics_table(t["name"], list(t["devices"]), t["classes"], CACHE / target / "windows")
 
 
 def run_folds(args) -> dict:  # noqa: ANN001
@@ -547,6 +550,8 @@ def main() -> None:
                     help="only this fold (test subjects joined by '-', e.g. s06): fills the cache, no tables")
     ap.add_argument("--calm-rows", action="store_true",
                     help="with --subject-folds: also the calm-style cells (styles chosen per fold)")
+    ap.add_argument("--window-rows", action="store_true",
+                    help="also the cells calibrated on the windows (calibrate fit/apply on windows files)")
     ap.add_argument("--device", choices=("watch", "phone"), default=None, help="only this device")
     args = ap.parse_args()
     global DEVICE
@@ -567,6 +572,9 @@ def main() -> None:
             *[(f"{k.split('|')[0]}, {'+' if 'stack' in k else '–'}, gravity, calm", k, c) for k in (
                 "|".join(x) + "|calm" for x in CALM_CELLS + CALM_FOLD_CELLS) if args.calm_rows
               for c in ("rf:v2r", "cnn:v2r")],
+            *[(f"{k.split('|')[0]}, {'+' if 'stack' in k else '–'}, gravity", k, c) for k in (
+                "channel-windows|none|gravity", "per-class-windows|none|gravity") if args.window_rows
+              for c in ("rf:v2r", "rf:mix2r", "cnn:v2r", "cnn:mix2r")],
         ))
         kept = [f"- calm styles, fold {'-'.join(f['test'])}: " + "; ".join(
             f"{d} {', '.join(v['calm_styles'])}" for d, v in pf["devices"].items())

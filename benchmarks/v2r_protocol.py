@@ -13,8 +13,10 @@
 - :func:`style_of`, :func:`calm_style_choice`: the Bandai styles whose walking |acc| spread is within a
   factor of the real training subjects' ("calm styles"; the script checks that the real windows it reads
   for this hold no test subject).
+- :func:`diagnostics_table`: virtual against real windows per class (amplitude, vertical acc, spectrum).
 
-numpy only; no imusynth import (the tests load this file directly).
+numpy only at import; no imusynth import at module level (the tests load this file directly;
+:func:`diagnostics_table` imports the windows loader when called).
 """
 
 from __future__ import annotations
@@ -386,4 +388,39 @@ def spread_table(summary: dict, fold_names: Sequence[str], rows: Sequence[tuple[
             lines.append(f"| {device} | {label} | {cp.replace(':', ' ').upper()} | "
                          + " | ".join(f"{x:.2f}" for x in v["folds"])
                          + f" | {v['mean']:.2f} ± {v['sd']:.2f} | {v['pooled']:.3f} |")
+    return "\n".join(lines)
+
+
+def diagnostics_table(name: str, devices: Sequence[str], classes: Sequence[str], d: Path) -> str:
+    """Why virtual and real differ: per class and source, mean and sd of |acc| and |gyro|, the mean
+    gravity-frame vertical acc, and the share of |acc| power above 3 Hz (sensor-frame windows, no
+    calibration, no augmentation; the real TRAINING split only), from the windows files in ``d``."""
+    from imusynth.har import load_windows
+
+    lines = [
+        f"\n{name}: virtual (raw) vs real (training split), per class\n",
+        "| device | class | source | windows | mean abs acc m/s^2 | sd abs acc | mean abs gyro rad/s "
+        "| mean acc_vert m/s^2 | abs-acc power above 3 Hz |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for device in devices:
+        sets = {
+            src: (d / f"{src}_{device}_{mid}_sensor.h5", d / f"{src}_{device}_{mid}_gravity.h5")
+            for src, mid in (("virtual", "raw_none"), ("real", "train"))
+        }
+        for cls in classes:
+            for src, (fs, fg) in sets.items():
+                ws, wg = load_windows(fs), load_windows(fg)
+                keep, keep_g = ws.labels == cls, wg.labels == cls
+                acc = np.linalg.norm(ws.X[keep][:, :, 0:3], axis=2)
+                gyro = np.linalg.norm(ws.X[keep][:, :, 3:6], axis=2)
+                iv = [c.endswith(".acc_vert") for c in wg.channels].index(True)
+                vert = wg.X[keep_g][:, :, iv]
+                spec = np.abs(np.fft.rfft(acc - acc.mean(axis=1, keepdims=True), axis=1)) ** 2
+                f = np.fft.rfftfreq(acc.shape[1], 1.0 / ws.rate_hz)
+                high = spec[:, f > 3.0].sum() / max(spec.sum(), 1e-12)
+                lines.append(
+                    f"| {device} | {cls} | {src} | {int(keep.sum())} | {acc.mean():.2f} | {acc.std():.2f} | "
+                    f"{gyro.mean():.2f} | {vert.mean():.2f} | {high:.3f} |"
+                )
     return "\n".join(lines)
