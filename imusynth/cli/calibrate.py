@@ -374,7 +374,8 @@ def fit_cmd(
 def apply_cmd(
     profile: Annotated[Path, typer.Argument(help="Profile TOML.")],
     inputs: Annotated[list[Path], typer.Argument(
-        help="imusynth/1 file with virtual sensors" + INPUTS_HELP + ".", show_default=False,
+        help="imusynth/1 file with virtual sensors" + INPUTS_HELP + "; for a windows profile, one windows "
+             "file.", show_default=False,
         metavar="INPUT")],
     output: Annotated[Path | None, _opt("--output", "-o", help="Calibrated imusynth/1 file to write (many "
                                         "inputs: one dataset; a clip id taken: file stem in front).")] = None,
@@ -390,6 +391,9 @@ def apply_cmd(
 
     A dataset in one process (the profile is read once): imusynth calibrate apply watch.toml trials/ -o cal.h5
     (or --out-dir cal/). A failing input is reported on one line and the rest is kept (exit status 1).
+
+    A windows profile (calibrate fit on windows files) maps one windows file:
+    imusynth calibrate apply windows.toml v_windows.h5 -o v_windows_cal.h5
     """
     from imusynth.io.inputs import H5_SUFFIXES, RunLog, expand_inputs
 
