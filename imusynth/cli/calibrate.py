@@ -175,6 +175,9 @@ def _windows_inputs(virtual: list[Path], real: list[Path]) -> bool:
     """Whether the inputs of ``calibrate fit`` are windows files (all of them), not recordings (none)."""
     from imusynth.har.loaders import is_windows_file
 
+    missing = [p for p in [*virtual, *real] if not p.exists()]
+    if missing:
+        raise CalibrationError(f"{missing[0]}: no such file")
     kinds = {p: is_windows_file(p) for p in [*virtual, *real]}
     if len(set(kinds.values())) > 1:
         win = [str(p) for p, w in kinds.items() if w]
@@ -257,12 +260,13 @@ _H = {
     "rate": "Output rate, Hz (default: the real median rate).",
     "no_align": "Do not rotate the virtual axes onto the real gravity direction.",
     "alignment": "per-sensor: augmentation variants are first turned by their mounting relative to their "
-                 "base sensor (gravity), so they align like it; fixed: the fitted rotation for every sensor.",
+                 "base sensor (gravity), so they align like it; fixed: the fitted rotation for every sensor "
+                 "(default: per-sensor).",
     "heading": "Also fit the rotation about gravity (unpaired, from horizontal acc/gyro directions).",
     "apply_alignment": "Replace the profile's alignment mode: fixed | per-sensor (default: the profile's).",
     "knots": "Quantile knots per channel (>= 2).",
     "tails": "Outside the fitted range: linear | clamp.",
-    "device": f"Device model: {' | '.join(DEVICE_PRESETS)}.",
+    "device": f"Device model: {' | '.join(DEVICE_PRESETS)} (default: none).",
     "seed": "Noise seed stored in the profile.",
     "name": "Profile name (default: the output file's stem).",
     "description": "What the profile was fitted on, in words.",
