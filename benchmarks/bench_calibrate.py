@@ -5,8 +5,13 @@ noise, a standing start for the gravity estimate), 10 recordings of 1 h each on 
 tilt between the virtual and real frames so the alignment is fitted too. ``apply`` includes the
 smartwatch device model (noise, bias, saturation, quantisation).
 
-Usage: python benchmarks/bench_calibrate.py [--hours 10] [--rate 50] [--repeat 1]
-Prints a table and writes benchmarks/results/bench_calibrate.json.
+``--windows``: the same amount of data as windows files hold it (2.56 s windows at 50 % overlap, so each
+sample counts twice; six gravity-frame channels, six classes), fitted and applied by
+:mod:`imusynth.har.window_calibration` (``calibrate fit/apply`` on windows files), with one map per channel
+and per class; no target (the issue states none), CPU time and the process's peak memory reported.
+
+Usage: python benchmarks/bench_calibrate.py [--hours 10] [--rate 50] [--repeat 1] [--windows]
+Prints a table and writes benchmarks/results/bench_calibrate[_windows].json.
 """
 
 from __future__ import annotations
@@ -45,13 +50,62 @@ def recording(
     return ImuSeries(t, acc @ R.T, gyro @ R.T, name=name)
 
 
+def bench_windows(rng: np.random.Generator, args: argparse.Namespace) -> None:
+    """Fit (one map, per class) and apply a windows profile on ``--hours`` of data per side."""
+    import resource
+
+    from imusynth.har import WindowSet
+    from imusynth.har.window_calibration import apply_window_profile, fit_window_profile
+
+    T = round(2.56 * args.rate)
+    n = int(args.hours * 3600 * args.rate / (T // 2))
+    kinds = ("acc_vert", "acc_horiz", "acc_norm", "gyro_vert", "gyro_horiz", "gyro_norm")
+
+    def windows(gain: float) -> WindowSet:
+        t = np.arange(T) / args.rate
+        X = np.empty((n, T, 6), dtype=np.float32)
+        for c in range(6):
+            X[:, :, c] = gain * np.sin(2 * np.pi * (0.9 + 0.3 * c) * t + rng.uniform(0, 6.3, (n, 1)))
+            X[:, :, c] += rng.standard_normal((n, T)).astype(np.float32) * 0.2
+        y = rng.integers(0, 6, n)
+        groups = np.array([f"g{i % 40}" for i in range(n)])
+        clips = np.array([f"c{i}" for i in range(n)])
+        return WindowSet(X, y, tuple(f"class{k}" for k in range(6)), groups, clips, np.zeros(n),
+                         tuple(f"wrist.{k}" for k in kinds), args.rate, T / args.rate, 0.5)
+
+    virtual, real = windows(1.0), windows(2.0)
+    result: dict = {"windows_per_side": n, "samples_per_window": T, "hours": args.hours, "rate_hz": args.rate}
+    for per_class in (False, True):
+        c0 = time.process_time()
+        prof, _ = fit_window_profile(virtual, real, name="bench", per_class=per_class)
+        c1 = time.process_time()
+        apply_window_profile(virtual, prof)
+        c2 = time.process_time()
+        key = "per_class" if per_class else "one_map"
+        result[f"{key}_fit_cpu_s"], result[f"{key}_apply_cpu_s"] = c1 - c0, c2 - c1
+        print(f"windows, {key.replace('_', ' ')}: {n} windows x {T} samples x 6 channels per side: "
+              f"fit {c1 - c0:.2f} CPU-s, apply {c2 - c1:.2f} CPU-s")
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["input_mib_per_side"] = virtual.X.nbytes / 2**20
+    print(f"peak memory of the process {result['peak_rss_mib']:.0f} MiB "
+          f"(each side's windows {result['input_mib_per_side']:.0f} MiB as float32)")
+    out = Path(__file__).resolve().parent / "results" / "bench_calibrate_windows.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=10.0)
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--windows", action="store_true", help="windows calibration instead (see above)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
+    if args.windows:
+        bench_windows(rng, args)
+        return
     per = args.hours * 3600 / 10
     virtual = [
         recording(rng, seconds=per, rate=args.rate, gain=1.0, tilt_deg=0.0, name=f"v{i}") for i in range(10)

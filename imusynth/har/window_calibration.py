@@ -6,8 +6,8 @@ axes, so it can only be as right as the sensor's mounting is known. Windows expo
 fitting the maps there, on the windows themselves, leaves the mounting out of the calibration.
 
 :func:`fit_window_profile` fits one quantile map per channel (``x_real = G^-1(F(x_virtual))``, see
-:func:`imusynth.calibrate.fit_mapping`) from the samples of every virtual and every real window, and, with
-``per_class``, one map set per class that both sides hold; it returns a
+:func:`imusynth.calibrate.fit_quantile_map`, channel by channel) from the samples of every virtual and every
+real window, and, with ``per_class``, one map set per class that both sides hold; it returns a
 :class:`~imusynth.calibrate.CalibrationProfile` with ``applies_to = "windows"`` (no resampling, alignment
 or device model). :func:`apply_window_profile` maps the windows of a :class:`WindowSet` through it: each
 window by its own class's maps where they exist, else by the pooled maps. The maps are memoryless, so a
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from imusynth.calibrate.mapping import fit_mapping
+from imusynth.calibrate.mapping import DistributionMapping, QuantileMap, fit_quantile_map
 from imusynth.calibrate.profiles import CalibrationProfile
 from imusynth.core.imu_series import CalibrationError
 from imusynth.har.windows import WindowSet, _channel_kinds, brief_source
@@ -44,10 +44,19 @@ def _check_si(ws: WindowSet, side: str) -> None:
         )
 
 
-def _samples(ws: WindowSet) -> tuple[np.ndarray, np.ndarray]:
-    """Every sample of every window, (n * T, C) float64, and its window's class name, (n * T,)."""
-    n, T, C = ws.X.shape
-    return ws.X.reshape(n * T, C).astype(np.float64), np.repeat(ws.labels, T)
+def _channel_maps(v: np.ndarray, r: np.ndarray, n_knots: int, tails: str) -> tuple[QuantileMap, ...]:
+    """One quantile map per channel from the samples of windows ``v`` and ``r`` (n, T, C), channel by
+    channel (one channel in float64 at a time)."""
+    return tuple(fit_quantile_map(v[:, :, c], r[:, :, c], n_knots=n_knots, tails=tails)
+                 for c in range(v.shape[2]))
+
+
+def _mapped(maps: tuple[QuantileMap, ...], X: np.ndarray) -> np.ndarray:
+    """Windows ``X`` (n, T, C) through one map per channel, float32."""
+    out = np.empty(X.shape, dtype=np.float32)
+    for c, qmap in enumerate(maps):
+        out[:, :, c] = qmap(X[:, :, c])
+    return out
 
 
 def fit_window_profile(
@@ -101,11 +110,15 @@ def fit_window_profile(
                                f"{virtual.rate_hz:g} Hz, "
                                f"real {real.X.shape[1]} at {real.rate_hz:g} Hz; export both with the same "
                                "--window and --rate")
-    xv, lv = _samples(virtual)
-    xr, lr = _samples(real)
-    mapping = fit_mapping(xv, xr, virtual_labels=lv, real_labels=lr, per_class=per_class,
-                          channels=virtual.channels, n_knots=n_knots, tails=tails,
-                          min_class_samples=min_class_samples)
+    T = virtual.X.shape[1]
+    class_maps: dict[str, tuple[QuantileMap, ...]] = {}
+    if per_class:
+        for cls in sorted(set(virtual.labels.tolist()) & set(real.labels.tolist())):
+            sv, sr = virtual.X[virtual.labels == cls], real.X[real.labels == cls]
+            if min(sv.shape[0], sr.shape[0]) * T >= min_class_samples:
+                class_maps[cls] = _channel_maps(sv, sr, n_knots, tails)
+    mapping = DistributionMapping(tuple(virtual.channels), _channel_maps(virtual.X, real.X, n_knots, tails),
+                                  class_maps, n_knots=n_knots, tails=tails)
     notes = [f"maps on {len(virtual.channels)} channels: {', '.join(virtual.channels)}"]
     if per_class:
         notes.append(f"per-class maps for: {', '.join(mapping.class_maps) or 'none (too few samples)'}")
@@ -147,8 +160,14 @@ def apply_window_profile(ws: WindowSet, profile: CalibrationProfile, *, text: st
     if profile.rate_hz is not None and not math.isclose(ws.rate_hz, profile.rate_hz, rel_tol=1e-6):
         raise CalibrationError(f"the windows are at {ws.rate_hz:g} Hz, the profile at {profile.rate_hz:g} Hz")
     _check_si(ws, "these")
-    n, T, C = ws.X.shape
-    x, lab = _samples(ws)
-    mapped = m.apply(x, lab if m.class_maps else None).reshape(n, T, C).astype(np.float32)
+    mapped = np.empty(ws.X.shape, dtype=np.float32)
+    done = np.zeros(len(ws), dtype=bool)
+    for cls, maps in m.class_maps.items():
+        sel = ws.labels == cls
+        if sel.any():
+            mapped[sel] = _mapped(maps, ws.X[sel])
+            done |= sel
+    if not done.all():
+        mapped[~done] = _mapped(m.maps, ws.X[~done])
     return WindowSet(mapped, ws.y, ws.class_names, ws.group, ws.clip, ws.start_s, ws.channels, ws.rate_hz,
                      ws.window_s, ws.overlap, ws.source, ws.acc_unit, ws.gyro_unit, ws.acc_sign, text)
