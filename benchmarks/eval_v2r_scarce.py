@@ -18,7 +18,13 @@ first). Real windows per subject are exported once into ``benchmarks/results/v2r
 Reported per device, k and classifier: the mean +- sd over (test subject, training set) of the macro-F1 of
 R2R, V2R and Mix2R, how often Mix2R is above R2R, and the pooled macro-F1 over every test prediction.
 
+``--bm-ceiling``: BasicMotions instead (Walking vs Running, the archive's TEST file tested), R2R alone
+trained on one or two random TRAIN cases per class (20 draws each, seeded), to see whether R2R ever
+leaves 1.000 when real data is scarce (``imusynth.har.evaluate``; the windows of
+``eval_v2r_crossdataset.py``).
+
 Usage: python benchmarks/eval_v2r_scarce.py [--device watch|phone] [--k 1 2 5] [--trees 300] [--cnn-epochs 30]
+       [--bm-ceiling]
 Writes benchmarks/results/v2r_scarce/results[_DEVICE].json and table[_DEVICE].md.
 """
 
@@ -125,13 +131,40 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def bm_ceiling(args: argparse.Namespace) -> None:
+    """R2R on BasicMotions with 1 or 2 real training cases per class (20 seeded draws each)."""
+    from imusynth.har.evaluation import evaluate, select_classes
+
+    d = REPO / "benchmarks" / "results" / "v2r_crossdataset" / "bm" / "windows"
+    classes = ("Walking", "Running")
+    train, test = (select_classes(load_windows(d / f"real_watch_{s}_sensor.h5"), classes)
+                   for s in ("train", "test"))
+    cases = {c: sorted(set(train.group[train.labels == c].tolist())) for c in classes}
+    rng = np.random.default_rng(0)
+    for k in (1, 2):
+        f1: dict[str, list[float]] = {"rf": [], "cnn": []}
+        for _ in range(20):
+            pick = [str(g) for c in classes for g in rng.choice(cases[c], size=k, replace=False)]
+            rep = evaluate(test, train_real=train.subset(np.isin(train.group, pick)), protocols=["r2r"],
+                           classifier="both", n_estimators=args.trees, cnn_epochs=args.cnn_epochs)
+            for r in rep.results:
+                f1[r.classifier].append(r.macro_f1)
+        for c, v in f1.items():
+            print(f"BasicMotions R2R, {k} TRAIN case(s) per class, {c.upper()}: macro-F1 min {min(v):.3f}, "
+                  f"mean {np.mean(v):.3f} over 20 draws")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=sorted(DEVICES), default=None)
     ap.add_argument("--k", type=int, nargs="+", default=[1, 2, 5], choices=[1, 2, 3, 4, 5])
     ap.add_argument("--trees", type=int, default=300)
     ap.add_argument("--cnn-epochs", type=int, default=30)
+    ap.add_argument("--bm-ceiling", action="store_true", help="BasicMotions R2R with 1-2 cases per class")
     args = ap.parse_args()
+    if args.bm_ceiling:
+        bm_ceiling(args)
+        return
     t0, c0 = time.perf_counter(), time.process_time()
     res: dict = {}
     for device in [args.device] if args.device else list(DEVICES):

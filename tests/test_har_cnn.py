@@ -109,6 +109,28 @@ def test_validation_split_draws_from_the_pool_only() -> None:
                                                       strict=True))
 
 
+def test_validation_split_never_leaves_a_class_without_fitting_windows() -> None:
+    """One recording per activity, each its own group: holding out a group would hold out a class."""
+    groups = np.repeat(np.array(["walk_file", "run_file"]), 10)
+    labels = np.repeat(np.array([0, 1]), 10)
+    fit_g, val_g = validation_split(groups, fraction=0.2, seed=0)
+    assert set(labels[fit_g].tolist()) != {0, 1}  # the group rule alone drops a class ...
+    for seed in range(5):
+        fit_idx, val_idx = validation_split(groups, fraction=0.2, seed=seed, labels=labels)
+        assert set(labels[fit_idx].tolist()) == {0, 1}  # ... with labels, both classes are fitted on
+        assert np.bincount(labels[val_idx]).tolist() == [2, 2]  # 20 % of each class validates
+        assert np.array_equal(np.sort(np.concatenate([fit_idx, val_idx])), np.arange(20))
+    # a class with a single window is never held out
+    lone = validation_split(np.array(["a"] * 6 + ["b"]), fraction=0.5, seed=0, labels=np.array([0] * 6 + [1]))
+    assert 6 in lone[0]
+    # where every group holds every class the group split is kept as it was
+    mixed = np.repeat(np.array(["s0", "s1", "s2", "s3", "s4"]), 4)
+    lab = np.tile(np.array([0, 1]), 10)
+    for a, b in zip(validation_split(mixed, fraction=0.2, seed=3, labels=lab),
+                    validation_split(mixed, fraction=0.2, seed=3), strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_mix2r_cnn_validates_on_real_windows_only(monkeypatch) -> None:  # noqa: ANN001
     from imusynth.har import cnn as cnn_mod
 

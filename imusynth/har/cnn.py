@@ -14,10 +14,11 @@ class-weighted cross-entropy (weights inversely proportional to the class counts
 "balanced" weights), at most ``max_epochs`` epochs with early stopping (``patience`` epochs without a
 better validation loss; the best epoch's weights are kept). The validation split holds whole training
 groups (about ``val_fraction`` of them, drawn with the seed); with a single training group it holds a
-seeded random ``val_fraction`` of the windows instead. When the training set mixes virtual and real
-windows (``har-eval``'s Mix2R), the validation windows are drawn from the real ones only (``val_pool``):
-the model is chosen on the kind of data it will be tested on. No test window is ever seen before
-prediction.
+seeded random ``val_fraction`` of the windows instead, and so it does within each class when holding
+out groups would leave a class with nothing to fit on (one recording per activity). When the training
+set mixes virtual and real windows (``har-eval``'s Mix2R), the validation windows are drawn from the real
+ones only (``val_pool``): the model is chosen on the kind of data it will be tested on. No test window is
+ever seen before prediction.
 
 Determinism: every fit seeds torch (``torch.manual_seed``), shuffles with its own seeded generator, runs
 with ``torch.use_deterministic_algorithms(True)`` and a fixed number of intra-op threads (1 by default),
@@ -96,13 +97,17 @@ def _deterministic(threads: int) -> Iterator[Any]:
 
 
 def validation_split(
-    groups: NDArray[np.str_], *, fraction: float, seed: int, pool: NDArray[np.bool_] | None = None
+    groups: NDArray[np.str_], *, fraction: float, seed: int, pool: NDArray[np.bool_] | None = None,
+    labels: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Fit and validation indices of a training set: whole groups held out, drawn with ``seed``.
 
     ``round(fraction x groups)`` groups (at least one) are held out when there are two or more groups;
     with one group, a random ``fraction`` of the windows (at least one) is held out instead. With fewer
-    than 2 windows nothing is held out.
+    than 2 windows nothing is held out. With ``labels``, a split that would leave a class with no window
+    to fit on (one recording per activity, each its own group) is replaced by a split of windows within
+    each class: ``round(fraction x windows)`` of each class with two or more windows (at least one, never
+    all of them).
 
     Parameters
     ----------
@@ -114,6 +119,8 @@ def validation_split(
     pool : ndarray of bool, shape (n,), optional
         Windows the validation set may be drawn from (the rule above applied to them alone; the others
         are always fitted on). Default: every window.
+    labels : ndarray of int, shape (n,), optional
+        Class of each window (see above).
 
     Returns
     -------
@@ -121,7 +128,8 @@ def validation_split(
     """
     if pool is not None and not np.all(pool):
         inside = np.flatnonzero(pool)
-        _, val = validation_split(groups[inside], fraction=fraction, seed=seed)
+        _, val = validation_split(groups[inside], fraction=fraction, seed=seed,
+                                  labels=None if labels is None else labels[inside])
         is_val = np.zeros(groups.size, dtype=bool)
         is_val[inside[val]] = True
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
@@ -138,6 +146,13 @@ def validation_split(
         k = min(n - 1, max(1, int(round(fraction * n))))
         is_val = np.zeros(n, dtype=bool)
         is_val[rng.permutation(n)[:k]] = True
+    if labels is not None and set(labels[~is_val].tolist()) != set(labels.tolist()):
+        is_val = np.zeros(n, dtype=bool)
+        for c in np.unique(labels):
+            idx = np.flatnonzero(labels == c)
+            if idx.size >= 2:
+                k = min(idx.size - 1, max(1, int(round(fraction * idx.size))))
+                is_val[rng.permutation(idx)[:k]] = True
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
@@ -205,7 +220,8 @@ class CnnClassifier:
         pool = None if val_pool is None else np.asarray(val_pool, dtype=bool)
         if pool is not None and pool.shape != groups.shape:
             raise HarError(f"CNN: val_pool {pool.shape} does not match the {groups.size} windows")
-        fit_idx, val_idx = validation_split(groups, fraction=self.val_fraction, seed=self.seed, pool=pool)
+        fit_idx, val_idx = validation_split(groups, fraction=self.val_fraction, seed=self.seed, pool=pool,
+                                            labels=y)
         Xf = X[fit_idx]
         self._mean = Xf.mean(axis=(0, 1), keepdims=True).astype(np.float32)
         std = Xf.std(axis=(0, 1), keepdims=True)
