@@ -161,10 +161,23 @@ def apply_file(
     output : Path
     n_clips : int
     """
+    profile, text = load_for_apply(profile_path, alignment_mode)
+    return apply_loaded(profile, text, input_path, output, placements=placements, seed=seed)
+
+
+def apply_loaded(
+    profile: CalibrationProfile,
+    text: str,
+    input_path: Path,
+    output: Path,
+    *,
+    placements: list[str] | None = None,
+    seed: int | None = None,
+) -> tuple[Path, int]:
+    """:func:`apply_file` with the profile already read (``text``: its TOML, stored in the file)."""
     from imusynth.calibrate.clips import calibrate_clip
     from imusynth.io.hdf5 import read_clips, write_clips
 
-    profile, text = load_for_apply(profile_path, alignment_mode)
     out_clips = [calibrate_clip(clip, profile, text, placements=placements, seed=seed, where=str(input_path))
                  for clip in read_clips(input_path)]
     write_clips(output, out_clips)
@@ -403,7 +416,7 @@ def apply_cmd(
 
     if alignment is not None:
         _check_mode(alignment)
-    prof, text = load_for_apply(profile, None)
+    prof, text = load_for_apply(profile, alignment)  # read once, for every path below
     if prof.applies_to == "windows":
         if len(inputs) != 1 or output is None or out_dir is not None or placement or alignment is not None:
             raise CalibrationError(f"profile {prof.name!r} maps windows files: give one windows file and -o "
@@ -417,8 +430,7 @@ def apply_cmd(
     if not ins.many and out_dir is None:
         assert output is not None
         check_outputs({"--output": output}, [profile, ins.items[0].path], force=force)
-        out, n = apply_file(profile, ins.items[0].path, output, placements=placement, seed=seed,
-                            alignment_mode=alignment)
+        out, n = apply_loaded(prof, text, ins.items[0].path, output, placements=placement, seed=seed)
         typer.echo(f"wrote {out} ({n} clip(s))")
         return
     from imusynth.calibrate.clips import apply_dataset
@@ -430,7 +442,6 @@ def apply_cmd(
     else:
         assert output is not None
         check_output(output, paths, [profile], force=force)
-    prof, text = load_for_apply(profile, alignment)
     log = RunLog()
     written, ids = apply_dataset(prof, text, ins.items, output=output, out_dir=out_dir, placements=placement,
                                  seed=seed, log_to=log, on_failure=print_failure)
