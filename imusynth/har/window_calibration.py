@@ -161,13 +161,9 @@ def apply_window_profile(ws: WindowSet, profile: CalibrationProfile, *, text: st
         raise CalibrationError(f"the windows are at {ws.rate_hz:g} Hz, the profile at {profile.rate_hz:g} Hz")
     _check_si(ws, "these")
     mapped = np.empty(ws.X.shape, dtype=np.float32)
-    done = np.zeros(len(ws), dtype=bool)
-    for cls, maps in m.class_maps.items():
-        sel = ws.labels == cls
-        if sel.any():
-            mapped[sel] = _mapped(maps, ws.X[sel])
-            done |= sel
-    if not done.all():
-        mapped[~done] = _mapped(m.maps, ws.X[~done])
+    labels = ws.labels
+    for cls in np.unique(labels).tolist():  # each class by its own maps, the pooled ones if it has none
+        sel = labels == cls
+        mapped[sel] = _mapped(m.class_maps.get(cls, m.maps), ws.X[sel])
     return WindowSet(mapped, ws.y, ws.class_names, ws.group, ws.clip, ws.start_s, ws.channels, ws.rate_hz,
                      ws.window_s, ws.overlap, ws.source, ws.acc_unit, ws.gyro_unit, ws.acc_sign, text)
